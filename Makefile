@@ -1,0 +1,123 @@
+# hvmm — top-level Makefile.  `make help` lists the targets.
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPTFLAGS ?= -O1 -g
+else
+BUILD    ?= build/release
+OPTFLAGS ?= -O2 -g
+endif
+
+CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread $(OPTFLAGS) \
+            $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS  := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
+
+# The library is every source of core, the backends, devices and the emulator but main().
+LIB_SRCS := $(filter-out core/main.c, \
+            $(wildcard core/*.c hv-kvm/*.c hv-mshv/*.c devices/*.c devices/*/*.c emu/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libhvmm.a
+HVMM     := $(BUILD)/hvmm
+
+# Unit tests: each tests/unit/test_*.c is a cmocka program; tests/unit/*.c else are helpers.
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_HELP   := $(filter-out $(UNIT_SRCS), $(wildcard tests/unit/*.c))
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_HOBJS  := $(UNIT_HELP:%.c=$(BUILD)/%.o)
+
+# Guest programs: freestanding ELF64 images run through the real hvmm code path.
+GUEST_CC     ?= gcc
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
+                -fno-stack-protector -fcf-protection=none -mno-red-zone -mgeneral-regs-only \
+                -fno-asynchronous-unwind-tables -Itests/guest -I.
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,tests/guest/lib/guest.ld \
+                 -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+GUEST_LIB    := $(BUILD)/guest/lib/start.o $(BUILD)/guest/lib/lib.o
+GUEST_SRCS   := $(wildcard tests/guest/*_guest.c)
+GUEST_ELFS   := $(GUEST_SRCS:tests/guest/%_guest.c=$(BUILD)/guest/%.elf)
+# Host side of the guest tests.
+GT_SRCS      := $(wildcard tests/guest/*_test.c) tests/guest/runner.c tests/guest/harness.c
+GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
+GT_RUNNER    := $(BUILD)/tests/guest-runner
+
+.PHONY: all check demo man install deps format help clean e2e bench
+all: $(HVMM) $(GUEST_ELFS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(HVMM): $(BUILD)/core/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+$(GT_RUNNER): $(GT_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/guest/lib/%.o: tests/guest/lib/%.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/lib/%.o: tests/guest/lib/%.c tests/guest/guest.h
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/%.elf: tests/guest/%_guest.c $(GUEST_LIB) tests/guest/guest.h tests/guest/lib/guest.ld
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB)
+
+check: deps all $(UNIT_BINS) $(GT_RUNNER)
+	@bash tests/run.sh $(BUILD)
+
+demo: deps $(HVMM) $(BUILD)/guest/demo.elf
+	$(HVMM) --memory 64M --cpus 2 --kernel $(BUILD)/guest/demo.elf --serial stdio </dev/null
+
+man: man/hvmm.1
+
+man/hvmm.1: man/hvmm.1.scd
+	scdoc < $< > $@
+
+install: $(HVMM) man/hvmm.1
+	install -D -m 0755 $(HVMM) $(DESTDIR)$(PREFIX)/bin/hvmm
+	install -D -m 0644 man/hvmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/hvmm.1
+
+# Debian packages the build and tests need, installed only when missing.
+DEB_PKGS := gcc make libcmocka-dev scdoc linux-libc-dev
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+		missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "hvmm: run as root, or: apt-get install$$missing"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build man/hvmm.1
+
+help:
+	@echo "make            build hvmm and the guest programs ($(BUILD))"
+	@echo "make check      unit and guest-program tests (SANITIZE=1: ASan + UBSan)"
+	@echo "make demo       boot the demo guest"
+	@echo "make e2e        nested end-to-end rig (real Linux guests, VFIO) in QEMU"
+	@echo "make bench      benchmarks against QEMU"
+	@echo "make man        man/hvmm.1 from its scdoc source"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing: table-driven, no global getopt state, one line per error. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+static const char usage_text[] =
+	"usage: hvmm [options] --kernel FILE\n"
+	"\n"
+	"Run a virtual machine on KVM or the Microsoft Hypervisor.\n"
+	"\n"
+	"  --hypervisor kvm|mshv|auto  hypervisor to use (default auto: KVM, then MSHV)\n"
+	"  --memory SIZE               guest RAM, with K, M or G suffix (default 256M)\n"
+	"  --cpus N                    number of vCPUs, 1 to 255 (default 1)\n"
+	"  --kernel FILE               guest kernel: an ELF64 executable or a Linux bzImage\n"
+	"  --initrd FILE               initial ramdisk\n"
+	"  --cmdline STR               kernel command line\n"
+	"  --serial stdio|file:PATH|none\n"
+	"                              where COM1 goes (default stdio; Ctrl-A x quits)\n"
+	"  -v, --verbose               more messages (twice for debug)\n"
+	"  -q, --quiet                 errors only\n"
+	"  -h, --help                  this text\n"
+	"  --version                   print the version\n"
+	"\n"
+	"Exit status: 0 guest powered off, 1 error, 2 bad usage or input, 3 guest reset,\n"
+	"4 guest crashed (triple fault), 128+N stopped by signal N.\n";
+
+const char *cli_usage(void)
+{
+	return usage_text;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	/* Accept "512M" and "512MiB"/"512MB" alike; nothing else may follow. */
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+enum opt_id {
+	OPT_HYPERVISOR,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_SERIAL,
+	OPT_VERBOSE,
+	OPT_QUIET,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+struct opt {
+	const char *name;
+	char short_name;
+	bool has_arg;
+	enum opt_id id;
+	const char *form; /* the accepted form, quoted in errors */
+};
+
+static const struct opt opts[] = {
+	{ "hypervisor", 0, true, OPT_HYPERVISOR, "kvm, mshv or auto" },
+	{ "memory", 0, true, OPT_MEMORY,
+	  "a size from 2M to 1024G with a K, M or G suffix, a multiple of 4K (e.g. 512M)" },
+	{ "cpus", 0, true, OPT_CPUS, "a number from 1 to 255" },
+	{ "kernel", 0, true, OPT_KERNEL, "a path to an ELF64 executable or a Linux bzImage" },
+	{ "initrd", 0, true, OPT_INITRD, "a path to an initial ramdisk" },
+	{ "cmdline", 0, true, OPT_CMDLINE, "a string" },
+	{ "serial", 0, true, OPT_SERIAL, "stdio, file:PATH or none" },
+	{ "verbose", 'v', false, OPT_VERBOSE, NULL },
+	{ "quiet", 'q', false, OPT_QUIET, NULL },
+	{ "help", 'h', false, OPT_HELP, NULL },
+	{ "version", 0, false, OPT_VERSION, NULL },
+};
+
+static void cli_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hypervisor = "auto";
+	cfg->mem_size = MiB(256);
+	cfg->nr_cpus = 1;
+	cfg->cmdline = "";
+	cfg->serial = SERIAL_STDIO;
+	cfg->log_level = LOG_WARN;
+}
+
+static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg)
+{
+	uint64_t size;
+
+	switch (o->id) {
+	case OPT_HYPERVISOR:
+		if (strcmp(val, "kvm") && strcmp(val, "mshv") && strcmp(val, "auto"))
+			return -EINVAL;
+		cfg->hypervisor = val;
+		return 0;
+	case OPT_MEMORY:
+		if (cli_parse_size(val, &size) || size < MEM_MIN_SIZE || size > MEM_MAX_SIZE ||
+		    (size & 0xfff))
+			return -EINVAL;
+		cfg->mem_size = size;
+		return 0;
+	case OPT_CPUS:
+		return parse_u32(val, 1, VM_MAX_CPUS, &cfg->nr_cpus);
+	case OPT_KERNEL:
+	case OPT_INITRD:
+		if (!*val)
+			return -EINVAL;
+		*(o->id == OPT_KERNEL ? &cfg->kernel : &cfg->initrd) = val;
+		return 0;
+	case OPT_CMDLINE:
+		cfg->cmdline = val;
+		return 0;
+	case OPT_SERIAL:
+		if (!strcmp(val, "stdio")) {
+			cfg->serial = SERIAL_STDIO;
+		} else if (!strcmp(val, "none")) {
+			cfg->serial = SERIAL_NONE;
+		} else if (!strncmp(val, "file:", 5) && val[5]) {
+			cfg->serial = SERIAL_FILE;
+			cfg->serial_path = val + 5;
+		} else {
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_VERBOSE:
+		if (cfg->log_level < LOG_DEBUG)
+			cfg->log_level = cfg->log_level < LOG_INFO ? LOG_INFO : LOG_DEBUG;
+		return 0;
+	case OPT_QUIET:
+		cfg->log_level = LOG_ERR;
+		return 0;
+	case OPT_HELP:
+		cfg->help = true;
+		return 0;
+	case OPT_VERSION:
+		cfg->version = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct opt *cli_find(const char *arg, size_t len, bool is_short)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		if (is_short ? opts[i].short_name == arg[0]
+			     : strlen(opts[i].name) == len && !strncmp(opts[i].name, arg, len))
+			return &opts[i];
+	}
+	return NULL;
+}
+
+int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+	cli_defaults(cfg);
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq;
+		const struct opt *o;
+
+		if (arg[0] == '-' && arg[1] == '-' && arg[2]) {
+			eq = strchr(arg + 2, '=');
+			o = cli_find(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2), false);
+			if (eq)
+				val = eq + 1;
+		} else if (arg[0] == '-' && arg[1] && !arg[2]) {
+			o = cli_find(arg + 1, 1, true);
+		} else {
+			snprintf(err, errlen, "unexpected argument '%s'; see hvmm --help", arg);
+			return -EINVAL;
+		}
+		if (!o) {
+			snprintf(err, errlen, "unknown option '%s'; see hvmm --help", arg);
+			return -EINVAL;
+		}
+		if (o->has_arg && !val) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "--%s needs a value: %s", o->name, o->form);
+				return -EINVAL;
+			}
+			val = argv[++i];
+		} else if (!o->has_arg && val) {
+			snprintf(err, errlen, "--%s takes no value", o->name);
+			return -EINVAL;
+		}
+		if (cli_apply(o, val, cfg)) {
+			snprintf(err, errlen, "--%s: invalid value '%s': expected %s", o->name, val,
+				 o->form);
+			return -EINVAL;
+		}
+	}
+	if (!cfg->help && !cfg->version && !cfg->kernel) {
+		snprintf(err, errlen, "--kernel is required: %s", opts[OPT_KERNEL].form);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Choosing a hypervisor backend at run time. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "hv-kvm/hv_kvm.h"
+
+const struct hv_ops *const hv_backends[] = {
+	&hv_kvm_ops,
+	NULL,
+};
+
+static const char *hv_absent_reason(const char *name)
+{
+	if (!strcmp(name, "kvm"))
+		return "no usable /dev/kvm: load the kvm module (kvm_intel or kvm_amd), enable "
+		       "virtualization in the firmware, and check you may open /dev/kvm";
+	if (!strcmp(name, "mshv"))
+		return "no /dev/mshv: this host is not running as a Microsoft Hypervisor root "
+		       "partition";
+	return "not available on this host";
+}
+
+int hv_select(const char *name, const struct hv_ops **out)
+{
+	bool any = !name || !strcmp(name, "auto");
+
+	for (size_t i = 0; hv_backends[i]; i++) {
+		const struct hv_ops *hv = hv_backends[i];
+
+		if (!any && strcmp(hv->name, name))
+			continue;
+		if (hv->probe() == 0) {
+			*out = hv;
+			return 0;
+		}
+		if (!any) {
+			log_err("%s", hv_absent_reason(name));
+			return -ENODEV;
+		}
+	}
+	if (any) {
+		log_err("no hypervisor found: %s; or %s", hv_absent_reason("kvm"),
+			hv_absent_reason("mshv"));
+		return -ENODEV;
+	}
+	/* Named but not compiled in (mshv before its backend exists). */
+	log_err("%s", hv_absent_reason(name));
+	return -ENODEV;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* hvmm's entry point: the only place that exits. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+/* Input errors exit 2 (fix the command line or the file); everything else exits 1. */
+static int exit_for(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -EACCES:
+	case -EISDIR:
+	case -ENOEXEC:
+	case -E2BIG:
+	case -EINVAL:
+	case -ENODEV:
+		return VM_EXIT_USAGE;
+	default:
+		return VM_EXIT_ERROR;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	const struct hv_ops *hv;
+	struct vm *vm = NULL;
+	void *img = NULL;
+	size_t img_len = 0;
+	char err[512];
+	sigset_t sigs;
+	int sfd = -1, code = VM_EXIT_ERROR, r;
+
+	if (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "hvmm: %s\n", err);
+		return VM_EXIT_USAGE;
+	}
+	if (cfg.help) {
+		fputs(cli_usage(), stdout);
+		return 0;
+	}
+	if (cfg.version) {
+		printf("hvmm %s\n", HVMM_VERSION);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	/* A console reader that goes away must not kill the VM with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Read and check the inputs before touching the hypervisor. */
+	if ((r = file_read_all(cfg.kernel, &img, &img_len)) ||
+	    (r = vm_check_kernel(cfg.kernel, img, img_len))) {
+		code = exit_for(r);
+		goto out;
+	}
+	if (cfg.initrd && access(cfg.initrd, R_OK) < 0) {
+		r = -errno;
+		log_err("--initrd %s: %s", cfg.initrd, strerror(errno));
+		code = exit_for(r);
+		goto out;
+	}
+	if ((r = hv_select(cfg.hypervisor, &hv))) {
+		code = exit_for(r);
+		goto out;
+	}
+
+	/* Threads inherit this mask: these signals reach only the event loop, via signalfd. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	if ((r = vm_create(&cfg, hv, &vm))) {
+		code = r == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_ERROR;
+		goto out;
+	}
+	if ((r = vm_load(vm, &cfg, img, img_len))) {
+		code = exit_for(r);
+		goto out;
+	}
+	free(img);
+	img = NULL;
+	if (vm_run(vm, sfd, &code))
+		code = VM_EXIT_ERROR;
+out:
+	vm_destroy(vm);
+	free(img);
+	if (sfd >= 0)
+		close(sfd);
+	return code;
+}

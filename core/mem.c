@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest RAM: the x86 layout and the one checked guest-address helper. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/core.h"
+
+int mem_layout(uint64_t ram_size, struct mem_region out[2], unsigned *nr)
+{
+	if (ram_size < MEM_MIN_SIZE || ram_size > MEM_MAX_SIZE || (ram_size & 0xfff))
+		return -EINVAL;
+	memset(out, 0, 2 * sizeof(*out));
+	out[0].gpa = 0;
+	out[0].size = ram_size < MEM_LOW_END ? ram_size : MEM_LOW_END;
+	*nr = 1;
+	if (ram_size > MEM_LOW_END) {
+		out[1].gpa = MEM_HIGH_BASE;
+		out[1].size = ram_size - MEM_LOW_END;
+		*nr = 2;
+	}
+	return 0;
+}
+
+int mem_init(struct guest_mem *mem, uint64_t ram_size)
+{
+	void *base;
+	int r;
+
+	memset(mem, 0, sizeof(*mem));
+	r = mem_layout(ram_size, mem->ram, &mem->nr_ram);
+	if (r) {
+		log_err("guest memory size %llu is out of range (%llu bytes to %llu GiB, 4 KiB "
+			"multiple)",
+			(unsigned long long)ram_size, (unsigned long long)MEM_MIN_SIZE,
+			(unsigned long long)(MEM_MAX_SIZE >> 30));
+		return r;
+	}
+	/* NORESERVE: RAM is backed on first touch, so a large guest costs nothing up front. */
+	base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		r = -errno;
+		log_err("mmap of %llu MiB guest RAM: %s", (unsigned long long)(ram_size >> 20),
+			strerror(errno));
+		return r;
+	}
+	madvise(base, ram_size, MADV_DONTDUMP);
+	mem->base = base;
+	mem->ram_size = ram_size;
+	mem->ram[0].hva = base;
+	if (mem->nr_ram == 2)
+		mem->ram[1].hva = (uint8_t *)base + mem->ram[0].size;
+	return 0;
+}
+
+void mem_destroy(struct guest_mem *mem)
+{
+	if (mem->base)
+		munmap(mem->base, mem->ram_size);
+	mem->base = NULL;
+	mem->nr_ram = 0;
+}
+
+int mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len, void **out)
+{
+	for (unsigned i = 0; i < mem->nr_ram; i++) {
+		const struct mem_region *r = &mem->ram[i];
+
+		if (gpa < r->gpa || gpa - r->gpa >= r->size)
+			continue;
+		if (len > r->size - (gpa - r->gpa))
+			return -EFAULT;
+		*out = r->hva + (gpa - r->gpa);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+uint64_t mem_top(const struct guest_mem *mem)
+{
+	const struct mem_region *r = &mem->ram[mem->nr_ram - 1];
+
+	return r->gpa + r->size;
+}

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: MIT */
+/* VM lifecycle: build, run one thread per vCPU plus the event loop, stop in order. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "devices/devices.h"
+
+bool vm_exit_action(enum hv_exit exit, int *code)
+{
+	switch (exit) {
+	case HV_EXIT_SHUTDOWN:
+		*code = VM_EXIT_CRASH;
+		return true;
+	case HV_EXIT_RESET:
+		*code = VM_EXIT_RESET;
+		return true;
+	case HV_EXIT_HALT:        /* a backend that returns halts wants to be re-entered */
+	case HV_EXIT_INTERRUPTED: /* the loop re-checks `stopping` */
+		return false;
+	}
+	*code = VM_EXIT_ERROR;
+	return true;
+}
+
+void vm_stop(struct vm *vm, int code)
+{
+	int expected = 0;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, 1))
+		return;
+	atomic_store(&vm->exit_code, code);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		log_debug("stop eventfd write: %s", strerror(errno));
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].hv)
+			vm->hv->vcpu_kick(vm->vcpus[i].hv);
+	}
+}
+
+int vm_on_destroy(struct vm *vm, void (*fn)(void *), void *opaque)
+{
+	struct vm_cleanup *n = realloc(vm->cleanups, (vm->nr_cleanups + 1) * sizeof(*n));
+
+	if (!n) {
+		log_err("out of memory registering a teardown step");
+		return -ENOMEM;
+	}
+	vm->cleanups = n;
+	vm->cleanups[vm->nr_cleanups++] = (struct vm_cleanup){ fn, opaque };
+	return 0;
+}
+
+static void vm_pio(void *ctx, uint16_t port, void *data, uint32_t len, bool is_write)
+{
+	struct vcpu *vcpu = ctx;
+
+	bus_access(&vcpu->vm->pio, port, data, len, is_write);
+}
+
+static void vm_mmio(void *ctx, uint64_t gpa, void *data, uint32_t len, bool is_write)
+{
+	struct vcpu *vcpu = ctx;
+
+	bus_access(&vcpu->vm->mmio, gpa, data, len, is_write);
+}
+
+static void vm_eoi(void *ctx, uint8_t vector)
+{
+	struct vcpu *vcpu = ctx;
+
+	if (vcpu->vm->ioapic)
+		ioapic_eoi(vcpu->vm->ioapic, vector);
+}
+
+static int vm_map_ram(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->mem.nr_ram; i++) {
+		struct hv_mem_region r = { vm->mem.ram[i].gpa, vm->mem.ram[i].size,
+					   vm->mem.ram[i].hva, 0 };
+		int ret = vm->hv->mem_map(vm->hvm, &r);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	while (vm->nr_cleanups) {
+		struct vm_cleanup *c = &vm->cleanups[--vm->nr_cleanups];
+
+		c->fn(c->opaque);
+	}
+	free(vm->cleanups);
+	for (uint32_t i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].hv)
+			vm->hv->vcpu_destroy(vm->vcpus[i].hv);
+	}
+	free(vm->vcpus);
+	if (vm->hvm) {
+		for (unsigned i = 0; i < vm->mem.nr_ram; i++) {
+			struct hv_mem_region r = { vm->mem.ram[i].gpa, vm->mem.ram[i].size,
+						   vm->mem.ram[i].hva, 0 };
+
+			if (vm->hv->mem_unmap(vm->hvm, &r))
+				log_debug("unmapping guest RAM region %u failed", i);
+		}
+		vm->hv->vm_destroy(vm->hvm);
+	}
+	pthread_mutex_destroy(&vm->irq.lock);
+	mem_destroy(&vm->mem);
+	loop_destroy(&vm->loop);
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	free(vm);
+}
+
+int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **out)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int r;
+
+	if (!vm) {
+		log_err("out of memory allocating the VM");
+		return -ENOMEM;
+	}
+	vm->hv = hv;
+	vm->stop_efd = -1;
+	vm->loop.epfd = -1;
+	atomic_init(&vm->stopping, 0);
+	atomic_init(&vm->exit_code, VM_EXIT_POWEROFF);
+	if ((r = bus_init(&vm->pio, "pio")) || (r = bus_init(&vm->mmio, "mmio")) ||
+	    (r = loop_init(&vm->loop)))
+		goto fail;
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0) {
+		r = -errno;
+		log_err("eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = hv->vm_create(&vm->hvm)))
+		goto fail;
+	hv->caps(vm->hvm, &vm->caps);
+	if (cfg->nr_cpus > vm->caps.max_vcpus) {
+		log_err("--cpus %u: %s supports at most %u vCPUs here", cfg->nr_cpus, hv->name,
+			vm->caps.max_vcpus);
+		r = -EINVAL;
+		goto fail;
+	}
+	if ((r = mem_init(&vm->mem, cfg->mem_size)) || (r = vm_map_ram(vm)))
+		goto fail;
+	if ((r = irq_init(vm)) || (r = ioapic_create(vm, &vm->ioapic)) ||
+	    (r = serial_create(vm, cfg->serial, cfg->serial_path, &vm->serial)) ||
+	    (r = power_create(vm)))
+		goto fail;
+
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		r = -ENOMEM;
+		log_err("out of memory allocating %u vCPUs", cfg->nr_cpus);
+		goto fail;
+	}
+	vm->nr_vcpus = cfg->nr_cpus;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->index = i;
+		v->io = (struct hv_io){ .ctx = v, .pio = vm_pio, .mmio = vm_mmio, .eoi = vm_eoi };
+		r = hv->vcpu_create(vm->hvm, i, vm->nr_vcpus, &v->io, &v->hv);
+		if (r)
+			goto fail;
+	}
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+int file_read_all(const char *path, void **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *b = NULL;
+	int r = 0;
+
+	if (!f) {
+		r = -errno;
+		log_err("open %s: %s", path, strerror(errno));
+		return r;
+	}
+	for (;;) {
+		uint8_t *nb;
+		size_t got;
+
+		if (!b || n == cap) {
+			if (b)
+				cap *= 2;
+			nb = realloc(b, cap);
+			if (!nb) {
+				r = -ENOMEM;
+				log_err("read %s: out of memory at %zu bytes", path, n);
+				goto out;
+			}
+			b = nb;
+		}
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				r = -EIO;
+				log_err("read %s: %s", path, strerror(errno));
+			}
+			break;
+		}
+	}
+out:
+	fclose(f);
+	if (r) {
+		free(b);
+		return r;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* Place the initrd at the top of low RAM, page aligned, above the kernel. */
+static int vm_load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, uint64_t *gpa,
+			  uint64_t *size)
+{
+	void *buf, *dst;
+	size_t len;
+	uint64_t at;
+	int r = file_read_all(path, &buf, &len);
+
+	if (r)
+		return r;
+	at = (vm->mem.ram[0].size - len) & ~0xfffull;
+	if (len > vm->mem.ram[0].size || at < kernel_end || mem_ptr(&vm->mem, at, len, &dst)) {
+		log_err("initrd %s (%zu bytes) does not fit in guest RAM below 3 GiB above the "
+			"kernel; give more --memory",
+			path, len);
+		free(buf);
+		return -E2BIG;
+	}
+	memcpy(dst, buf, len);
+	free(buf);
+	*gpa = at;
+	*size = len;
+	return 0;
+}
+
+int vm_check_kernel(const char *path, const void *img, size_t len)
+{
+	if (elf_is_elf(img, len))
+		return 0;
+	log_err("%s: not an ELF64 executable or a Linux bzImage", path);
+	return -ENOEXEC;
+}
+
+int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t len)
+{
+	struct hv_regs regs;
+	struct hv_sregs sregs;
+	uint64_t entry, end, initrd_gpa = 0, initrd_size = 0, si;
+	char err[256];
+	int r;
+
+	if ((r = vm_check_kernel(cfg->kernel, img, len)))
+		return r;
+	r = elf_load(&vm->mem, img, len, &entry, &end, err, sizeof(err));
+	if (r) {
+		log_err("%s: %s", cfg->kernel, err);
+		return r;
+	}
+	if (cfg->initrd && (r = vm_load_initrd(vm, cfg->initrd, end, &initrd_gpa, &initrd_size)))
+		return r;
+	r = boot_setup_start_info(&vm->mem, cfg->cmdline, initrd_gpa, initrd_size, &si);
+	if (r) {
+		log_err("--cmdline is %zu bytes; at most %llu fit", strlen(cfg->cmdline),
+			(unsigned long long)BOOT_CMDLINE_MAX - 1);
+		return r;
+	}
+	if ((r = boot_setup_longmode(&vm->mem, entry, &regs, &sregs)))
+		return r;
+	vm->entry = entry;
+	/* Every vCPU enters at the ELF entry: RDI = start_info, RSI = vCPU index. */
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct hv_vcpu *v = vm->vcpus[i].hv;
+
+		regs.rdi = si;
+		regs.rsi = i;
+		if ((r = vm->hv->vcpu_set_sregs(v, &sregs)) || (r = vm->hv->vcpu_set_regs(v, &regs)) ||
+		    (r = vm->hv->vcpu_set_state(v, HV_VCPU_RUNNABLE)))
+			return r;
+	}
+	return 0;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	enum hv_exit exit;
+	int code;
+
+	while (!atomic_load(&vm->stopping)) {
+		if (vm->hv->vcpu_run(vcpu->hv, &exit)) {
+			vm_stop(vm, VM_EXIT_ERROR);
+			break;
+		}
+		if (vm_exit_action(exit, &code)) {
+			if (code == VM_EXIT_CRASH)
+				log_err("vCPU %u: guest crashed (triple fault or unrecoverable "
+					"exception)",
+					vcpu->index);
+			vm_stop(vm, code);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void vm_stop_ready(void *opaque, uint32_t events)
+{
+	(void)opaque;
+	(void)events;
+	/* Nothing to do: the loop re-checks `stopping` after every dispatch. */
+}
+
+static void vm_print_counters(struct vm *vm, enum log_level level)
+{
+	struct ioapic_stats st = { 0 };
+
+	if (vm->ioapic)
+		ioapic_stats(vm->ioapic, &st);
+	log_msg(level, "counters: unclaimed pio %llu, unclaimed mmio %llu, ioapic interrupts %llu, "
+		"eois %llu",
+		(unsigned long long)atomic_load(&vm->pio.unclaimed),
+		(unsigned long long)atomic_load(&vm->mmio.unclaimed),
+		(unsigned long long)st.delivered, (unsigned long long)st.eois);
+}
+
+struct vm_signal_ctx {
+	struct vm *vm;
+	int fd;
+};
+
+static void vm_signal_ready(void *opaque, uint32_t events)
+{
+	struct vm_signal_ctx *c = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(c->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			vm_print_counters(c->vm, LOG_ERR); /* asked for: always shown */
+			continue;
+		}
+		log_info("stopping on signal %u", si.ssi_signo);
+		vm_stop(c->vm, VM_EXIT_SIGNAL + (int)si.ssi_signo);
+	}
+}
+
+int vm_run(struct vm *vm, int signal_fd, int *exit_code)
+{
+	struct vm_signal_ctx sig = { vm, signal_fd };
+	uint32_t started = 0;
+	int r;
+
+	if ((r = loop_add(&vm->loop, vm->stop_efd, EPOLLIN, vm_stop_ready, vm)))
+		return r;
+	if (signal_fd >= 0 && (r = loop_add(&vm->loop, signal_fd, EPOLLIN, vm_signal_ready,
+					    &sig)))
+		goto out;
+	for (; started < vm->nr_vcpus; started++) {
+		struct vcpu *v = &vm->vcpus[started];
+
+		r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (r) {
+			log_err("pthread_create for vCPU %u: %s", started, strerror(r));
+			r = -r;
+			vm_stop(vm, VM_EXIT_ERROR);
+			break;
+		}
+		v->thread_started = true;
+	}
+	while (!atomic_load(&vm->stopping)) {
+		int pr = loop_poll(&vm->loop, -1);
+
+		if (pr) {
+			vm_stop(vm, VM_EXIT_ERROR);
+			r = pr;
+		}
+	}
+	for (uint32_t i = 0; i < started; i++) {
+		pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].thread_started = false;
+	}
+	vm_print_counters(vm, LOG_INFO);
+	if (signal_fd >= 0 && loop_del(&vm->loop, signal_fd))
+		log_debug("signalfd was not in the loop");
+out:
+	if (loop_del(&vm->loop, vm->stop_efd))
+		log_debug("stop eventfd was not in the loop");
+	*exit_code = atomic_load(&vm->exit_code);
+	return r;
+}

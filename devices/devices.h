@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devices: platform devices built on core's buses.  Each *_create() registers the device's
+ * ranges and a teardown with vm_on_destroy(), so callers never free devices themselves.
+ * Register handlers must tolerate any access a guest can make (any offset within the range,
+ * any size from 1 to 8): they never log more than under a rate limit and never fail the VMM.
+ */
+#ifndef HVMM_DEVICES_H
+#define HVMM_DEVICES_H
+
+#include "core/core.h"
+
+/* ---- IOAPIC (devices/ioapic.c) ------------------------------------------------------------ */
+/*
+ * A userspace 82093AA IOAPIC at MEM_IOAPIC_BASE with IOAPIC_PINS pins.  Pin N is GSI N: each
+ * redirection entry is kept as the MSI route of that GSI and delivered by writing the pin's
+ * irqfd, so KVM (split irqchip) and MSHV share this one path.  Level-triggered pins hold
+ * Remote IRR until the guest's EOI comes back through ioapic_eoi().
+ */
+struct ioapic_stats {
+	uint64_t delivered;
+	uint64_t eois;
+};
+int ioapic_create(struct vm *vm, struct ioapic **out) WUR;
+/* Drive input `pin` to `level` (true = asserted).  Any thread.  Out-of-range pins are ignored. */
+void ioapic_set_irq(struct ioapic *io, unsigned pin, bool level);
+/* The guest ended the interrupt with `vector` (from the hypervisor's EOI exit). */
+void ioapic_eoi(struct ioapic *io, uint8_t vector);
+void ioapic_stats(struct ioapic *io, struct ioapic_stats *out);
+
+/* ---- 16550A UART (devices/serial.c) -------------------------------------------------------- */
+#define COM1_PORT 0x3f8
+#define COM1_IRQ  4
+/*
+ * COM1 with a 16-byte FIFO, THR-empty, receive and line-status interrupts and loopback, so
+ * the Linux 8250 driver runs it interrupt-driven.  Output goes to stdout or a file; input
+ * comes from stdin through the event loop.  On a terminal, stdin is put in raw mode and
+ * restored at teardown; Ctrl-A x stops the VM (exit 128 + SIGINT), Ctrl-A Ctrl-A sends ^A.
+ */
+int serial_create(struct vm *vm, enum serial_mode mode, const char *path, struct serial **out) WUR;
+/* Feed bytes as if they arrived on the line (stdin does this; tests too).  Returns bytes taken. */
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+
+/* ---- Power and reset (devices/power.c) ------------------------------------------------------ */
+/*
+ * ACPI hardware-reduced sleep control at POWER_PORT (S5 = poweroff, exit 0), its status
+ * register at +1, the ACPI reset register at +2, and the i8042 reset command (0xFE to 0x64):
+ * a reset ends the VM with VM_EXIT_RESET.
+ */
+#define POWER_PORT        0x600
+#define POWER_SLEEP_CTL   (POWER_PORT + 0)
+#define POWER_SLEEP_STS   (POWER_PORT + 1)
+#define POWER_RESET_REG   (POWER_PORT + 2)
+#define POWER_RESET_VALUE 0x1
+#define POWER_S5_TYP      5
+int power_create(struct vm *vm) WUR;
+
+#endif

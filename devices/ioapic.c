@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* Userspace IOAPIC delivering through MSI routes + irqfds (one path for KVM and MSHV). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/devices.h"
+
+#define IOREGSEL 0x00
+#define IOWIN    0x10
+#define IOEOI    0x40
+
+#define RTE_VECTOR    0xffull
+#define RTE_DELMODE   (7ull << 8)
+#define RTE_DESTMODE  (1ull << 11)
+#define RTE_RIRR      (1ull << 14)
+#define RTE_LEVEL     (1ull << 15)
+#define RTE_MASK      (1ull << 16)
+#define RTE_RO_BITS   ((1ull << 12) | RTE_RIRR)
+
+struct ioapic {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	uint32_t ioregsel;
+	uint32_t id;
+	uint64_t rte[IOAPIC_PINS];
+	uint64_t routed[IOAPIC_PINS]; /* the RTE bits the pin's current MSI route was built from */
+	uint32_t lines;               /* input level of each pin */
+	int efd[IOAPIC_PINS];
+	struct ioapic_stats stats;
+};
+
+/* Fire the pin's irqfd; caller holds the lock. */
+static void ioapic_fire(struct ioapic *io, unsigned pin)
+{
+	uint64_t one = 1;
+
+	if (write(io->efd[pin], &one, sizeof(one)) != sizeof(one))
+		log_warn("ioapic: write to irqfd of pin %u: %s", pin, strerror(errno));
+	io->stats.delivered++;
+}
+
+/* Deliver a pin if its state calls for it; caller holds the lock. */
+static void ioapic_service(struct ioapic *io, unsigned pin)
+{
+	uint64_t *rte = &io->rte[pin];
+
+	if (!(io->lines & (1u << pin)) || (*rte & RTE_MASK))
+		return;
+	if (*rte & RTE_LEVEL) {
+		if (*rte & RTE_RIRR)
+			return;
+		*rte |= RTE_RIRR;
+	}
+	ioapic_fire(io, pin);
+}
+
+/* Translate an RTE into its MSI message and push the route if it changed. */
+static void ioapic_update_route(struct ioapic *io, unsigned pin)
+{
+	const uint64_t bits = RTE_VECTOR | RTE_DELMODE | RTE_DESTMODE | RTE_LEVEL | (0xffull << 56);
+	uint64_t rte = io->rte[pin] & bits;
+	uint64_t addr;
+	uint32_t data;
+
+	if (rte == io->routed[pin])
+		return;
+	addr = MEM_LAPIC_BASE | ((rte >> 56) << 12) | (rte & RTE_DESTMODE ? 1u << 2 : 0);
+	data = (uint32_t)(rte & (RTE_VECTOR | RTE_DELMODE)) | (rte & RTE_LEVEL ? 1u << 15 : 0) |
+	       (1u << 14);
+	if (irq_set_route(io->vm, pin, addr, data, true) == 0)
+		io->routed[pin] = rte;
+}
+
+static uint32_t ioapic_read_reg(struct ioapic *io)
+{
+	uint32_t idx = io->ioregsel & 0xff;
+
+	switch (idx) {
+	case 0x00:
+		return io->id << 24;
+	case 0x01:
+		return 0x11 | ((IOAPIC_PINS - 1) << 16); /* 82093AA, 24 entries */
+	case 0x02:
+		return io->id << 24;
+	default:
+		if (idx >= 0x10 && idx < 0x10 + 2 * IOAPIC_PINS) {
+			uint64_t rte = io->rte[(idx - 0x10) / 2];
+
+			return idx & 1 ? (uint32_t)(rte >> 32) : (uint32_t)rte;
+		}
+		return 0xffffffff;
+	}
+}
+
+static void ioapic_write_reg(struct ioapic *io, uint32_t val)
+{
+	uint32_t idx = io->ioregsel & 0xff;
+	unsigned pin;
+	uint64_t rte;
+
+	if (idx == 0x00) {
+		io->id = (val >> 24) & 0xf;
+		return;
+	}
+	if (idx < 0x10 || idx >= 0x10 + 2 * IOAPIC_PINS)
+		return;
+	pin = (idx - 0x10) / 2;
+	rte = io->rte[pin];
+	if (idx & 1)
+		rte = (rte & 0xffffffffull) | ((uint64_t)val << 32);
+	else
+		rte = (rte & ~0xffffffffull) | val;
+	/* Remote IRR and delivery status are read-only; an edge pin never holds Remote IRR. */
+	rte = (rte & ~RTE_RO_BITS) | (io->rte[pin] & RTE_RO_BITS);
+	if (!(rte & RTE_LEVEL))
+		rte &= ~RTE_RIRR;
+	io->rte[pin] = rte;
+	ioapic_update_route(io, pin);
+	/* Unmasking a level pin whose line is still up delivers it now. */
+	if (rte & RTE_LEVEL)
+		ioapic_service(io, pin);
+}
+
+static void ioapic_mmio(void *opaque, uint64_t off, void *data, uint32_t len, bool is_write)
+{
+	struct ioapic *io = opaque;
+	uint32_t val = 0;
+
+	if (is_write)
+		memcpy(&val, data, len < 4 ? len : 4);
+	pthread_mutex_lock(&io->lock);
+	switch (off & ~3ull) {
+	case IOREGSEL:
+		if (is_write)
+			io->ioregsel = val;
+		else
+			val = io->ioregsel;
+		break;
+	case IOWIN:
+		if (is_write)
+			ioapic_write_reg(io, val);
+		else
+			val = ioapic_read_reg(io);
+		break;
+	case IOEOI:
+		if (is_write) {
+			pthread_mutex_unlock(&io->lock);
+			ioapic_eoi(io, (uint8_t)val);
+			return;
+		}
+		val = 0;
+		break;
+	default:
+		val = 0xffffffff;
+		break;
+	}
+	pthread_mutex_unlock(&io->lock);
+	if (!is_write) {
+		uint64_t wide = val; /* an 8-byte read returns the register and zeros */
+
+		memcpy(data, &wide, len);
+	}
+}
+
+void ioapic_set_irq(struct ioapic *io, unsigned pin, bool level)
+{
+	uint32_t bit;
+	bool rising;
+
+	if (pin >= IOAPIC_PINS)
+		return;
+	bit = 1u << pin;
+	pthread_mutex_lock(&io->lock);
+	rising = level && !(io->lines & bit);
+	io->lines = level ? io->lines | bit : io->lines & ~bit;
+	if (io->rte[pin] & RTE_LEVEL)
+		ioapic_service(io, pin);
+	else if (rising && !(io->rte[pin] & RTE_MASK))
+		ioapic_fire(io, pin);
+	pthread_mutex_unlock(&io->lock);
+}
+
+void ioapic_eoi(struct ioapic *io, uint8_t vector)
+{
+	pthread_mutex_lock(&io->lock);
+	io->stats.eois++;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+		uint64_t *rte = &io->rte[pin];
+
+		if ((*rte & RTE_VECTOR) != vector || !(*rte & RTE_RIRR))
+			continue;
+		*rte &= ~RTE_RIRR;
+		ioapic_service(io, pin);
+	}
+	pthread_mutex_unlock(&io->lock);
+}
+
+void ioapic_stats(struct ioapic *io, struct ioapic_stats *out)
+{
+	pthread_mutex_lock(&io->lock);
+	*out = io->stats;
+	pthread_mutex_unlock(&io->lock);
+}
+
+static void ioapic_destroy(void *opaque)
+{
+	struct ioapic *io = opaque;
+
+	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+		if (io->efd[i] < 0)
+			continue;
+		if (io->vm->hv->irqfd_deassign(io->vm->hvm, io->efd[i], i))
+			log_debug("ioapic: irqfd deassign of pin %u failed", i);
+		close(io->efd[i]);
+	}
+	pthread_mutex_destroy(&io->lock);
+	free(io);
+}
+
+int ioapic_create(struct vm *vm, struct ioapic **out)
+{
+	struct ioapic *io = calloc(1, sizeof(*io));
+	int r;
+
+	if (!io) {
+		log_err("ioapic: out of memory");
+		return -ENOMEM;
+	}
+	io->vm = vm;
+	pthread_mutex_init(&io->lock, NULL);
+	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+		io->efd[i] = -1;
+		io->rte[i] = RTE_MASK;
+		io->routed[i] = ~0ull;
+	}
+	r = vm_on_destroy(vm, ioapic_destroy, io);
+	if (r) {
+		ioapic_destroy(io);
+		return r;
+	}
+	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+		io->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (io->efd[i] < 0) {
+			r = -errno;
+			log_err("ioapic: eventfd: %s", strerror(errno));
+			return r;
+		}
+		r = vm->hv->irqfd_assign(vm->hvm, io->efd[i], i);
+		if (r) {
+			close(io->efd[i]);
+			io->efd[i] = -1;
+			return r;
+		}
+	}
+	r = bus_register(&vm->mmio, MEM_IOAPIC_BASE, 0x1000, ioapic_mmio, io, "ioapic");
+	if (r)
+		return r;
+	*out = io;
+	return 0;
+}
