@@ -48,34 +48,40 @@ GT_RUNNER    := $(BUILD)/tests/guest-runner
 .PHONY: all check demo man install deps format help clean e2e bench
 all: $(HVMM) $(GUEST_ELFS)
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(HVMM): $(BUILD)/core/main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 $(GT_RUNNER): $(GT_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/guest/lib/%.o: tests/guest/lib/%.S
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/lib/%.o: tests/guest/lib/%.c tests/guest/guest.h
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/%.elf: tests/guest/%_guest.c $(GUEST_LIB) tests/guest/guest.h tests/guest/lib/guest.ld
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB)
 
 check: deps all $(UNIT_BINS) $(GT_RUNNER)
 	@bash tests/run.sh $(BUILD)

@@ -5,15 +5,15 @@
 
 #include "core/core.h"
 
-#define PTE_P   (1ull << 0)
-#define PTE_RW  (1ull << 1)
-#define PTE_PS  (1ull << 7)
+#define PTE_P      (1ull << 0)
+#define PTE_RW     (1ull << 1)
+#define PTE_PS     (1ull << 7)
 #define GDT_CODE64 0x00af9b000000ffffull
 #define GDT_DATA   0x00cf93000000ffffull
 #define GDT_TSS64  0x00008b0000000067ull /* busy 64-bit TSS at 0, 104 bytes: only to be valid */
 
 int boot_setup_longmode(struct guest_mem *mem, uint64_t entry, struct hv_regs *regs,
-			struct hv_sregs *sregs)
+                        struct hv_sregs *sregs)
 {
 	uint64_t top = mem_top(mem) > MEM_HIGH_BASE ? mem_top(mem) : MEM_HIGH_BASE;
 	uint64_t nr_pd = (top + GiB(1) - 1) / GiB(1);
@@ -45,13 +45,25 @@ int boot_setup_longmode(struct guest_mem *mem, uint64_t entry, struct hv_regs *r
 	regs->rip = entry;
 	regs->rflags = 0x2;
 	memset(sregs, 0, sizeof(*sregs));
-	sregs->cs = (struct hv_segment){ .selector = 0x10, .limit = 0xfffff, .type = 0xb, .s = 1,
-					 .present = 1, .l = 1, .g = 1 };
-	sregs->ds = (struct hv_segment){ .selector = 0x18, .limit = 0xfffff, .type = 0x3, .s = 1,
-					 .present = 1, .db = 1, .g = 1 };
+	sregs->cs = (struct hv_segment){ .selector = 0x10,
+		                         .limit = 0xfffff,
+		                         .type = 0xb,
+		                         .s = 1,
+		                         .present = 1,
+		                         .l = 1,
+		                         .g = 1 };
+	sregs->ds = (struct hv_segment){ .selector = 0x18,
+		                         .limit = 0xfffff,
+		                         .type = 0x3,
+		                         .s = 1,
+		                         .present = 1,
+		                         .db = 1,
+		                         .g = 1 };
 	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
-	sregs->tr = (struct hv_segment){ .selector = 0x08, .limit = 0x67, .type = 0xb, .present = 1 };
-	sregs->ldt = (struct hv_segment){ .type = 0x2, .present = 1, .unusable = 1, .limit = 0xffff };
+	sregs->tr =
+	    (struct hv_segment){ .selector = 0x08, .limit = 0x67, .type = 0xb, .present = 1 };
+	sregs->ldt =
+	    (struct hv_segment){ .type = 0x2, .present = 1, .unusable = 1, .limit = 0xffff };
 	sregs->gdt = (struct hv_dtable){ .base = BOOT_GDT_GPA, .limit = 4 * 8 - 1 };
 	sregs->idt = (struct hv_dtable){ .base = 0, .limit = 0 };
 	sregs->cr0 = 0x80050033; /* PG WP NE ET MP PE */
@@ -63,7 +75,7 @@ int boot_setup_longmode(struct guest_mem *mem, uint64_t entry, struct hv_regs *r
 }
 
 int boot_setup_start_info(struct guest_mem *mem, const char *cmdline, uint64_t initrd_gpa,
-			  uint64_t initrd_size, uint64_t *start_info_gpa)
+                          uint64_t initrd_size, uint64_t *start_info_gpa)
 {
 	struct hvm_start_info *si;
 	struct hvm_memmap_entry *mm;

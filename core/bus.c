@@ -47,7 +47,7 @@ static size_t bus_lower(const struct bus *bus, uint64_t addr)
 }
 
 int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
-		 const char *name)
+                 const char *name)
 {
 	size_t i;
 	int r = 0;
@@ -60,9 +60,9 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void 
 		const struct bus_range *o = &bus->ranges[i];
 
 		log_err("%s range %#llx-%#llx for %s overlaps %#llx-%#llx of %s", bus->name,
-			(unsigned long long)base, (unsigned long long)(base + size - 1), name,
-			(unsigned long long)o->base, (unsigned long long)(o->base + o->size - 1),
-			o->name);
+		        (unsigned long long)base, (unsigned long long)(base + size - 1), name,
+		        (unsigned long long)o->base, (unsigned long long)(o->base + o->size - 1),
+		        o->name);
 		r = -EEXIST;
 		goto out;
 	}
@@ -95,7 +95,7 @@ int bus_unregister(struct bus *bus, uint64_t base, void *opaque)
 	i = bus_lower(bus, base);
 	if (i < bus->nr && bus->ranges[i].base == base && bus->ranges[i].opaque == opaque) {
 		memmove(&bus->ranges[i], &bus->ranges[i + 1],
-			(bus->nr - i - 1) * sizeof(*bus->ranges));
+		        (bus->nr - i - 1) * sizeof(*bus->ranges));
 		bus->nr--;
 		r = 0;
 	}
@@ -143,8 +143,8 @@ bool bus_access(struct bus *bus, uint64_t addr, void *data, uint32_t len, bool i
 	if (ratelimit_allow(&bus->unclaimed_rl, &suppressed)) {
 		if (suppressed)
 			log_warn("%s: %u unclaimed accesses not shown", bus->name, suppressed);
-		log_warn("unclaimed %s %s at %#llx, %u bytes", bus->name, is_write ? "write" : "read",
-			 (unsigned long long)addr, len);
+		log_warn("unclaimed %s %s at %#llx, %u bytes", bus->name,
+		         is_write ? "write" : "read", (unsigned long long)addr, len);
 	}
 	return false;
 }

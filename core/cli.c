@@ -8,25 +8,25 @@
 #include "core/core.h"
 
 static const char usage_text[] =
-	"usage: hvmm [options] --kernel FILE\n"
-	"\n"
-	"Run a virtual machine on KVM or the Microsoft Hypervisor.\n"
-	"\n"
-	"  --hypervisor kvm|mshv|auto  hypervisor to use (default auto: KVM, then MSHV)\n"
-	"  --memory SIZE               guest RAM, with K, M or G suffix (default 256M)\n"
-	"  --cpus N                    number of vCPUs, 1 to 255 (default 1)\n"
-	"  --kernel FILE               guest kernel: an ELF64 executable or a Linux bzImage\n"
-	"  --initrd FILE               initial ramdisk\n"
-	"  --cmdline STR               kernel command line\n"
-	"  --serial stdio|file:PATH|none\n"
-	"                              where COM1 goes (default stdio; Ctrl-A x quits)\n"
-	"  -v, --verbose               more messages (twice for debug)\n"
-	"  -q, --quiet                 errors only\n"
-	"  -h, --help                  this text\n"
-	"  --version                   print the version\n"
-	"\n"
-	"Exit status: 0 guest powered off, 1 error, 2 bad usage or input, 3 guest reset,\n"
-	"4 guest crashed (triple fault), 128+N stopped by signal N.\n";
+    "usage: hvmm [options] --kernel FILE\n"
+    "\n"
+    "Run a virtual machine on KVM or the Microsoft Hypervisor.\n"
+    "\n"
+    "  --hypervisor kvm|mshv|auto  hypervisor to use (default auto: KVM, then MSHV)\n"
+    "  --memory SIZE               guest RAM, with K, M or G suffix (default 256M)\n"
+    "  --cpus N                    number of vCPUs, 1 to 255 (default 1)\n"
+    "  --kernel FILE               guest kernel: an ELF64 executable or a Linux bzImage\n"
+    "  --initrd FILE               initial ramdisk\n"
+    "  --cmdline STR               kernel command line\n"
+    "  --serial stdio|file:PATH|none\n"
+    "                              where COM1 goes (default stdio; Ctrl-A x quits)\n"
+    "  -v, --verbose               more messages (twice for debug)\n"
+    "  -q, --quiet                 errors only\n"
+    "  -h, --help                  this text\n"
+    "  --version                   print the version\n"
+    "\n"
+    "Exit status: 0 guest powered off, 1 error, 2 bad usage or input, 3 guest reset,\n"
+    "4 guest crashed (triple fault), 128+N stopped by signal N.\n";
 
 const char *cli_usage(void)
 {
@@ -46,11 +46,28 @@ int cli_parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	/* Accept "512M" and "512MiB"/"512MB" alike; nothing else may follow. */
 	if (shift && (*end == 'i' || *end == 'I'))
@@ -186,7 +203,7 @@ static const struct opt *cli_find(const char *arg, size_t len, bool is_short)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
 		if (is_short ? opts[i].short_name == arg[0]
-			     : strlen(opts[i].name) == len && !strncmp(opts[i].name, arg, len))
+		             : strlen(opts[i].name) == len && !strncmp(opts[i].name, arg, len))
 			return &opts[i];
 	}
 	return NULL;
@@ -226,7 +243,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 		}
 		if (cli_apply(o, val, cfg)) {
 			snprintf(err, errlen, "--%s: invalid value '%s': expected %s", o->name, val,
-				 o->form);
+			         o->form);
 			return -EINVAL;
 		}
 	}

@@ -9,6 +9,7 @@
 #ifndef HVMM_CORE_H
 #define HVMM_CORE_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>

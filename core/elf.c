@@ -15,7 +15,7 @@ bool elf_is_elf(const void *buf, size_t len)
 }
 
 int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry, uint64_t *end,
-	     char *err, size_t errlen)
+             char *err, size_t errlen)
 {
 	const uint8_t *file = buf;
 	Elf64_Ehdr eh;
@@ -30,7 +30,7 @@ int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry
 		return ELF_ERR("not an ELF file (bad magic)");
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
 		return ELF_ERR("not a 64-bit ELF (class %u); build the guest for x86-64",
-			       eh.e_ident[EI_CLASS]);
+		               eh.e_ident[EI_CLASS]);
 	if (eh.e_ident[EI_DATA] != ELFDATA2LSB)
 		return ELF_ERR("not a little-endian ELF");
 	if (eh.e_ident[EI_VERSION] != EV_CURRENT || eh.e_version != EV_CURRENT)
@@ -39,15 +39,15 @@ int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry
 		return ELF_ERR("ELF machine %u is not x86-64", eh.e_machine);
 	if (eh.e_type != ET_EXEC)
 		return ELF_ERR("ELF type %u is not an executable (link it static, non-PIE)",
-			       eh.e_type);
+		               eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr))
 		return ELF_ERR("program header size %u, expected %zu", eh.e_phentsize,
-			       sizeof(Elf64_Phdr));
+		               sizeof(Elf64_Phdr));
 	if (eh.e_phnum == 0 || eh.e_phnum > 256)
 		return ELF_ERR("%u program headers (expected 1 to 256)", eh.e_phnum);
 	if (eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
 		return ELF_ERR("program headers at %#llx run past the end of the %zu-byte file",
-			       (unsigned long long)eh.e_phoff, len);
+		               (unsigned long long)eh.e_phoff, len);
 
 	/* Check every segment before copying any, so a bad file leaves guest RAM untouched. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -66,24 +66,25 @@ int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry
 				continue;
 			}
 			if (ph.p_filesz > ph.p_memsz)
-				return ELF_ERR("segment %u: file size %#llx exceeds memory size %#llx",
-					       i, (unsigned long long)ph.p_filesz,
-					       (unsigned long long)ph.p_memsz);
+				return ELF_ERR(
+				    "segment %u: file size %#llx exceeds memory size %#llx", i,
+				    (unsigned long long)ph.p_filesz,
+				    (unsigned long long)ph.p_memsz);
 			if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
 				return ELF_ERR("segment %u: bytes %#llx+%#llx run past the end of "
-					       "the %zu-byte file (truncated?)",
-					       i, (unsigned long long)ph.p_offset,
-					       (unsigned long long)ph.p_filesz, len);
+				               "the %zu-byte file (truncated?)",
+				               i, (unsigned long long)ph.p_offset,
+				               (unsigned long long)ph.p_filesz, len);
 			if (ph.p_paddr < BOOT_ELF_MIN_GPA)
 				return ELF_ERR("segment %u: physical address %#llx is below 1 MiB, "
-					       "which hvmm reserves; link the guest at 1 MiB or "
-					       "higher",
-					       i, (unsigned long long)ph.p_paddr);
+				               "which hvmm reserves; link the guest at 1 MiB or "
+				               "higher",
+				               i, (unsigned long long)ph.p_paddr);
 			if (mem_ptr(mem, ph.p_paddr, ph.p_memsz, &dst))
 				return ELF_ERR("segment %u: %#llx+%#llx does not fit in guest RAM "
-					       "(give more --memory)",
-					       i, (unsigned long long)ph.p_paddr,
-					       (unsigned long long)ph.p_memsz);
+				               "(give more --memory)",
+				               i, (unsigned long long)ph.p_paddr,
+				               (unsigned long long)ph.p_memsz);
 			if ((ph.p_flags & PF_X) && eh.e_entry >= ph.p_paddr &&
 			    eh.e_entry - ph.p_paddr < ph.p_memsz)
 				entry_ok = true;
@@ -95,7 +96,7 @@ int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry
 			return ELF_ERR("no loadable segments");
 		if (pass == 0 && !entry_ok)
 			return ELF_ERR("entry point %#llx is not in an executable segment",
-				       (unsigned long long)eh.e_entry);
+			               (unsigned long long)eh.e_entry);
 	}
 	*entry = eh.e_entry;
 	*end = top;

@@ -42,7 +42,7 @@ int hv_select(const char *name, const struct hv_ops **out)
 	}
 	if (any) {
 		log_err("no hypervisor found: %s; or %s", hv_absent_reason("kvm"),
-			hv_absent_reason("mshv"));
+		        hv_absent_reason("mshv"));
 		return -ENODEV;
 	}
 	/* Named but not compiled in (mshv before its backend exists). */

@@ -32,7 +32,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	/* One fputs per line: stdio locks the stream, so lines from vCPU threads never interleave. */
+	/* One fputs per line: stdio locks the stream, so lines from vCPU threads never interleave.
+	 */
 	n = (int)strlen(line);
 	line[n] = '\n';
 	line[n + 1] = '\0';

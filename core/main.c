@@ -55,6 +55,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Read and check the inputs before touching the hypervisor. */
+	if (access(cfg.kernel, R_OK) < 0) {
+		r = -errno;
+		log_err("--kernel %s: %s", cfg.kernel, strerror(errno));
+		code = exit_for(r);
+		goto out;
+	}
 	if ((r = file_read_all(cfg.kernel, &img, &img_len)) ||
 	    (r = vm_check_kernel(cfg.kernel, img, img_len))) {
 		code = exit_for(r);

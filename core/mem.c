@@ -31,18 +31,18 @@ int mem_init(struct guest_mem *mem, uint64_t ram_size)
 	r = mem_layout(ram_size, mem->ram, &mem->nr_ram);
 	if (r) {
 		log_err("guest memory size %llu is out of range (%llu bytes to %llu GiB, 4 KiB "
-			"multiple)",
-			(unsigned long long)ram_size, (unsigned long long)MEM_MIN_SIZE,
-			(unsigned long long)(MEM_MAX_SIZE >> 30));
+		        "multiple)",
+		        (unsigned long long)ram_size, (unsigned long long)MEM_MIN_SIZE,
+		        (unsigned long long)(MEM_MAX_SIZE >> 30));
 		return r;
 	}
 	/* NORESERVE: RAM is backed on first touch, so a large guest costs nothing up front. */
 	base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
 		r = -errno;
 		log_err("mmap of %llu MiB guest RAM: %s", (unsigned long long)(ram_size >> 20),
-			strerror(errno));
+		        strerror(errno));
 		return r;
 	}
 	madvise(base, ram_size, MADV_DONTDUMP);

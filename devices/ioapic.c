@@ -12,13 +12,13 @@
 #define IOWIN    0x10
 #define IOEOI    0x40
 
-#define RTE_VECTOR    0xffull
-#define RTE_DELMODE   (7ull << 8)
-#define RTE_DESTMODE  (1ull << 11)
-#define RTE_RIRR      (1ull << 14)
-#define RTE_LEVEL     (1ull << 15)
-#define RTE_MASK      (1ull << 16)
-#define RTE_RO_BITS   ((1ull << 12) | RTE_RIRR)
+#define RTE_VECTOR   0xffull
+#define RTE_DELMODE  (7ull << 8)
+#define RTE_DESTMODE (1ull << 11)
+#define RTE_RIRR     (1ull << 14)
+#define RTE_LEVEL    (1ull << 15)
+#define RTE_MASK     (1ull << 16)
+#define RTE_RO_BITS  ((1ull << 12) | RTE_RIRR)
 
 struct ioapic {
 	struct vm *vm;

@@ -5,10 +5,10 @@
 
 #include "devices/devices.h"
 
-#define SLP_EN        (1u << 5)
-#define SLP_TYP(v)    (((v) >> 2) & 7)
-#define I8042_CMD     0x64
-#define I8042_RESET   0xfe
+#define SLP_EN      (1u << 5)
+#define SLP_TYP(v)  (((v) >> 2) & 7)
+#define I8042_CMD   0x64
+#define I8042_RESET 0xfe
 
 static void power_acpi(void *opaque, uint64_t off, void *data, uint32_t len, bool is_write)
 {

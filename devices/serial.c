@@ -55,8 +55,8 @@
 #define MSR_RI  0x40
 #define MSR_DCD 0x80
 
-#define RX_BUF  4096 /* beyond the 16-byte FIFO the guest sees: a line that never overruns */
-#define CTRL_A  0x01
+#define RX_BUF 4096 /* beyond the 16-byte FIFO the guest sees: a line that never overruns */
+#define CTRL_A 0x01
 
 struct serial {
 	struct vm *vm;
@@ -340,8 +340,8 @@ static int serial_open_console(struct serial *s, enum serial_mode mode, const ch
 			int r = -errno;
 
 			log_err("open serial output %s: %s (check the path given to --serial "
-				"file:PATH)",
-				path, strerror(errno));
+			        "file:PATH)",
+			        path, strerror(errno));
 			return r;
 		}
 		s->own_out_fd = true;
@@ -349,7 +349,8 @@ static int serial_open_console(struct serial *s, enum serial_mode mode, const ch
 	case SERIAL_STDIO:
 		s->out_fd = STDOUT_FILENO;
 		s->in_fd = STDIN_FILENO;
-		/* Raw mode passes every key (Ctrl-C included) to the guest, as a real line would. */
+		/* Raw mode passes every key (Ctrl-C included) to the guest, as a real line would.
+		 */
 		if (isatty(s->in_fd) && tcgetattr(s->in_fd, &s->saved_tio) == 0) {
 			tio = s->saved_tio;
 			cfmakeraw(&tio);

@@ -104,7 +104,7 @@ static int kvm_check_caps(struct hv_vm *vm)
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
 		if (ioctl(vm->fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
 			log_err("KVM lacks %s, which hvmm needs; use a newer host kernel",
-				need[i].name);
+			        need[i].name);
 			return -ENOTSUP;
 		}
 	}
@@ -172,7 +172,7 @@ static int kvm_vm_create(struct hv_vm **out)
 	uint64_t idmap = KVM_IDMAP_ADDR;
 	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s (only Intel real mode needs it)",
-			  strerror(errno));
+		          strerror(errno));
 	if (ioctl(vm->fd, KVM_ENABLE_CAP, &split) < 0) {
 		r = -errno;
 		log_err("KVM_ENABLE_CAP KVM_CAP_SPLIT_IRQCHIP: %s", strerror(errno));
@@ -213,7 +213,7 @@ static void kvm_caps(struct hv_vm *vm, struct hv_caps *out)
 }
 
 static int kvm_set_slot(struct hv_vm *vm, uint32_t slot, const struct hv_mem_region *r,
-			uint64_t size)
+                        uint64_t size)
 {
 	struct kvm_userspace_memory_region m = {
 		.slot = slot,
@@ -227,7 +227,7 @@ static int kvm_set_slot(struct hv_vm *vm, uint32_t slot, const struct hv_mem_reg
 		int e = -errno;
 
 		log_err("KVM_SET_USER_MEMORY_REGION slot %u gpa %#llx size %#llx: %s", slot,
-			(unsigned long long)r->gpa, (unsigned long long)size, strerror(errno));
+		        (unsigned long long)r->gpa, (unsigned long long)size, strerror(errno));
 		return e;
 	}
 	return 0;
@@ -318,7 +318,7 @@ static void cpuid_patch(struct kvm_cpuid2 *c, uint32_t index, uint32_t nr)
 }
 
 static int kvm_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const struct hv_io *io,
-			   struct hv_vcpu **out)
+                           struct hv_vcpu **out)
 {
 	struct hv_vcpu *v = calloc(1, sizeof(*v));
 	size_t csz = sizeof(*vm->cpuid) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]);
@@ -378,7 +378,7 @@ static void kvm_vcpu_destroy(struct hv_vcpu *v)
 static int kvm_vcpu_set_state(struct hv_vcpu *v, enum hv_vcpu_state state)
 {
 	struct kvm_mp_state mp = { state == HV_VCPU_RUNNABLE ? KVM_MP_STATE_RUNNABLE
-							     : KVM_MP_STATE_UNINITIALIZED };
+		                                             : KVM_MP_STATE_UNINITIALIZED };
 
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) {
 		int r = -errno;
@@ -399,19 +399,31 @@ static int kvm_vcpu_get_regs(struct hv_vcpu *v, struct hv_regs *o)
 		log_err("KVM_GET_REGS vCPU %u: %s", v->index, strerror(errno));
 		return r;
 	}
-	*o = (struct hv_regs){ k.rax, k.rbx, k.rcx, k.rdx, k.rsi, k.rdi, k.rsp, k.rbp,
-			       k.r8,  k.r9,  k.r10, k.r11, k.r12, k.r13, k.r14, k.r15,
-			       k.rip, k.rflags };
+	*o = (struct hv_regs){ k.rax, k.rbx, k.rcx, k.rdx, k.rsi, k.rdi, k.rsp, k.rbp, k.r8,
+		               k.r9,  k.r10, k.r11, k.r12, k.r13, k.r14, k.r15, k.rip, k.rflags };
 	return 0;
 }
 
 static int kvm_vcpu_set_regs(struct hv_vcpu *v, const struct hv_regs *i)
 {
-	struct kvm_regs k = { .rax = i->rax, .rbx = i->rbx, .rcx = i->rcx, .rdx = i->rdx,
-			      .rsi = i->rsi, .rdi = i->rdi, .rsp = i->rsp, .rbp = i->rbp,
-			      .r8 = i->r8,   .r9 = i->r9,   .r10 = i->r10, .r11 = i->r11,
-			      .r12 = i->r12, .r13 = i->r13, .r14 = i->r14, .r15 = i->r15,
-			      .rip = i->rip, .rflags = i->rflags };
+	struct kvm_regs k = { .rax = i->rax,
+		              .rbx = i->rbx,
+		              .rcx = i->rcx,
+		              .rdx = i->rdx,
+		              .rsi = i->rsi,
+		              .rdi = i->rdi,
+		              .rsp = i->rsp,
+		              .rbp = i->rbp,
+		              .r8 = i->r8,
+		              .r9 = i->r9,
+		              .r10 = i->r10,
+		              .r11 = i->r11,
+		              .r12 = i->r12,
+		              .r13 = i->r13,
+		              .r14 = i->r14,
+		              .r15 = i->r15,
+		              .rip = i->rip,
+		              .rflags = i->rflags };
 
 	if (ioctl(v->fd, KVM_SET_REGS, &k) < 0) {
 		int r = -errno;
@@ -424,18 +436,34 @@ static int kvm_vcpu_set_regs(struct hv_vcpu *v, const struct hv_regs *i)
 
 static void seg_from_kvm(struct hv_segment *o, const struct kvm_segment *k)
 {
-	*o = (struct hv_segment){ .base = k->base, .limit = k->limit, .selector = k->selector,
-				  .type = k->type, .s = k->s, .dpl = k->dpl, .present = k->present,
-				  .avl = k->avl, .l = k->l, .db = k->db, .g = k->g,
-				  .unusable = k->unusable };
+	*o = (struct hv_segment){ .base = k->base,
+		                  .limit = k->limit,
+		                  .selector = k->selector,
+		                  .type = k->type,
+		                  .s = k->s,
+		                  .dpl = k->dpl,
+		                  .present = k->present,
+		                  .avl = k->avl,
+		                  .l = k->l,
+		                  .db = k->db,
+		                  .g = k->g,
+		                  .unusable = k->unusable };
 }
 
 static void seg_to_kvm(struct kvm_segment *k, const struct hv_segment *o)
 {
-	*k = (struct kvm_segment){ .base = o->base, .limit = o->limit, .selector = o->selector,
-				   .type = o->type, .s = o->s, .dpl = o->dpl, .present = o->present,
-				   .avl = o->avl, .l = o->l, .db = o->db, .g = o->g,
-				   .unusable = o->unusable };
+	*k = (struct kvm_segment){ .base = o->base,
+		                   .limit = o->limit,
+		                   .selector = o->selector,
+		                   .type = o->type,
+		                   .s = o->s,
+		                   .dpl = o->dpl,
+		                   .present = o->present,
+		                   .avl = o->avl,
+		                   .l = o->l,
+		                   .db = o->db,
+		                   .g = o->g,
+		                   .unusable = o->unusable };
 }
 
 static int kvm_vcpu_get_sregs(struct hv_vcpu *v, struct hv_sregs *o)
@@ -537,12 +565,12 @@ static int kvm_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 			/* String I/O arrives as `count` elements handled in order. */
 			for (uint32_t i = 0; i < run->io.count; i++, p += run->io.size)
 				v->io->pio(v->io->ctx, run->io.port, p, run->io.size,
-					   run->io.direction == KVM_EXIT_IO_OUT);
+				           run->io.direction == KVM_EXIT_IO_OUT);
 			continue;
 		}
 		case KVM_EXIT_MMIO:
 			v->io->mmio(v->io->ctx, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
-				    run->mmio.is_write);
+			            run->mmio.is_write);
 			continue;
 		case KVM_EXIT_IOAPIC_EOI:
 			v->io->eoi(v->io->ctx, run->eoi.vector);
@@ -555,7 +583,7 @@ static int kvm_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 			return 0;
 		case KVM_EXIT_SYSTEM_EVENT:
 			*out = run->system_event.type == KVM_SYSTEM_EVENT_RESET ? HV_EXIT_RESET
-										: HV_EXIT_SHUTDOWN;
+			                                                        : HV_EXIT_SHUTDOWN;
 			return 0;
 		case KVM_EXIT_INTR:
 			*out = HV_EXIT_INTERRUPTED;
@@ -563,17 +591,18 @@ static int kvm_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 		case KVM_EXIT_INTERNAL_ERROR:
 			/* The guest did something KVM cannot emulate (e.g. ran code from MMIO). */
 			log_err("vCPU %u: KVM internal error, suberror %u: the guest ran an "
-				"instruction KVM cannot emulate",
-				v->index, run->internal.suberror);
+			        "instruction KVM cannot emulate",
+			        v->index, run->internal.suberror);
 			*out = HV_EXIT_SHUTDOWN;
 			return 0;
 		case KVM_EXIT_FAIL_ENTRY:
 			log_err("vCPU %u: KVM could not enter the guest (hardware reason %#llx)",
-				v->index,
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			        v->index,
+			        (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			return -EIO;
 		default:
-			log_err("vCPU %u: unexpected KVM exit reason %u", v->index, run->exit_reason);
+			log_err("vCPU %u: unexpected KVM exit reason %u", v->index,
+			        run->exit_reason);
 			return -EIO;
 		}
 	}
@@ -617,14 +646,14 @@ static int kvm_ioeventfd(struct hv_vm *vm, const struct hv_ioeventfd *e, uint32_
 		.len = e->len,
 		.fd = e->fd,
 		.flags = flags | (e->pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
-			 (e->datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
+		         (e->datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
 	};
 
 	if (ioctl(vm->fd, KVM_IOEVENTFD, &k) < 0) {
 		int r = -errno;
 
 		log_err("KVM_IOEVENTFD%s %s %#llx: %s", flags ? " deassign" : "",
-			e->pio ? "port" : "mmio", (unsigned long long)e->addr, strerror(errno));
+		        e->pio ? "port" : "mmio", (unsigned long long)e->addr, strerror(errno));
 		return r;
 	}
 	return 0;
@@ -666,8 +695,8 @@ static int kvm_set_msi_routes(struct hv_vm *vm, const struct hv_msi_route *route
 static int kvm_signal_msi(struct hv_vm *vm, uint64_t address, uint32_t data)
 {
 	struct kvm_msi m = { .address_lo = (uint32_t)address,
-			     .address_hi = (uint32_t)(address >> 32),
-			     .data = data };
+		             .address_hi = (uint32_t)(address >> 32),
+		             .data = data };
 
 	if (ioctl(vm->fd, KVM_SIGNAL_MSI, &m) < 0) {
 		int r = -errno;

@@ -4,14 +4,15 @@
 set -u
 build=${1:-build/release}
 pass=0 fail=0 skip=0
-declare -a skipped_lines failed_lines
+skipped_lines=()
+failed_lines=()
 
 run_tap() { # name, command...
 	local name=$1 out rc
 	shift
 	out=$("$@" 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | sed "s/^/[$name] /"
+	printf '%s\n' "$out" | sed "s|^|[$name] |"
 	local p f s
 	p=$(grep -Ec '^ok [0-9]+' <<<"$out" || true)
 	s=$(grep -Eic '^ok [0-9]+.*# skip' <<<"$out" || true)

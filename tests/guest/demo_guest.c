@@ -31,7 +31,7 @@ void guest_main(uint32_t cpu)
 	cpuid(0, &a, &vendor[0], &vendor[2], &vendor[1]);
 	cpuid(1, &a, &b, &c, &d);
 	guest_printf("cpu vendor %s, family %u, %s hypervisor\n", (const char *)vendor,
-		     ((a >> 8) & 0xf) + ((a >> 20) & 0xff), c >> 31 ? "under a" : "no");
+	             ((a >> 8) & 0xf) + ((a >> 20) & 0xff), c >> 31 ? "under a" : "no");
 	for (unsigned spins = 0; arrived < b >> 16 && spins < 100000; spins++)
 		cpu_relax();
 	guest_printf("cpus: %u online of %u in CPUID\n", arrived, (b >> 16) & 0xff);
@@ -41,7 +41,7 @@ void guest_main(uint32_t cpu)
 	mm = (const void *)(uintptr_t)guest_si->memmap_paddr;
 	for (uint32_t i = 0; i < guest_si->memmap_entries; i++) {
 		guest_printf("  %lx-%lx %s\n", mm[i].addr, mm[i].addr + mm[i].size - 1,
-			     memtype(mm[i].type));
+		             memtype(mm[i].type));
 		if (mm[i].type == 1)
 			total += mm[i].size;
 	}
@@ -52,7 +52,7 @@ void guest_main(uint32_t cpu)
 		guest_printf("  16550A UART at port 0x3f8 (COM1)\n");
 	a = ioapic_read(1);
 	guest_printf("  IOAPIC at 0xfec00000: version %x, %u pins\n", a & 0xff,
-		     ((a >> 16) & 0xff) + 1);
+	             ((a >> 16) & 0xff) + 1);
 	guest_printf("  LAPIC at 0xfee00000: version %x\n", MMIO32(0xfee00030) & 0xff);
 	guest_printf("command line: '%s'\n", guest_cmdline());
 	guest_printf("demo done, powering off\n");

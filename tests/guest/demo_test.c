@@ -6,8 +6,11 @@
 static int demo_check(struct gt_ctx *c)
 {
 	static const char *const want[] = {
-		"cpus: 2 online of 2 in CPUID", "cpu 1: APIC ID 1", "RAM: 31 MiB usable",
-		"16550A UART at port 0x3f8", "IOAPIC at 0xfec00000: version 11, 24 pins",
+		"cpus: 2 online of 2 in CPUID",
+		"cpu 1: APIC ID 1",
+		"RAM: 31 MiB usable",
+		"16550A UART at port 0x3f8",
+		"IOAPIC at 0xfec00000: version 11, 24 pins",
 		"demo done, powering off",
 	};
 	char buf[4096];

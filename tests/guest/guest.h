@@ -18,11 +18,11 @@
 #define GUEST_MAX_CPUS 8
 
 enum gcall_cmd {
-	GCALL_PRINT = 1,  /* args: gpa of text, length */
-	GCALL_SYNC,       /* args: stage; the host test's on_sync hook runs, may answer in ret */
-	GCALL_DONE,       /* args: status (0 = success) */
-	GCALL_ASSERT,     /* args: gpa of file, line, gpa of expression text */
-	GCALL_REPORT,     /* args: key, value: a number for the host test to check */
+	GCALL_PRINT = 1, /* args: gpa of text, length */
+	GCALL_SYNC,      /* args: stage; the host test's on_sync hook runs, may answer in ret */
+	GCALL_DONE,      /* args: status (0 = success) */
+	GCALL_ASSERT,    /* args: gpa of file, line, gpa of expression text */
+	GCALL_REPORT,    /* args: key, value: a number for the host test to check */
 };
 
 struct gcall {
@@ -50,7 +50,7 @@ void guest_assert_fail(const char *file, int line, const char *expr) __attribute
 		if (!(e))                                                                          \
 			guest_assert_fail(__FILE__, __LINE__, #e);                                 \
 	} while (0)
-#define guest_sync(stage) gcall(GCALL_SYNC, (stage), 0, 0)
+#define guest_sync(stage)      gcall(GCALL_SYNC, (stage), 0, 0)
 #define guest_report(key, val) gcall(GCALL_REPORT, (key), (val), 0)
 
 /* The PVH start_info hvmm passes (subset of core.h's struct hvm_start_info). */
@@ -67,21 +67,57 @@ const char *guest_cmdline(void);
 bool guest_str_eq(const char *a, const char *b);
 
 /* Port and memory access. */
-static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p)); }
-static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p)); }
-static inline void outl(uint16_t p, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(p)); }
-static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-static inline uint16_t inw(uint16_t p) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-static inline uint32_t inl(uint16_t p) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+static inline void outb(uint16_t p, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p));
+}
+static inline void outw(uint16_t p, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p));
+}
+static inline void outl(uint16_t p, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(p));
+}
+static inline uint8_t inb(uint16_t p)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
+	return v;
+}
+static inline uint16_t inw(uint16_t p)
+{
+	uint16_t v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p));
+	return v;
+}
+static inline uint32_t inl(uint16_t p)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
+	return v;
+}
 #define MMIO8(a)  (*(volatile uint8_t *)(uintptr_t)(a))
 #define MMIO16(a) (*(volatile uint16_t *)(uintptr_t)(a))
 #define MMIO32(a) (*(volatile uint32_t *)(uintptr_t)(a))
 #define MMIO64(a) (*(volatile uint64_t *)(uintptr_t)(a))
-static inline void cpu_relax(void) { __asm__ volatile("pause"); }
-static inline void irq_enable(void) { __asm__ volatile("sti"); }
-static inline void irq_disable(void) { __asm__ volatile("cli"); }
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause");
+}
+static inline void irq_enable(void)
+{
+	__asm__ volatile("sti");
+}
+static inline void irq_disable(void)
+{
+	__asm__ volatile("cli");
+}
 /* sti; hlt back to back: an interrupt pending at sti wakes the hlt. */
-static inline void wait_for_irq(void) { __asm__ volatile("sti; hlt; cli"); }
+static inline void wait_for_irq(void)
+{
+	__asm__ volatile("sti; hlt; cli");
+}
 
 /* Serial COM1 (polled). */
 void serial_putc(char c);
@@ -114,16 +150,16 @@ struct gt_ctx;
 /* One guest test: `name`_guest.c is its guest program, `name`_test.c defines this. */
 struct guest_test {
 	const char *name;
-	const char *guest;      /* ELF basename without .elf; default: name */
-	const char *cmdline;    /* handed to the guest */
-	uint32_t cpus;          /* default 1 */
-	uint64_t mem;           /* default 16 MiB */
-	int expect_exit;        /* hvmm exit code the run must end with */
-	bool expect_done;       /* the guest must reach GCALL_DONE with status 0 */
-	unsigned timeout_s;     /* default 60 */
-	int (*setup)(struct gt_ctx *c);                        /* devices, before the run */
+	const char *guest;              /* ELF basename without .elf; default: name */
+	const char *cmdline;            /* handed to the guest */
+	uint32_t cpus;                  /* default 1 */
+	uint64_t mem;                   /* default 16 MiB */
+	int expect_exit;                /* hvmm exit code the run must end with */
+	bool expect_done;               /* the guest must reach GCALL_DONE with status 0 */
+	unsigned timeout_s;             /* default 60 */
+	int (*setup)(struct gt_ctx *c); /* devices, before the run */
 	uint64_t (*on_sync)(struct gt_ctx *c, uint32_t cpu, uint64_t stage);
-	int (*check)(struct gt_ctx *c);                        /* 0 = pass; gt_fail() else */
+	int (*check)(struct gt_ctx *c); /* 0 = pass; gt_fail() else */
 };
 
 struct gt_report {
@@ -144,8 +180,8 @@ struct gt_ctx {
 	uint64_t done_status;
 	bool assert_failed;
 	char fail[512];
-	char serial_path[256];
-	char stderr_path[256];
+	char serial_path[512];
+	char stderr_path[512];
 	void *priv;
 };
 
@@ -158,7 +194,7 @@ int gt_read_file(const char *path, char *buf, size_t len) WUR;
 
 /* Run one test on one backend in this process; 0 pass, 1 fail (c->fail says why). */
 int gt_run(const struct guest_test *t, const struct hv_ops *hv, const char *guest_dir,
-	   struct gt_ctx *c);
+           struct gt_ctx *c);
 
 #define GUEST_TEST(sym) const struct guest_test sym
 #endif /* __STDC_HOSTED__ */

@@ -93,8 +93,8 @@ static void gt_gcall(void *opaque, uint64_t off, void *data, uint32_t len, bool 
 	case GCALL_PRINT:
 		gt_guest_str(c, g->args[0], g->args[1], a, sizeof(a));
 		pthread_mutex_lock(&c->lock);
-		c->out_len += (size_t)snprintf(c->out + c->out_len, sizeof(c->out) - c->out_len,
-					       "%s", a);
+		c->out_len +=
+		    (size_t)snprintf(c->out + c->out_len, sizeof(c->out) - c->out_len, "%s", a);
 		if (c->out_len >= sizeof(c->out))
 			c->out_len = sizeof(c->out) - 1;
 		pthread_mutex_unlock(&c->lock);
@@ -112,13 +112,13 @@ static void gt_gcall(void *opaque, uint64_t off, void *data, uint32_t len, bool 
 		gt_guest_str(c, g->args[2], 200, b, sizeof(b));
 		c->assert_failed = true;
 		gt_fail(c, "guest assertion failed at %s:%llu: %s", a,
-			(unsigned long long)g->args[1], b);
+		        (unsigned long long)g->args[1], b);
 		break;
 	case GCALL_REPORT:
 		pthread_mutex_lock(&c->lock);
 		if (c->nr_reports < GT_MAX_REPORTS)
 			c->reports[c->nr_reports++] =
-				(struct gt_report){ 0, g->args[0], g->args[1] };
+			    (struct gt_report){ 0, g->args[0], g->args[1] };
 		pthread_mutex_unlock(&c->lock);
 		break;
 	default:
@@ -129,7 +129,7 @@ static void gt_gcall(void *opaque, uint64_t off, void *data, uint32_t len, bool 
 }
 
 int gt_run(const struct guest_test *t, const struct hv_ops *hv, const char *guest_dir,
-	   struct gt_ctx *c)
+           struct gt_ctx *c)
 {
 	struct vm_config cfg = {
 		.hypervisor = hv->name,
@@ -180,7 +180,7 @@ int gt_run(const struct guest_test *t, const struct hv_ops *hv, const char *gues
 		gt_fail(c, "the guest never reported done");
 	if (t->expect_done && c->done && c->done_status)
 		gt_fail(c, "the guest reported failure status %llu",
-			(unsigned long long)c->done_status);
+		        (unsigned long long)c->done_status);
 	if (!c->fail[0] && t->check)
 		t->check(c);
 out:

@@ -25,7 +25,7 @@ static int hits_check(struct gt_ctx *c, uint64_t want)
 
 	if (!gt_report(c, 1, &hits) || hits != want)
 		return gt_fail(c, "guest saw %llu interrupts, expected %llu",
-			       (unsigned long long)hits, (unsigned long long)want);
+		               (unsigned long long)hits, (unsigned long long)want);
 	ioapic_stats(c->vm->ioapic, &st);
 	if (st.delivered < want)
 		return gt_fail(c, "ioapic delivered %llu", (unsigned long long)st.delivered);
@@ -54,10 +54,10 @@ static int level_check(struct gt_ctx *c)
 	 */
 	if (!gt_report(c, 1, &hits) || hits < 1 || hits > 3)
 		return gt_fail(c, "guest saw %llu level interrupts, expected 1 to 3",
-			       (unsigned long long)hits);
+		               (unsigned long long)hits);
 	if (st.delivered != hits)
 		return gt_fail(c, "ioapic delivered %llu, the guest saw %llu",
-			       (unsigned long long)st.delivered, (unsigned long long)hits);
+		               (unsigned long long)st.delivered, (unsigned long long)hits);
 	return 0;
 }
 

@@ -17,15 +17,16 @@
 
 /* Every guest test, in the order they run.  Each is defined in its NAME_test.c. */
 extern const struct guest_test gt_serial, gt_pio_mmio, gt_unclaimed, gt_flood, gt_msi_irqfd,
-	gt_ioapic_edge, gt_ioapic_level, gt_triple_fault, gt_smp, gt_poweroff, gt_reset, gt_demo;
+    gt_ioapic_edge, gt_ioapic_level, gt_triple_fault, gt_smp, gt_poweroff, gt_reset, gt_demo;
 static const struct guest_test *const guest_tests[] = {
-	&gt_serial,	  &gt_pio_mmio,	      &gt_unclaimed, &gt_flood, &gt_msi_irqfd,
-	&gt_ioapic_edge,  &gt_ioapic_level,   &gt_triple_fault, &gt_smp, &gt_poweroff,
-	&gt_reset,	  &gt_demo,	      NULL,
+	&gt_serial,    &gt_pio_mmio,    &gt_unclaimed,    &gt_flood,
+	&gt_msi_irqfd, &gt_ioapic_edge, &gt_ioapic_level, &gt_triple_fault,
+	&gt_smp,       &gt_poweroff,    &gt_reset,        &gt_demo,
+	NULL,
 };
 
 static int run_child(const struct guest_test *t, const struct hv_ops *hv, const char *dir,
-		     const char *tmpdir, char *why, size_t whylen)
+                     const char *tmpdir, char *why, size_t whylen)
 {
 	unsigned timeout = t->timeout_s ? t->timeout_s : 60;
 	char errpath[300];
@@ -50,8 +51,8 @@ static int run_child(const struct guest_test *t, const struct hv_ops *hv, const 
 			dup2(fd, STDERR_FILENO);
 			close(fd);
 		}
-		snprintf(c->serial_path, sizeof(c->serial_path), "%s/%s-%s.serial", tmpdir,
-			 t->name, hv->name);
+		snprintf(c->serial_path, sizeof(c->serial_path), "%s/%s-%s.serial", tmpdir, t->name,
+		         hv->name);
 		snprintf(c->stderr_path, sizeof(c->stderr_path), "%s", errpath);
 		rc = gt_run(t, hv, dir, c);
 		/* Hand the reason to the parent through a file beside the stderr log. */
@@ -88,7 +89,7 @@ static int run_child(const struct guest_test *t, const struct hv_ops *hv, const 
 		snprintf(whypath, sizeof(whypath), "%.*s.why", (int)(strlen(errpath) - 7), errpath);
 		if (gt_read_file(whypath, why, whylen) || !why[0])
 			snprintf(why, whylen, "failed with status %d (see %s)", WEXITSTATUS(status),
-				 errpath);
+			         errpath);
 		return 1;
 	}
 	return 0;
@@ -134,8 +135,9 @@ int main(int argc, char **argv)
 
 			n++;
 			if (hv->probe()) {
-				printf("ok %u - guest/%s [%s] # SKIP no usable /dev/%s on this host\n",
-				       n, t->name, hv->name, hv->name);
+				printf(
+				    "ok %u - guest/%s [%s] # SKIP no usable /dev/%s on this host\n",
+				    n, t->name, hv->name, hv->name);
 				skipped++;
 				continue;
 			}

@@ -30,7 +30,7 @@ static int unclaimed_check(struct gt_ctx *c)
 		return gt_fail(c, "no unclaimed access was logged");
 	if (rounds > 1 && lines > 200)
 		return gt_fail(c, "%d log lines for %llu unclaimed accesses: not rate limited",
-			       lines, (unsigned long long)(rounds * 8));
+		               lines, (unsigned long long)(rounds * 8));
 	return 0;
 }
 

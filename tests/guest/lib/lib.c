@@ -4,12 +4,12 @@
 
 #include "guest.h"
 
-#define LAPIC_BASE   0xfee00000ul
-#define LAPIC_ID     0x20
-#define LAPIC_EOI    0xb0
-#define LAPIC_SVR    0xf0
-#define IOAPIC_BASE  0xfec00000ul
-#define COM1         0x3f8
+#define LAPIC_BASE  0xfee00000ul
+#define LAPIC_ID    0x20
+#define LAPIC_EOI   0xb0
+#define LAPIC_SVR   0xf0
+#define IOAPIC_BASE 0xfec00000ul
+#define COM1        0x3f8
 
 const struct guest_start_info *guest_si;
 
@@ -119,11 +119,11 @@ void guest_printf(const char *fmt, ...)
 		}
 		case 'u':
 			p = fmt_num(p, end, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10,
-				    false);
+			            false);
 			break;
 		case 'x':
 			p = fmt_num(p, end, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16,
-				    false);
+			            false);
 			break;
 		case 'p':
 			*p++ = '0';
@@ -174,8 +174,9 @@ void guest_assert_fail(const char *file, int line, const char *expr)
 
 const char *guest_cmdline(void)
 {
-	return guest_si && guest_si->cmdline_paddr ? (const char *)(uintptr_t)guest_si->cmdline_paddr
-						    : "";
+	return guest_si && guest_si->cmdline_paddr
+	           ? (const char *)(uintptr_t)guest_si->cmdline_paddr
+	           : "";
 }
 
 void serial_putc(char c)
@@ -229,9 +230,11 @@ void idt_init(void)
 	for (unsigned v = 0; v < 256; v++) {
 		uint64_t a = (uintptr_t)isr_stubs + 16 * v;
 
-		idt[v] = (struct idt_entry){ .off0 = (uint16_t)a, .sel = 0x10, .type = 0x8e,
-					     .off1 = (uint16_t)(a >> 16),
-					     .off2 = (uint32_t)(a >> 32) };
+		idt[v] = (struct idt_entry){ .off0 = (uint16_t)a,
+			                     .sel = 0x10,
+			                     .type = 0x8e,
+			                     .off1 = (uint16_t)(a >> 16),
+			                     .off2 = (uint32_t)(a >> 32) };
 	}
 	__asm__ volatile("lidt %0" ::"m"(idtr));
 }

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/* A scripted stand-in for a hypervisor.  Test-only: its state is file-global on purpose. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/unit.h"
+
+#define FAKE_MAX_VCPUS 8
+
+struct hv_vm {
+	int unused;
+};
+
+struct hv_vcpu {
+	uint32_t index;
+	const struct hv_io *io;
+	size_t pos;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool kicked;
+};
+
+static struct {
+	struct fake_step *steps[FAKE_MAX_VCPUS];
+	size_t nr[FAKE_MAX_VCPUS];
+	int vm_create_err;
+	struct fake_record rec;
+	pthread_mutex_t lock;
+} fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void fake_hv_script(uint32_t index, struct fake_step *steps, size_t n)
+{
+	fake.steps[index] = steps;
+	fake.nr[index] = n;
+}
+
+void fake_hv_fail_vm_create(int err)
+{
+	fake.vm_create_err = err;
+}
+
+void fake_hv_reset(void)
+{
+	memset(fake.steps, 0, sizeof(fake.steps));
+	memset(fake.nr, 0, sizeof(fake.nr));
+	fake.vm_create_err = 0;
+	memset(&fake.rec, 0, sizeof(fake.rec));
+}
+
+const struct fake_record *fake_hv_record(void)
+{
+	return &fake.rec;
+}
+
+static int fake_probe(void)
+{
+	return 0;
+}
+
+static int fake_vm_create_hv(struct hv_vm **out)
+{
+	if (fake.vm_create_err)
+		return fake.vm_create_err;
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void fake_vm_destroy(struct hv_vm *vm)
+{
+	free(vm);
+}
+
+static void fake_caps(struct hv_vm *vm, struct hv_caps *out)
+{
+	(void)vm;
+	*out = (struct hv_caps){ .pio_ioeventfd = true,
+		                 .readonly_mem = true,
+		                 .max_vcpus = FAKE_MAX_VCPUS,
+		                 .max_gsi = IRQ_MAX_ROUTES };
+}
+
+static int fake_mem_map(struct hv_vm *vm, const struct hv_mem_region *r)
+{
+	(void)vm;
+	(void)r;
+	fake.rec.mem_maps++;
+	return 0;
+}
+
+static int fake_mem_unmap(struct hv_vm *vm, const struct hv_mem_region *r)
+{
+	(void)vm;
+	(void)r;
+	fake.rec.mem_maps--;
+	return 0;
+}
+
+static int fake_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const struct hv_io *io,
+                            struct hv_vcpu **out)
+{
+	struct hv_vcpu *v;
+
+	(void)vm;
+	(void)nr;
+	if (index >= FAKE_MAX_VCPUS)
+		return -EINVAL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->index = index;
+	v->io = io;
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->cond, NULL);
+	*out = v;
+	return 0;
+}
+
+static void fake_vcpu_destroy(struct hv_vcpu *v)
+{
+	pthread_cond_destroy(&v->cond);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}
+
+static int fake_ok_state(struct hv_vcpu *v, enum hv_vcpu_state s)
+{
+	(void)v;
+	(void)s;
+	return 0;
+}
+
+static int fake_get_regs(struct hv_vcpu *v, struct hv_regs *r)
+{
+	(void)v;
+	memset(r, 0, sizeof(*r));
+	return 0;
+}
+
+static int fake_set_regs(struct hv_vcpu *v, const struct hv_regs *r)
+{
+	(void)v;
+	(void)r;
+	return 0;
+}
+
+static int fake_get_sregs(struct hv_vcpu *v, struct hv_sregs *r)
+{
+	(void)v;
+	memset(r, 0, sizeof(*r));
+	return 0;
+}
+
+static int fake_set_sregs(struct hv_vcpu *v, const struct hv_sregs *r)
+{
+	(void)v;
+	(void)r;
+	return 0;
+}
+
+static int fake_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
+{
+	while (v->pos < fake.nr[v->index]) {
+		struct fake_step *s = &fake.steps[v->index][v->pos++];
+		uint64_t d = s->data;
+
+		switch (s->kind) {
+		case FAKE_PIO:
+			v->io->pio(v->io->ctx, (uint16_t)s->addr, &d, s->len, s->write);
+			if (!s->write)
+				s->data = d & (s->len == 8 ? ~0ull : (1ull << (8 * s->len)) - 1);
+			continue;
+		case FAKE_MMIO:
+			v->io->mmio(v->io->ctx, s->addr, &d, s->len, s->write);
+			if (!s->write)
+				s->data = d & (s->len == 8 ? ~0ull : (1ull << (8 * s->len)) - 1);
+			continue;
+		case FAKE_EOI:
+			v->io->eoi(v->io->ctx, (uint8_t)s->data);
+			continue;
+		case FAKE_EXIT:
+			*out = s->exit;
+			return 0;
+		case FAKE_FAIL:
+			return s->err;
+		}
+	}
+	/* Out of script: wait for a kick like a halted vCPU would. */
+	pthread_mutex_lock(&v->lock);
+	while (!v->kicked)
+		pthread_cond_wait(&v->cond, &v->lock);
+	v->kicked = false;
+	pthread_mutex_unlock(&v->lock);
+	*out = HV_EXIT_INTERRUPTED;
+	return 0;
+}
+
+static void fake_vcpu_kick(struct hv_vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->kicked = true;
+	pthread_cond_signal(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&fake.lock);
+	fake.rec.kicks++;
+	pthread_mutex_unlock(&fake.lock);
+}
+
+static int fake_irqfd_assign(struct hv_vm *vm, int fd, uint32_t gsi)
+{
+	(void)vm;
+	(void)fd;
+	(void)gsi;
+	fake.rec.irqfds++;
+	return 0;
+}
+
+static int fake_irqfd_deassign(struct hv_vm *vm, int fd, uint32_t gsi)
+{
+	(void)vm;
+	(void)fd;
+	(void)gsi;
+	fake.rec.irqfds--;
+	return 0;
+}
+
+static int fake_ioeventfd(struct hv_vm *vm, const struct hv_ioeventfd *e)
+{
+	(void)vm;
+	(void)e;
+	return 0;
+}
+
+static int fake_set_msi_routes(struct hv_vm *vm, const struct hv_msi_route *r, size_t n)
+{
+	(void)vm;
+	pthread_mutex_lock(&fake.lock);
+	memcpy(fake.rec.routes, r, n * sizeof(*r));
+	fake.rec.nr_routes = (unsigned)n;
+	fake.rec.route_pushes++;
+	pthread_mutex_unlock(&fake.lock);
+	return 0;
+}
+
+static int fake_signal_msi(struct hv_vm *vm, uint64_t a, uint32_t d)
+{
+	(void)vm;
+	(void)a;
+	(void)d;
+	fake.rec.signal_msis++;
+	return 0;
+}
+
+const struct hv_ops fake_hv_ops = {
+	.name = "fake",
+	.probe = fake_probe,
+	.vm_create = fake_vm_create_hv,
+	.vm_destroy = fake_vm_destroy,
+	.caps = fake_caps,
+	.mem_map = fake_mem_map,
+	.mem_unmap = fake_mem_unmap,
+	.vcpu_create = fake_vcpu_create,
+	.vcpu_destroy = fake_vcpu_destroy,
+	.vcpu_set_state = fake_ok_state,
+	.vcpu_get_regs = fake_get_regs,
+	.vcpu_set_regs = fake_set_regs,
+	.vcpu_get_sregs = fake_get_sregs,
+	.vcpu_set_sregs = fake_set_sregs,
+	.vcpu_run = fake_vcpu_run,
+	.vcpu_kick = fake_vcpu_kick,
+	.irqfd_assign = fake_irqfd_assign,
+	.irqfd_deassign = fake_irqfd_deassign,
+	.ioeventfd_assign = fake_ioeventfd,
+	.ioeventfd_deassign = fake_ioeventfd,
+	.set_msi_routes = fake_set_msi_routes,
+	.signal_msi = fake_signal_msi,
+};
+
+int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out)
+{
+	struct vm_config cfg = { .hypervisor = "fake",
+		                 .mem_size = mem,
+		                 .nr_cpus = cpus,
+		                 .kernel = "none",
+		                 .cmdline = "",
+		                 .serial = SERIAL_NONE };
+
+	return vm_create(&cfg, &fake_hv_ops, out);
+}

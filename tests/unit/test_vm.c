@@ -1,0 +1,224 @@
+/* Exit handling and VM lifecycle, driven by the scripted fake hypervisor. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "devices/devices.h"
+#include "tests/unit/unit.h"
+
+static int reset_fake(void **state)
+{
+	(void)state;
+	fake_hv_reset();
+	log_set_level(LOG_ERR);
+	return 0;
+}
+
+static int run_script(struct fake_step *s0, size_t n0, struct fake_step *s1, size_t n1,
+                      uint32_t cpus)
+{
+	struct vm *vm;
+	int code = -1;
+
+	fake_hv_script(0, s0, n0);
+	if (s1)
+		fake_hv_script(1, s1, n1);
+	assert_int_equal(fake_vm_create(cpus, MiB(4), &vm), 0);
+	assert_int_equal(vm_run(vm, -1, &code), 0);
+	vm_destroy(vm);
+	return code;
+}
+
+static void test_exit_action_table(void **state)
+{
+	int code = -1;
+
+	(void)state;
+	assert_true(vm_exit_action(HV_EXIT_SHUTDOWN, &code));
+	assert_int_equal(code, VM_EXIT_CRASH);
+	assert_true(vm_exit_action(HV_EXIT_RESET, &code));
+	assert_int_equal(code, VM_EXIT_RESET);
+	assert_false(vm_exit_action(HV_EXIT_INTERRUPTED, &code));
+	assert_false(vm_exit_action(HV_EXIT_HALT, &code));
+	assert_true(vm_exit_action((enum hv_exit)99, &code));
+	assert_int_equal(code, VM_EXIT_ERROR);
+}
+
+static void test_poweroff_port(void **state)
+{
+	struct fake_step s[] = {
+		{ .kind = FAKE_PIO,
+		  .addr = POWER_SLEEP_CTL,
+		  .data = (5 << 2) | (1 << 5),
+		  .len = 1,
+		  .write = true },
+	};
+
+	(void)state;
+	assert_int_equal(run_script(s, 1, NULL, 0, 1), VM_EXIT_POWEROFF);
+}
+
+static void test_sleep_without_s5_keeps_running(void **state)
+{
+	struct fake_step s[] = {
+		{ .kind = FAKE_PIO,
+		  .addr = POWER_SLEEP_CTL,
+		  .data = (3 << 2) | (1 << 5),
+		  .len = 1,
+		  .write = true }, /* S3 is not poweroff */
+		{ .kind = FAKE_PIO, .addr = POWER_SLEEP_STS, .len = 1 },
+		{ .kind = FAKE_EXIT, .exit = HV_EXIT_SHUTDOWN },
+	};
+
+	(void)state;
+	assert_int_equal(run_script(s, 3, NULL, 0, 1), VM_EXIT_CRASH);
+	assert_int_equal(s[1].data, 0);
+}
+
+static void test_triple_fault(void **state)
+{
+	struct fake_step s[] = { { .kind = FAKE_EXIT, .exit = HV_EXIT_SHUTDOWN } };
+
+	(void)state;
+	assert_int_equal(run_script(s, 1, NULL, 0, 1), VM_EXIT_CRASH);
+}
+
+static void test_reset_paths(void **state)
+{
+	struct fake_step hv[] = { { .kind = FAKE_EXIT, .exit = HV_EXIT_RESET } };
+	struct fake_step kbd[] = {
+		{ .kind = FAKE_EXIT, .exit = HV_EXIT_INTERRUPTED },
+		{ .kind = FAKE_EXIT, .exit = HV_EXIT_HALT },
+		{ .kind = FAKE_PIO, .addr = 0x64, .data = 0xfe, .len = 1, .write = true },
+	};
+	struct fake_step acpi[] = {
+		{ .kind = FAKE_PIO,
+		  .addr = POWER_RESET_REG,
+		  .data = POWER_RESET_VALUE,
+		  .len = 1,
+		  .write = true },
+	};
+
+	(void)state;
+	assert_int_equal(run_script(hv, 1, NULL, 0, 1), VM_EXIT_RESET);
+	fake_hv_reset();
+	assert_int_equal(run_script(kbd, 3, NULL, 0, 1), VM_EXIT_RESET);
+	fake_hv_reset();
+	assert_int_equal(run_script(acpi, 1, NULL, 0, 1), VM_EXIT_RESET);
+}
+
+static void test_backend_failure(void **state)
+{
+	struct fake_step s[] = { { .kind = FAKE_FAIL, .err = -EIO } };
+
+	(void)state;
+	assert_int_equal(run_script(s, 1, NULL, 0, 1), VM_EXIT_ERROR);
+}
+
+static void test_unclaimed_then_other_cpu_stops(void **state)
+{
+	struct fake_step s1[] = {
+		{ .kind = FAKE_PIO, .addr = 0x1234, .len = 2 },
+		{ .kind = FAKE_MMIO, .addr = 0xd0000000, .len = 8 },
+		{ .kind = FAKE_MMIO, .addr = 0xd0000000, .len = 4, .data = 1, .write = true },
+		{ .kind = FAKE_PIO,
+		  .addr = POWER_SLEEP_CTL,
+		  .data = (5 << 2) | (1 << 5),
+		  .len = 1,
+		  .write = true },
+	};
+	struct fake_step s0[] = {
+		{ .kind = FAKE_EXIT, .exit = HV_EXIT_INTERRUPTED },
+	};
+
+	(void)state;
+	/* vCPU 0 runs out of script and waits; vCPU 1's poweroff must kick it out. */
+	assert_int_equal(run_script(s0, 1, s1, 4, 2), VM_EXIT_POWEROFF);
+	assert_int_equal(s1[0].data, 0xffff);
+	assert_true(s1[1].data == ~0ull);
+	assert_true(fake_hv_record()->kicks >= 2);
+}
+
+static void test_first_stop_wins(void **state)
+{
+	struct vm *vm;
+
+	(void)state;
+	assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
+	vm_stop(vm, VM_EXIT_RESET);
+	vm_stop(vm, VM_EXIT_POWEROFF);
+	assert_int_equal(atomic_load(&vm->exit_code), VM_EXIT_RESET);
+	vm_destroy(vm);
+}
+
+static void test_signal_stops_vm(void **state)
+{
+	struct vm *vm;
+	sigset_t set;
+	int sfd, code = -1;
+
+	(void)state;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	assert_true(sfd >= 0);
+	assert_int_equal(fake_vm_create(2, MiB(4), &vm), 0);
+	kill(getpid(), SIGTERM); /* pending: the loop reads it at once */
+	assert_int_equal(vm_run(vm, sfd, &code), 0);
+	assert_int_equal(code, VM_EXIT_SIGNAL + SIGTERM);
+	vm_destroy(vm);
+	close(sfd);
+}
+
+static void test_create_failure_releases_everything(void **state)
+{
+	struct vm *vm = NULL;
+
+	(void)state;
+	fake_hv_fail_vm_create(-ENODEV);
+	assert_int_equal(fake_vm_create(1, MiB(4), &vm), -ENODEV);
+	fake_hv_reset();
+	/* Too many vCPUs for the backend: refused with -EINVAL, nothing leaked (ASan). */
+	assert_int_equal(fake_vm_create(9, MiB(4), &vm), -EINVAL);
+	assert_int_equal(fake_hv_record()->mem_maps, 0);
+	/* Bad memory size. */
+	assert_int_equal(fake_vm_create(1, MiB(1), &vm), -EINVAL);
+}
+
+static void test_teardown_unmaps_and_deassigns(void **state)
+{
+	struct vm *vm;
+
+	(void)state;
+	assert_int_equal(fake_vm_create(1, GiB(4), &vm), 0);
+	assert_int_equal(fake_hv_record()->mem_maps, 2); /* below 3 GiB and above 4 GiB */
+	assert_int_equal(fake_hv_record()->irqfds, IOAPIC_PINS);
+	vm_destroy(vm);
+	assert_int_equal(fake_hv_record()->mem_maps, 0);
+	assert_int_equal(fake_hv_record()->irqfds, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_exit_action_table, reset_fake),
+		cmocka_unit_test_setup(test_poweroff_port, reset_fake),
+		cmocka_unit_test_setup(test_sleep_without_s5_keeps_running, reset_fake),
+		cmocka_unit_test_setup(test_triple_fault, reset_fake),
+		cmocka_unit_test_setup(test_reset_paths, reset_fake),
+		cmocka_unit_test_setup(test_backend_failure, reset_fake),
+		cmocka_unit_test_setup(test_unclaimed_then_other_cpu_stops, reset_fake),
+		cmocka_unit_test_setup(test_first_stop_wins, reset_fake),
+		cmocka_unit_test_setup(test_signal_stops_vm, reset_fake),
+		cmocka_unit_test_setup(test_create_failure_releases_everything, reset_fake),
+		cmocka_unit_test_setup(test_teardown_unmaps_and_deassigns, reset_fake),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
