@@ -46,8 +46,8 @@ static size_t bus_lower(const struct bus *bus, uint64_t addr)
 	return lo;
 }
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
-                 const char *name)
+static int bus_insert(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
+                      const char *name, bool quiet)
 {
 	size_t i;
 	int r = 0;
@@ -59,6 +59,10 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void 
 	if (i < bus->nr && bus->ranges[i].base <= base + size - 1) {
 		const struct bus_range *o = &bus->ranges[i];
 
+		if (quiet) {
+			r = -EEXIST;
+			goto out;
+		}
 		log_err("%s range %#llx-%#llx for %s overlaps %#llx-%#llx of %s", bus->name,
 		        (unsigned long long)base, (unsigned long long)(base + size - 1), name,
 		        (unsigned long long)o->base, (unsigned long long)(o->base + o->size - 1),
@@ -84,6 +88,18 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void 
 out:
 	pthread_rwlock_unlock(&bus->lock);
 	return r;
+}
+
+int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
+                 const char *name)
+{
+	return bus_insert(bus, base, size, fn, opaque, name, false);
+}
+
+int bus_try_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
+                     const char *name)
+{
+	return bus_insert(bus, base, size, fn, opaque, name, true);
 }
 
 int bus_unregister(struct bus *bus, uint64_t base, void *opaque)

@@ -277,6 +277,12 @@ void bus_destroy(struct bus *bus);
 /* -EEXIST (logged, naming both owners) if the range overlaps one already there. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
 		 const char *name) WUR;
+/*
+ * bus_register() for ranges the guest places (PCI BARs): -EEXIST is not logged, so the
+ * caller can report it under a rate limit.
+ */
+int bus_try_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
+		     const char *name) WUR;
 /* Remove the range registered at exactly `base` with `opaque`; -ENOENT if there is none. */
 int bus_unregister(struct bus *bus, uint64_t base, void *opaque) WUR;
 /*
