@@ -19,7 +19,6 @@ enum {
 	F_MOFFS = 1 << 4, /* address-size absolute offset */
 	F_PORT8 = 1 << 5, /* imm8 port number, zero-extended */
 	F_IO = 1 << 6,    /* operand size never exceeds 32 bits */
-	F_STR = 1 << 7,   /* string instruction: source segment DS unless overridden */
 };
 
 struct opinfo {
@@ -43,8 +42,8 @@ static const struct opinfo onebyte[256] = {
 	[0x63] = { EMU_OP_MOVSXD, F_MODRM },
 	[0x6C] = { EMU_OP_INS, F_BYTE },
 	[0x6D] = { EMU_OP_INS, F_IO },
-	[0x6E] = { EMU_OP_OUTS, F_BYTE | F_STR },
-	[0x6F] = { EMU_OP_OUTS, F_IO | F_STR },
+	[0x6E] = { EMU_OP_OUTS, F_BYTE },
+	[0x6F] = { EMU_OP_OUTS, F_IO },
 	[0x80] = { EMU_OP_GRP1, F_MODRM | F_BYTE | F_IMM8 },
 	[0x81] = { EMU_OP_GRP1, F_MODRM | F_IMMZ },
 	[0x83] = { EMU_OP_GRP1, F_MODRM | F_IMM8 },
@@ -60,12 +59,12 @@ static const struct opinfo onebyte[256] = {
 	[0xA1] = { EMU_OP_MOV_MOFFS, F_MOFFS },
 	[0xA2] = { EMU_OP_MOV_MOFFS, F_MOFFS | F_BYTE },
 	[0xA3] = { EMU_OP_MOV_MOFFS, F_MOFFS },
-	[0xA4] = { EMU_OP_MOVS, F_BYTE | F_STR },
-	[0xA5] = { EMU_OP_MOVS, F_STR },
+	[0xA4] = { EMU_OP_MOVS, F_BYTE },
+	[0xA5] = { EMU_OP_MOVS, 0 },
 	[0xAA] = { EMU_OP_STOS, F_BYTE },
 	[0xAB] = { EMU_OP_STOS, 0 },
-	[0xAC] = { EMU_OP_LODS, F_BYTE | F_STR },
-	[0xAD] = { EMU_OP_LODS, F_STR },
+	[0xAC] = { EMU_OP_LODS, F_BYTE },
+	[0xAD] = { EMU_OP_LODS, 0 },
 	[0xC6] = { EMU_OP_MOV_IMM, F_MODRM | F_BYTE | F_IMM8 },
 	[0xC7] = { EMU_OP_MOV_IMM, F_MODRM | F_IMMZ },
 	[0xE4] = { EMU_OP_IN, F_BYTE | F_PORT8 },
@@ -129,8 +128,14 @@ static int fetch(struct cursor *c, unsigned n, uint64_t *v, struct emu_insn *out
 }
 
 /* Returns true if b is a legacy prefix, recording it. */
-static bool legacy_prefix(uint8_t b, struct emu_insn *out)
+static bool legacy_prefix(uint8_t b, enum emu_mode mode, struct emu_insn *out)
 {
+	/*
+	 * In 64-bit mode the ES/CS/SS/DS overrides are null prefixes: they do not even replace
+	 * an earlier FS/GS override.
+	 */
+	bool null_seg = mode == EMU_MODE_LONG64;
+
 	switch (b) {
 	case 0xF0:
 		out->lock = true;
@@ -146,16 +151,20 @@ static bool legacy_prefix(uint8_t b, struct emu_insn *out)
 		out->addrsize_prefix = true;
 		return true;
 	case 0x26:
-		out->seg_override = EMU_SEG_ES;
+		if (!null_seg)
+			out->seg_override = EMU_SEG_ES;
 		return true;
 	case 0x2E:
-		out->seg_override = EMU_SEG_CS;
+		if (!null_seg)
+			out->seg_override = EMU_SEG_CS;
 		return true;
 	case 0x36:
-		out->seg_override = EMU_SEG_SS;
+		if (!null_seg)
+			out->seg_override = EMU_SEG_SS;
 		return true;
 	case 0x3E:
-		out->seg_override = EMU_SEG_DS;
+		if (!null_seg)
+			out->seg_override = EMU_SEG_DS;
 		return true;
 	case 0x64:
 		out->seg_override = EMU_SEG_FS;
@@ -336,7 +345,7 @@ static int decode_body(struct cursor *c, enum emu_mode mode, struct emu_insn *ou
 		rc = fetch(c, 1, &v, out);
 		if (rc)
 			return rc;
-		if (legacy_prefix((uint8_t)v, out)) {
+		if (legacy_prefix((uint8_t)v, mode, out)) {
 			/* A REX followed by a legacy prefix is ignored, as on hardware. */
 			out->rex = 0;
 			continue;

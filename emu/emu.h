@@ -187,7 +187,7 @@ struct emu_insn {
 	bool lock;            /* F0 */
 	bool opsize_prefix;   /* 66 */
 	bool addrsize_prefix; /* 67 */
-	int8_t seg_override;  /* enum emu_seg, or -1 */
+	int8_t seg_override;  /* enum emu_seg, or -1 (64-bit mode: FS/GS only) */
 	bool has_modrm;
 	uint8_t modrm;
 	uint8_t mod; /* ModRM.mod */
@@ -239,11 +239,11 @@ enum emu_alu_op {
 /*
  * Compute `dst op src` on `size` bytes (1, 2, 4 or 8) as the CPU does.  Returns the result
  * (truncated to size; for CMP and TEST the value is what SUB/AND would give, which the CPU
- * discards) and stores in *flags the RFLAGS that follow from `flags`: the arithmetic flags
+ * discards) and stores in *out_flags the RFLAGS that follow from `flags`: the arithmetic flags
  * the operation defines are replaced, all other bits are kept.  AF after the logic operations
  * (undefined in the SDM) is cleared, as current CPUs do.  ADC/SBB use flags' CF as carry in;
  * INC/DEC keep CF; NOT changes no flag; NEG, INC, DEC and NOT ignore src.  An unknown op
- * leaves *flags = flags and returns dst.
+ * leaves *out_flags = flags and returns dst.
  */
 uint64_t emu_alu(enum emu_alu_op op, unsigned size, uint64_t dst, uint64_t src, uint64_t flags,
                  uint64_t *out_flags);
@@ -253,7 +253,9 @@ uint64_t emu_alu(enum emu_alu_op op, unsigned size, uint64_t dst, uint64_t src, 
  * port accesses through `ops`, then update the registers, RFLAGS and RIP in cpu->regs.
  * `hint` (may be NULL) is the intercept's address information, see struct emu_hint.
  *
- * Returns 0 on success.  On failure returns a negative errno (those of emu_decode(); -EINVAL
+ * Returns 0 on success.  A REP string instruction with more than EMU_REP_MAX_ITERATIONS
+ * iterations left also returns 0 but leaves RIP on the instruction, see there.
+ * On failure returns a negative errno (those of emu_decode(); -EINVAL
  * also for an instruction without a memory operand where one is needed, -EFAULT for a
  * non-canonical address, -ENOTSUP for a NULL callback that is needed; or whatever a callback
  * returned) and, when err is non-NULL, writes a NUL-terminated message such as
