@@ -525,4 +525,87 @@ int cli_parse_size(const char *s, uint64_t *out) WUR;
 /* The --help text. */
 const char *cli_usage(void);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Linux boot (core/bzimage.c) and ACPI (core/acpi.c)                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * The zero page (struct boot_params) of a Linux guest: one page between the ELF start_info
+ * (0x6000-0x6fff) and the page tables (BOOT_PML4_GPA).  Its command line is BOOT_CMDLINE_GPA.
+ */
+#define BOOT_ZERO_PAGE 0x7000ull
+_Static_assert(BOOT_ZERO_PAGE >= BOOT_START_INFO + 0x1000 &&
+                   BOOT_ZERO_PAGE + 0x1000 <= BOOT_PML4_GPA,
+               "the zero page overlaps another boot structure");
+
+/* What a bzImage's setup header says, after bzimage_parse() checked it. */
+struct bzimage_hdr {
+	uint16_t version; /* boot protocol, e.g. 0x020f */
+	uint16_t xloadflags;
+	uint32_t setup_sects; /* 0 in the file means 4 */
+	size_t hdr_end;       /* the setup header is bytes [0x1f1, hdr_end) of the file */
+	size_t kernel_off;    /* the protected-mode kernel is file[kernel_off, +kernel_len) */
+	size_t kernel_len;
+	uint32_t initrd_addr_max;
+	uint32_t kernel_alignment;
+	bool relocatable;
+	uint32_t cmdline_size; /* longest command line, without its NUL */
+	uint64_t pref_address;
+	uint32_t init_size;
+	uint64_t run_start; /* where the kernel decompresses to and runs ... */
+	uint64_t run_end;   /* ... up to here (also past the image loaded at 1 MiB) */
+};
+
+struct bzimage_info {
+	uint64_t entry;       /* startup_64: load address (1 MiB) + 0x200 */
+	uint64_t boot_params; /* BOOT_ZERO_PAGE, for RSI */
+	uint64_t initrd_gpa;  /* 0 without an initrd */
+	uint64_t initrd_size;
+	struct bzimage_hdr hdr;
+};
+
+/* True if buf has the "HdrS" magic at 0x202 (used to pick a loader). */
+bool bzimage_is_bzimage(const void *buf, size_t len);
+/*
+ * Pure: check a bzImage's setup header for what hvmm needs (boot protocol 2.12+, a 64-bit
+ * entry point, a protected-mode kernel inside the file).  -ENOEXEC with one line in err.
+ */
+int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *err,
+                  size_t errlen) WUR;
+/*
+ * Pure on guest memory: load the protected-mode kernel at 1 MiB, the initrd (initrd_len 0:
+ * none) as high as the kernel's initrd_addr_max and RAM below 3 GiB allow, page aligned,
+ * above the running kernel, the command line at BOOT_CMDLINE_GPA, and the zero page at
+ * BOOT_ZERO_PAGE (setup header, e820 map from `mem`, acpi_rsdp_addr = rsdp_gpa).  Checks all
+ * before writing RAM.  -ENOEXEC: bad image; -E2BIG: the command line is longer than the
+ * kernel accepts, or the kernel or initrd do not fit in RAM.  One line in err; does not log.
+ */
+int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char *cmdline,
+                 const void *initrd, size_t initrd_len, uint64_t rsdp_gpa, struct bzimage_info *out,
+                 char *err, size_t errlen) WUR;
+
+/*
+ * ACPI tables live in the e820-reserved BIOS area: the RSDP at ACPI_BASE (where a guest
+ * scanning 0xE0000-0xFFFFF finds it), the other tables after it, below ACPI_END.
+ */
+#define ACPI_BASE 0xE0000ull
+#define ACPI_END  0x100000ull
+/*
+ * The PCI host bridge's 64-bit memory window: ACPI_PCI_MMIO64_SIZE bytes from the first
+ * 1 GiB boundary at or above max(top of RAM, ACPI_PCI_MMIO64_MIN).
+ */
+#define ACPI_PCI_MMIO64_MIN  GiB(64)
+#define ACPI_PCI_MMIO64_SIZE GiB(64)
+void acpi_pci_mmio64(const struct guest_mem *mem, uint64_t *base, uint64_t *size);
+/*
+ * Pure: build RSDP (at buf[0]), XSDT, FADT (hardware-reduced, sleep/reset registers of
+ * devices/power.c), MCFG, MADT (nr_cpus LAPICs with APIC ID = vCPU index, the IOAPIC) and
+ * DSDT (\_S5, PCI0, COM1) into buf, which the guest sees at `gpa`.  *len gets the bytes used.
+ * -EINVAL for nr_cpus outside 1..VM_MAX_CPUS, -ENOSPC if cap is too small.  Does not log.
+ */
+int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, uint32_t nr_cpus,
+               const struct guest_mem *mem, size_t *len) WUR;
+/* Build the tables into guest RAM at ACPI_BASE; *rsdp_gpa gets the RSDP's address. */
+int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, uint64_t *rsdp_gpa) WUR;
+
 #endif

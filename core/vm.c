@@ -268,22 +268,77 @@ static int vm_load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, 
 
 int vm_check_kernel(const char *path, const void *img, size_t len)
 {
+	struct bzimage_hdr h;
+	char err[256];
+	int r;
+
 	if (elf_is_elf(img, len))
 		return 0;
+	if (bzimage_is_bzimage(img, len)) {
+		if ((r = bzimage_parse(img, len, &h, err, sizeof(err))))
+			log_err("%s: %s", path, err);
+		return r;
+	}
 	log_err("%s: not an ELF64 executable or a Linux bzImage", path);
 	return -ENOEXEC;
+}
+
+/* Linux: the BSP enters startup_64 with RSI = zero page; APs wait for the kernel's INIT/SIPI. */
+static int vm_load_linux(struct vm *vm, const struct vm_config *cfg, const void *img, size_t len,
+                         uint64_t rsdp)
+{
+	struct bzimage_info bi;
+	struct hv_regs regs;
+	struct hv_sregs sregs;
+	void *initrd = NULL;
+	size_t initrd_len = 0;
+	char err[256];
+	int r;
+
+	if (cfg->initrd && (r = file_read_all(cfg->initrd, &initrd, &initrd_len)))
+		return r;
+	r = bzimage_load(&vm->mem, img, len, cfg->cmdline, initrd, initrd_len, rsdp, &bi, err,
+	                 sizeof(err));
+	free(initrd);
+	if (r) {
+		log_err("loading %s: %s", cfg->kernel, err);
+		return r;
+	}
+	if ((r = boot_setup_longmode(&vm->mem, bi.entry, &regs, &sregs)))
+		return r;
+	regs.rsi = bi.boot_params;
+	vm->entry = bi.entry;
+	vm->linux_boot = true;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct hv_vcpu *v = vm->vcpus[i].hv;
+
+		if (i > 0)
+			r = vm->hv->vcpu_set_state(v, HV_VCPU_WAIT_SIPI);
+		else if (!(r = vm->hv->vcpu_set_sregs(v, &sregs)) &&
+		         !(r = vm->hv->vcpu_set_regs(v, &regs)))
+			r = vm->hv->vcpu_set_state(v, HV_VCPU_RUNNABLE);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t len)
 {
 	struct hv_regs regs;
 	struct hv_sregs sregs;
-	uint64_t entry, end, initrd_gpa = 0, initrd_size = 0, si;
+	struct hvm_start_info *hsi;
+	uint64_t entry, end, initrd_gpa = 0, initrd_size = 0, si, rsdp;
 	char err[256];
 	int r;
 
 	if ((r = vm_check_kernel(cfg->kernel, img, len)))
 		return r;
+	/* Both kinds of guest learn the platform (CPUs, IOAPIC, ECAM, power) from ACPI. */
+	if ((r = acpi_setup(&vm->mem, vm->nr_vcpus, &rsdp)))
+		return r;
+	if (bzimage_is_bzimage(img, len) && !elf_is_elf(img, len))
+		return vm_load_linux(vm, cfg, img, len, rsdp);
 	r = elf_load(&vm->mem, img, len, &entry, &end, err, sizeof(err));
 	if (r) {
 		log_err("%s: %s", cfg->kernel, err);
@@ -297,6 +352,8 @@ int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t 
 			(unsigned long long)BOOT_CMDLINE_MAX - 1);
 		return r;
 	}
+	if (!mem_ptr(&vm->mem, si, sizeof(*hsi), (void **)&hsi))
+		hsi->rsdp_paddr = rsdp;
 	if ((r = boot_setup_longmode(&vm->mem, entry, &regs, &sregs)))
 		return r;
 	vm->entry = entry;

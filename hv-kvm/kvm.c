@@ -29,6 +29,7 @@ struct hv_vm {
 	struct kvm_slot *slots;
 	uint32_t nr_slots;
 	struct hv_caps caps;
+	bool tsc_deadline; /* KVM emulates the LAPIC's TSC-deadline mode */
 };
 
 struct hv_vcpu {
@@ -195,6 +196,7 @@ static int kvm_vm_create(struct hv_vm **out)
 	vm->caps.max_gsi = n > 0 ? (uint32_t)n : IRQ_MAX_ROUTES;
 	vm->caps.pio_ioeventfd = true;
 	vm->caps.readonly_mem = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+	vm->tsc_deadline = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (sigaction(HV_KVM_KICK_SIGNAL, &sa, NULL) < 0) {
 		r = -errno;
 		log_err("sigaction for the vCPU kick signal: %s", strerror(errno));
@@ -271,7 +273,11 @@ static int kvm_mem_unmap(struct hv_vm *vm, const struct hv_mem_region *r)
 	return ret;
 }
 
-static void cpuid_patch(struct kvm_cpuid2 *c, uint32_t index, uint32_t nr)
+/*
+ * One package of `nr` single-thread cores whose APIC IDs are the vCPU indexes, as the ACPI
+ * MADT says (core/acpi.c).
+ */
+static void cpuid_patch(struct kvm_cpuid2 *c, uint32_t index, uint32_t nr, bool tsc_deadline)
 {
 	uint32_t shift = 0;
 
@@ -286,10 +292,16 @@ static void cpuid_patch(struct kvm_cpuid2 *c, uint32_t index, uint32_t nr)
 			e->ecx |= 1u << 31; /* running under a hypervisor */
 			if (nr > 1)
 				e->edx |= 1u << 28; /* HTT: the logical-count field is valid */
+			/*
+			 * Older KVMs emulate TSC-deadline but leave it out of the supported
+			 * table; Linux, with no PIT or HPET here, wants it for its timer.
+			 */
+			if (tsc_deadline)
+				e->ecx |= 1u << 24;
 			break;
 		case 4:
-			/* cores per package - 1, one thread per core */
-			e->eax = (e->eax & 0x03ffffff) | ((nr - 1) << 26);
+			/* cores per package - 1 (a 6-bit field), one thread per core */
+			e->eax = (e->eax & 0x03ffffff) | ((nr - 1 < 63 ? nr - 1 : 63) << 26);
 			e->eax &= ~(0xfffu << 14);
 			break;
 		case 0xb:
@@ -310,6 +322,12 @@ static void cpuid_patch(struct kvm_cpuid2 *c, uint32_t index, uint32_t nr)
 			break;
 		case 0x80000008:
 			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) | (nr - 1);
+			break;
+		case 0x8000001e:
+			/* AMD: extended APIC ID, core ID, one thread per core, node 0. */
+			e->eax = index;
+			e->ebx = index & 0xff;
+			e->ecx = 0;
 			break;
 		default:
 			break;
@@ -350,7 +368,7 @@ static int kvm_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const 
 		goto fail;
 	}
 	memcpy(c, vm->cpuid, csz);
-	cpuid_patch(c, index, nr);
+	cpuid_patch(c, index, nr, vm->tsc_deadline);
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
 		r = -errno;
 		log_err("KVM_SET_CPUID2 vCPU %u: %s", index, strerror(errno));

@@ -1,0 +1,364 @@
+/* The ACPI tables, built into guest RAM and parsed back as a guest's ACPI code would. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/core.h"
+#include "devices/devices.h"
+
+#define NR_CPUS 4
+
+static struct guest_mem mem;
+
+static uint16_t r16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t r32(const uint8_t *p)
+{
+	return r16(p) | (uint32_t)r16(p + 2) << 16;
+}
+
+static uint64_t r64(const uint8_t *p)
+{
+	return r32(p) | (uint64_t)r32(p + 4) << 32;
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+/* A table in guest RAM: its signature, a length that fits in RAM, a zero checksum. */
+static const uint8_t *table(uint64_t gpa, const char *sig)
+{
+	void *p;
+	uint32_t len;
+
+	assert_int_equal(mem_ptr(&mem, gpa, 36, &p), 0);
+	assert_memory_equal(p, sig, 4);
+	len = r32((uint8_t *)p + 4);
+	assert_true(len >= 36);
+	assert_int_equal(mem_ptr(&mem, gpa, len, &p), 0);
+	assert_int_equal(sum(p, len), 0);
+	assert_memory_equal((uint8_t *)p + 10, "HVMM  ", 6);
+	/* Everything lies in the reserved BIOS area hvmm gives the tables. */
+	assert_true(gpa >= ACPI_BASE && gpa + len <= ACPI_END);
+	return p;
+}
+
+/* Find the XSDT entry with signature `sig`. */
+static const uint8_t *xsdt_find(const uint8_t *xsdt, const char *sig)
+{
+	uint32_t n = (r32(xsdt + 4) - 36) / 8;
+
+	for (uint32_t i = 0; i < n; i++) {
+		void *p;
+		uint64_t a = r64(xsdt + 36 + 8 * i);
+
+		assert_int_equal(mem_ptr(&mem, a, 4, &p), 0);
+		if (!memcmp(p, sig, 4))
+			return table(a, sig);
+	}
+	fail_msg("no %s in the XSDT", sig);
+	return NULL;
+}
+
+static const uint8_t *rsdp_xsdt(void)
+{
+	uint64_t rsdp_gpa = 0;
+	void *p;
+	const uint8_t *rsdp;
+
+	assert_int_equal(acpi_setup(&mem, NR_CPUS, &rsdp_gpa), 0);
+	assert_int_equal(rsdp_gpa, ACPI_BASE);
+	assert_int_equal(rsdp_gpa % 16, 0); /* guests scan on 16-byte boundaries */
+	assert_int_equal(mem_ptr(&mem, rsdp_gpa, 36, &p), 0);
+	rsdp = p;
+	assert_memory_equal(rsdp, "RSD PTR ", 8);
+	assert_int_equal(sum(rsdp, 20), 0);
+	assert_int_equal(rsdp[15], 2);
+	assert_int_equal(r32(rsdp + 20), 36);
+	assert_int_equal(sum(rsdp, 36), 0);
+	return table(r64(rsdp + 24), "XSDT");
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mem_init(&mem, MiB(64));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	mem_destroy(&mem);
+	return 0;
+}
+
+static void test_xsdt(void **state)
+{
+	const uint8_t *xsdt;
+
+	(void)state;
+	xsdt = rsdp_xsdt();
+	assert_int_equal(r32(xsdt + 4), 36 + 3 * 8);
+	xsdt_find(xsdt, "FACP");
+	xsdt_find(xsdt, "APIC");
+	xsdt_find(xsdt, "MCFG");
+}
+
+static void assert_gas_io(const uint8_t *g, uint16_t port)
+{
+	assert_int_equal(g[0], 1); /* SystemIO */
+	assert_int_equal(g[1], 8);
+	assert_int_equal(g[2], 0);
+	assert_int_equal(g[3], 1); /* byte access */
+	assert_int_equal(r64(g + 4), port);
+}
+
+static void test_fadt(void **state)
+{
+	const uint8_t *fadt;
+
+	(void)state;
+	fadt = xsdt_find(rsdp_xsdt(), "FACP");
+	assert_int_equal(r32(fadt + 4), 276);
+	assert_int_equal(fadt[8], 6);
+	assert_true(r32(fadt + 112) & (1u << 20));        /* HW_REDUCED_ACPI */
+	assert_true(r32(fadt + 112) & (1u << 10));        /* RESET_REG_SUP */
+	assert_int_equal(r16(fadt + 109) & 0x3, 0);       /* no legacy devices, no 8042 */
+	assert_int_equal(r16(fadt + 109) & (1u << 3), 0); /* MSI allowed */
+	assert_int_equal(r16(fadt + 46), 0);              /* no SCI */
+	assert_int_equal(r32(fadt + 76), 0);              /* no PM timer */
+	assert_gas_io(fadt + 116, POWER_RESET_REG);
+	assert_int_equal(fadt[128], POWER_RESET_VALUE);
+	assert_gas_io(fadt + 244, POWER_SLEEP_CTL);
+	assert_gas_io(fadt + 256, POWER_SLEEP_STS);
+	table(r64(fadt + 140), "DSDT");
+}
+
+static void test_madt(void **state)
+{
+	const uint8_t *madt, *p, *end;
+	unsigned lapics = 0, ioapics = 0, isos = 0;
+	bool seen[NR_CPUS] = { false };
+
+	(void)state;
+	madt = xsdt_find(rsdp_xsdt(), "APIC");
+	assert_int_equal(r32(madt + 36), MEM_LAPIC_BASE);
+	assert_int_equal(r32(madt + 40), 0); /* no PCAT_COMPAT */
+	end = madt + r32(madt + 4);
+	for (p = madt + 44; p < end; p += p[1]) {
+		assert_true(p[1] >= 2 && p + p[1] <= end);
+		switch (p[0]) {
+		case 0:
+			assert_int_equal(p[1], 8);
+			assert_true(p[3] < NR_CPUS);
+			assert_false(seen[p[3]]);
+			seen[p[3]] = true;
+			assert_int_equal(r32(p + 4) & 1, 1); /* enabled */
+			lapics++;
+			break;
+		case 1:
+			assert_int_equal(p[1], 12);
+			assert_int_equal(r32(p + 4), MEM_IOAPIC_BASE);
+			assert_int_equal(r32(p + 8), 0);
+			ioapics++;
+			break;
+		case 2:
+			assert_int_equal(p[1], 10);
+			assert_int_equal(p[3], 0); /* IRQ0 */
+			assert_int_equal(r32(p + 4), 2);
+			isos++;
+			break;
+		default:
+			break;
+		}
+	}
+	assert_ptr_equal(p, end);
+	assert_int_equal(lapics, NR_CPUS);
+	assert_int_equal(ioapics, 1);
+	assert_int_equal(isos, 1);
+}
+
+static void test_mcfg(void **state)
+{
+	const uint8_t *mcfg;
+
+	(void)state;
+	mcfg = xsdt_find(rsdp_xsdt(), "MCFG");
+	assert_int_equal(r32(mcfg + 4), 36 + 8 + 16);
+	assert_int_equal(r64(mcfg + 44), MEM_ECAM_BASE);
+	assert_int_equal(r16(mcfg + 52), 0);
+	assert_int_equal(mcfg[54], 0);
+	assert_int_equal(mcfg[55], 255);
+}
+
+/* Decode an AML PkgLength at p: its value, and how many bytes it took. */
+static size_t pkglen(const uint8_t *p, size_t *bytes)
+{
+	size_t n = (p[0] >> 6) + 1, v;
+
+	*bytes = n;
+	if (n == 1)
+		return p[0] & 0x3f;
+	v = p[0] & 0x0f;
+	for (size_t i = 1; i < n; i++)
+		v |= (size_t)p[i] << (4 + 8 * (i - 1));
+	return v;
+}
+
+static const uint8_t *find(const uint8_t *hay, size_t n, const void *needle, size_t len)
+{
+	for (size_t i = 0; i + len <= n; i++) {
+		if (!memcmp(hay + i, needle, len))
+			return hay + i;
+	}
+	return NULL;
+}
+
+static void test_dsdt(void **state)
+{
+	/* NameOp "_S5_" PackageOp PkgLength(8) NumElements(4) BytePrefix 5 ... Zero Zero */
+	static const uint8_t s5[] = { 0x08, '_',  'S',  '5',  '_',  0x12, 0x08,
+		                      0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
+	static const uint8_t pnp0a08[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t pnp0501[] = { 0x0c, 0x41, 0xd0, 0x05, 0x01 };
+	static const uint8_t com1_io[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08 };
+	static const uint8_t com1_irq[] = { 0x22, 0x10, 0x00 };
+	const uint8_t *fadt, *dsdt, *aml, *p, *end;
+	size_t len, n, plen;
+
+	(void)state;
+	fadt = xsdt_find(rsdp_xsdt(), "FACP");
+	dsdt = table(r64(fadt + 140), "DSDT");
+	assert_int_equal(dsdt[8], 2); /* 64-bit integers */
+	len = r32(dsdt + 4);
+	aml = dsdt + 36;
+	end = dsdt + len;
+	n = len - 36;
+
+	/* Name(_S5_, Package(4){5, 5, 0, 0}) first; SLP_TYP 5 is what devices/power.c wants. */
+	assert_memory_equal(aml, s5, sizeof(s5));
+	assert_int_equal(POWER_S5_TYP, 5);
+	/* Then Scope(\_SB_), whose PkgLength runs exactly to the end of the table. */
+	p = aml + sizeof(s5);
+	assert_int_equal(p[0], 0x10);
+	plen = pkglen(p + 1, &n);
+	assert_ptr_equal(p + 1 + plen, end);
+	assert_memory_equal(p + 1 + n, "\\_SB_", 5);
+
+	n = len - 36;
+	assert_non_null(find(aml, n, "PCI0", 4));
+	assert_non_null(find(aml, n, pnp0a08, sizeof(pnp0a08)));
+	assert_non_null(find(aml, n, "_SEG", 4));
+	assert_non_null(find(aml, n, "_BBN", 4));
+	assert_non_null(find(aml, n, "COM1", 4));
+	assert_non_null(find(aml, n, pnp0501, sizeof(pnp0501)));
+	assert_non_null(find(aml, n, com1_io, sizeof(com1_io)));
+	assert_non_null(find(aml, n, com1_irq, sizeof(com1_irq)));
+}
+
+/* Every Device's PkgLength ends inside its scope, and _CRS buffers end with an end tag. */
+static void test_dsdt_devices(void **state)
+{
+	const uint8_t *fadt, *dsdt, *end, *p;
+	unsigned devices = 0;
+
+	(void)state;
+	fadt = xsdt_find(rsdp_xsdt(), "FACP");
+	dsdt = table(r64(fadt + 140), "DSDT");
+	end = dsdt + r32(dsdt + 4);
+	for (p = dsdt + 36; p + 2 < end; p++) {
+		const uint8_t *body, *crs;
+		size_t n, plen;
+
+		if (p[0] != 0x5b || p[1] != 0x82)
+			continue;
+		plen = pkglen(p + 2, &n);
+		body = p + 2;
+		assert_true(body + plen <= end);
+		crs = find(body, plen, "_CRS", 4);
+		assert_non_null(crs);
+		/* Name(_CRS, Buffer(PkgLength, size, bytes...)) */
+		assert_int_equal(crs[4], 0x11);
+		{
+			size_t bn, blen = pkglen(crs + 5, &bn);
+			const uint8_t *bend = crs + 5 + blen;
+
+			assert_true(bend <= body + plen);
+			assert_int_equal(bend[-2], 0x79);
+		}
+		devices++;
+	}
+	assert_int_equal(devices, 3);
+}
+
+static void test_pci_windows(void **state)
+{
+	static const uint8_t ecam[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00,
+		                        0x00, 0xe0, 0x00, 0x00, 0x00, 0x10 };
+	struct guest_mem big = { .nr_ram = 2 };
+	const uint8_t *fadt, *dsdt, *q;
+	uint64_t base, size;
+	uint8_t want[8];
+
+	(void)state;
+	acpi_pci_mmio64(&mem, &base, &size);
+	assert_int_equal(base, GiB(64));
+	assert_int_equal(size, GiB(64));
+	big.ram[0] = (struct mem_region){ 0, GiB(3), NULL };
+	big.ram[1] = (struct mem_region){ GiB(4), GiB(100) + MiB(1), NULL };
+	acpi_pci_mmio64(&big, &base, &size);
+	assert_int_equal(base, GiB(105));
+
+	fadt = xsdt_find(rsdp_xsdt(), "FACP");
+	dsdt = table(r64(fadt + 140), "DSDT");
+	/* QWordMemory window at 64 GiB, and the ECAM motherboard resource. */
+	for (int i = 0; i < 8; i++)
+		want[i] = (uint8_t)(GiB(64) >> (8 * i));
+	q = find(dsdt, r32(dsdt + 4), (uint8_t[]){ 0x8a, 0x2b, 0x00 }, 3);
+	assert_non_null(q);
+	assert_memory_equal(q + 14, want, 8);
+	assert_non_null(find(dsdt, r32(dsdt + 4), ecam, sizeof(ecam)));
+}
+
+static void test_build_limits(void **state)
+{
+	static uint8_t buf[64 * 1024];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 0, &mem, &len), -EINVAL);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, VM_MAX_CPUS + 1, &mem, &len),
+	                 -EINVAL);
+	/* Too small for the fixed tables, then for the DSDT only. */
+	assert_int_equal(acpi_build(buf, 100, ACPI_BASE, 1, &mem, &len), -ENOSPC);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 1, &mem, &len), 0);
+	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, 1, &mem, &len), -ENOSPC);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, VM_MAX_CPUS, &mem, &len), 0);
+	assert_true(len < ACPI_END - ACPI_BASE);
+	assert_int_equal(acpi_build(buf, len, ACPI_BASE, VM_MAX_CPUS, &mem, &len), 0);
+	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, VM_MAX_CPUS, &mem, &len), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_xsdt),        cmocka_unit_test(test_fadt),
+		cmocka_unit_test(test_madt),        cmocka_unit_test(test_mcfg),
+		cmocka_unit_test(test_dsdt),        cmocka_unit_test(test_dsdt_devices),
+		cmocka_unit_test(test_pci_windows), cmocka_unit_test(test_build_limits),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
