@@ -361,6 +361,7 @@ struct vm_config {
 struct vm;
 struct ioapic;
 struct serial;
+struct pci_root;
 
 struct vcpu {
 	struct vm *vm;
@@ -401,6 +402,7 @@ struct vm {
 	size_t nr_cleanups;
 	struct ioapic *ioapic;
 	struct serial *serial;
+	struct pci_root *pci; /* the PCIe root complex (devices/pci) */
 	/* Set once by the first vm_stop(); read by every vCPU thread. */
 	_Atomic int stopping;
 	_Atomic int exit_code;

@@ -12,6 +12,7 @@
 
 #include "core/core.h"
 #include "devices/devices.h"
+#include "devices/pci/pci.h"
 
 bool vm_exit_action(enum hv_exit exit, int *code)
 {
@@ -165,7 +166,7 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 		goto fail;
 	if ((r = irq_init(vm)) || (r = ioapic_create(vm, &vm->ioapic)) ||
 	    (r = serial_create(vm, cfg->serial, cfg->serial_path, &vm->serial)) ||
-	    (r = power_create(vm)))
+	    (r = power_create(vm)) || (r = pci_root_create(vm, &vm->pci)))
 		goto fail;
 
 	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
