@@ -37,7 +37,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic 
                 -fno-asynchronous-unwind-tables -Itests/guest -I.
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,tests/guest/lib/guest.ld \
                  -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
-GUEST_LIB    := $(BUILD)/guest/lib/start.o $(BUILD)/guest/lib/lib.o
+GUEST_LIB    := $(BUILD)/guest/lib/start.o $(BUILD)/guest/lib/lib.o $(BUILD)/guest/lib/pvh.o
 GUEST_SRCS   := $(wildcard tests/guest/*_guest.c)
 GUEST_ELFS   := $(GUEST_SRCS:tests/guest/%_guest.c=$(BUILD)/guest/%.elf)
 # Host side of the guest tests.
@@ -85,6 +85,23 @@ $(BUILD)/guest/%.elf: tests/guest/%_guest.c $(GUEST_LIB) tests/guest/guest.h tes
 
 check: deps all $(UNIT_BINS) $(GT_RUNNER)
 	@bash tests/run.sh $(BUILD)
+
+# Benchmarks against QEMU (bench/run.sh says how): one guest program, two host tools.
+BENCH_ELF  := $(BUILD)/bench/bench.elf
+BENCH_BINS := $(BUILD)/bench/probe $(BUILD)/bench/irqbench
+
+$(BENCH_ELF): bench/guest/bench.c $(GUEST_LIB) tests/guest/guest.h tests/guest/lib/guest.ld
+	@mkdir -p $(dir $@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB)
+
+$(BUILD)/bench/probe: $(BUILD)/bench/probe.o
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/bench/irqbench: $(BUILD)/bench/irqbench.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+bench: deps all $(BENCH_ELF) $(BENCH_BINS)
+	@bash bench/run.sh $(BUILD)
 
 demo: deps $(HVMM) $(BUILD)/guest/demo.elf
 	$(HVMM) --memory 64M --cpus 2 --kernel $(BUILD)/guest/demo.elf --serial stdio </dev/null

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# make bench: hvmm measured against QEMU in the same run, on the same guest program.
+#
+#   bash bench/run.sh BUILD_DIR      (make bench builds what it needs first)
+#
+# Prints a table and writes it, with the method, to bench/results.md.
+#
+# Why it is built this way:
+# - The build machines are shared and noisy, so every wall-clock figure is paired with QEMU
+#   measured in the same run, the two VMMs' runs interleaved, and reported as min, median
+#   and a ratio.  Instruction counts come from callgrind, which repeats to a few parts in a
+#   million, so those are the figures to compare across commits.
+# - Both VMMs run one guest program (bench/guest/bench.c) that talks only through devices
+#   both have (COM1, the power-off ports), so neither gets a bench-only shortcut.
+# - Nothing is estimated: a figure that could not be measured says so.
+#
+# Knobs (environment): BENCH_RUNS (start-up runs per VMM, 25), BENCH_EXITS (exits per
+# wall-time run, 20000), BENCH_CG_EXITS (exits per callgrind run, 10000), BENCH_IRQS (MSIs,
+# 1000), BENCH_SERIAL (console bytes, 4096).
+set -euo pipefail
+
+build=${1:-build/release}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+cd "$root"
+
+runs=${BENCH_RUNS:-25}
+exits=${BENCH_EXITS:-20000}
+cg_exits=${BENCH_CG_EXITS:-10000}
+irqs=${BENCH_IRQS:-1000}
+serial_bytes=${BENCH_SERIAL:-4096}
+wall_runs=5
+mem_mib=64
+
+hvmm=$build/hvmm
+elf=$build/bench/bench.elf
+probe=$build/bench/probe
+irqbench=$build/bench/irqbench
+results=bench/results.md
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# ---- what the benchmark needs: QEMU (the peer) and valgrind (instruction counts) ----------
+missing=""
+for p in qemu-system-x86 valgrind; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "bench: installing$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "bench: run as root, or: apt-get install$missing" >&2
+		exit 1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+for f in "$hvmm" "$elf" "$probe" "$irqbench"; do
+	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing; run make bench" >&2; exit 1; }
+done
+
+# ---- the two VMMs, the same guest, the same RAM ------------------------------------------
+# QEMU: the command the issue names, plus COM1 on stdout (as hvmm's --serial stdio) and
+# isa-debug-exit so the guest can end it.  For exit costs QEMU runs with the split irqchip,
+# the configuration hvmm always uses, so its IOAPIC (the MMIO target) is in userspace too.
+qemu_cmd=(qemu-system-x86_64 -accel kvm -M microvm -nodefaults -no-user-config -nographic
+	-m ${mem_mib}M -serial stdio -device isa-debug-exit,iobase=0x501,iosize=1 -kernel "$elf")
+qemu_split=(qemu-system-x86_64 -accel kvm -M microvm,kernel-irqchip=split -nodefaults
+	-no-user-config -nographic -m ${mem_mib}M -serial stdio
+	-device isa-debug-exit,iobase=0x501,iosize=1 -kernel "$elf")
+hvmm_cmd=("$hvmm" --memory ${mem_mib}M --serial stdio --kernel "$elf")
+hvmm_ok=0 # exit status of a guest that powered off
+qemu_ok=1 # isa-debug-exit: (0 << 1) | 1
+
+# value KEY LINE: the number after KEY= in a probe/irqbench line.
+value() { sed -n "s/.*\\b$1=\\(-\\?[0-9]*\\).*/\\1/p" <<<"$2"; }
+# min and median of numbers on stdin, one per line.
+minmed() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) { print "- -"; exit }
+	m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print v[1], m }'; }
+# fmt SCALE VALUE: VALUE / SCALE with 3 significant-ish digits; "-" stays "-".
+fmt() { awk -v s="$1" -v v="$2" 'BEGIN { if (v == "-" || v == "") { print "-"; exit }
+	x = v / s; if (x >= 100) printf "%.0f\n", x; else if (x >= 10) printf "%.1f\n", x;
+	else printf "%.2f\n", x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-";
+	else printf "%.3f\n", a / b }'; }
+
+# run_probe NAME EXPECTED_STATUS [probe options --] COMMAND...: one probe line, checked.
+run_probe() {
+	local name=$1 want=$2 line st
+	shift 2
+	line=$("$probe" -e "$tmp/$name.stderr" -m $mem_mib "$@") || true
+	st=$(value status "$line")
+	if [ "$st" != "$want" ] && [ "$st" != 143 ]; then
+		echo "bench: $name ended with status ${st:-?} (expected $want); stderr:" >&2
+		tail -5 "$tmp/$name.stderr" >&2 || true
+		return 1
+	fi
+	printf '%s\n' "$line"
+}
+
+declare -A R # results, by name
+
+echo "bench: hvmm $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') vs" \
+	"$(qemu-system-x86_64 --version | head -1)"
+if [ ! -c /dev/kvm ]; then
+	echo "bench: no /dev/kvm here: nothing can be measured" >&2
+	exit 1
+fi
+
+# ---- 1. start-up -----------------------------------------------------------------------
+# Runs interleaved, so load that comes and goes hits both VMMs alike.
+echo "bench: start-up, $runs runs each"
+: >"$tmp/h.first"; : >"$tmp/h.exit"; : >"$tmp/q.first"; : >"$tmp/q.exit"
+for ((i = 0; i < runs; i++)); do
+	l=$(run_probe hvmm-boot $hvmm_ok -- "${hvmm_cmd[@]}" --cmdline boot)
+	value first "$l" >>"$tmp/h.first"; value exit "$l" >>"$tmp/h.exit"
+	l=$(run_probe qemu-boot $qemu_ok -- "${qemu_cmd[@]}" -append boot)
+	value first "$l" >>"$tmp/q.first"; value exit "$l" >>"$tmp/q.exit"
+done
+for k in h.first h.exit q.first q.exit; do
+	read -r R[$k.min] R[$k.med] < <(minmed <"$tmp/$k")
+done
+
+# ---- 2. exit cost: wall time ------------------------------------------------------------
+# The guest marks the start and end of N exits on the console; (end - begin) / N leaves
+# start-up and teardown out.
+echo "bench: exit wall time, $wall_runs runs of $exits exits each"
+for kind in pio mmio serial; do
+	n=$exits
+	[ $kind = serial ] && n=$serial_bytes
+	: >"$tmp/h.$kind"; : >"$tmp/q.$kind"
+	for ((i = 0; i < wall_runs; i++)); do
+		l=$(run_probe hvmm-$kind $hvmm_ok -- "${hvmm_cmd[@]}" --cmdline "$kind $n")
+		echo $(( ($(value end "$l") - $(value begin "$l")) / n )) >>"$tmp/h.$kind"
+		l=$(run_probe qemu-$kind $qemu_ok -- "${qemu_split[@]}" -append "$kind $n")
+		echo $(( ($(value end "$l") - $(value begin "$l")) / n )) >>"$tmp/q.$kind"
+	done
+	read -r R[h.$kind.min] R[h.$kind.med] < <(minmed <"$tmp/h.$kind")
+	read -r R[q.$kind.min] R[q.$kind.med] < <(minmed <"$tmp/q.$kind")
+done
+
+# ---- 2b. exit cost: userspace instructions (callgrind) -----------------------------------
+# Whole-process instruction totals of a run with N exits minus a run with none, over N: the
+# VMM's userspace work per exit, every thread and library included.  The kernel's share
+# (KVM's exit handling) is the same for both VMMs and invisible to callgrind.
+cg_total() { # NAME COMMAND...: callgrind's instruction total for one run
+	local name=$1
+	shift
+	valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.cg" "$@" \
+		</dev/null >/dev/null 2>"$tmp/$name.cg.stderr" || true
+	sed -n 's/^summary: //p' "$tmp/$name.cg"
+}
+echo "bench: callgrind, $cg_exits exits per run"
+for kind in pio mmio serial; do
+	n=$cg_exits
+	[ $kind = serial ] && n=$serial_bytes
+	h0=$(cg_total h-$kind-0 "${hvmm_cmd[@]}" --cmdline "$kind 0")
+	h1=$(cg_total h-$kind-n "${hvmm_cmd[@]}" --cmdline "$kind $n")
+	q0=$(cg_total q-$kind-0 "${qemu_split[@]}" -append "$kind 0")
+	q1=$(cg_total q-$kind-n "${qemu_split[@]}" -append "$kind $n")
+	R[h.cg.$kind]=$(awk -v a="$h1" -v b="$h0" -v n=$n 'BEGIN { printf "%.0f", (a - b) / n }')
+	R[q.cg.$kind]=$(awk -v a="$q1" -v b="$q0" -v n=$n 'BEGIN { printf "%.0f", (a - b) / n }')
+	[ $kind = pio ] && R[h.cg.base]=$h0 && R[q.cg.base]=$q0
+done
+# Where hvmm's per-exit instructions go, for the record (top functions of the PIO run).
+if command -v callgrind_annotate >/dev/null; then
+	callgrind_annotate --threshold=90 "$tmp/h-pio-n.cg" 2>/dev/null |
+		sed -n '/^Ir/,$p' | grep -E '^ *[0-9,]+ ' | head -12 >"$tmp/h-pio.top" || true
+fi
+
+# ---- 3. interrupt path -----------------------------------------------------------------
+echo "bench: $irqs MSIs through an irqfd"
+for mode in irq irqhlt; do
+	R[irq.$mode]=$("$irqbench" "$elf" "$irqs" $mode 2>"$tmp/irq-$mode.stderr") || {
+		echo "bench: irqbench $mode failed:" >&2
+		tail -5 "$tmp/irq-$mode.stderr" >&2
+		R[irq.$mode]=""
+	}
+done
+per_irq() { # MODE FIELD: (irq - base) / N for one irqbench counter
+	local l=${R[irq.$1]}
+	[ -n "$l" ] || { echo "-"; return; }
+	awk -v a="$(value irq_$2 "$l")" -v b="$(value base_$2 "$l")" -v n="$(value n "$l")" \
+		'BEGIN { printf "%.3f\n", (a - b) / n }'
+}
+
+# ---- 4. memory -----------------------------------------------------------------------------
+# The guest holds still after start-up; probe reads /proc/PID/status and smaps then.
+echo "bench: memory"
+for vmm in h q; do
+	if [ $vmm = h ]; then
+		l=$(run_probe hvmm-hold 143 -- "${hvmm_cmd[@]}" --cmdline hold)
+	else
+		l=$(run_probe qemu-hold 0 -- "${qemu_cmd[@]}" -append hold)
+	fi
+	for k in rss_kb anon_kb file_kb shmem_kb ram_rss_kb; do
+		R[$vmm.$k]=$(value $k "$l")
+	done
+	R[$vmm.beyond]=$(( ${R[$vmm.rss_kb]} - ${R[$vmm.ram_rss_kb]} ))
+done
+
+# ---- 5. nested (L2 boot, NVMe passthrough): only inside the e2e rig -------------------------
+nested="not measured: needs the nested rig (make e2e)"
+
+# ---- the table -------------------------------------------------------------------------------
+ms() { fmt 1000000 "$1"; }
+us() { fmt 1000 "$1"; }
+mib() { fmt 1024 "$1"; }
+target() { # VALUE OP LIMIT: "met" or "not met"
+	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "-") { print "?"; exit }
+		ok = (op == "<=") ? (v <= l) : (v == l); print ok ? "met" : "NOT met" }'
+}
+r_first=$(ratio "${R[h.first.med]}" "${R[q.first.med]}")
+r_exit=$(ratio "${R[h.exit.med]}" "${R[q.exit.med]}")
+loop_w=$(per_irq irq loop_wake)
+ret_w=$(per_irq irq vcpu_returns)
+hlt_loop=$(per_irq irqhlt loop_wake)
+hlt_ret=$(per_irq irqhlt vcpu_returns)
+hlt_vcpu=$(per_irq irqhlt vcpu_wake)
+
+{
+	echo "| figure | hvmm | QEMU | hvmm / QEMU | target |"
+	echo "|---|---|---|---|---|"
+	echo "| start-up to first guest instruction, ms (min / median of $runs) |" \
+		"$(ms "${R[h.first.min]}") / $(ms "${R[h.first.med]}") |" \
+		"$(ms "${R[q.first.min]}") / $(ms "${R[q.first.med]}") | $r_first |" \
+		"<= 0.1: $(target "$r_first" '<=' 0.1) |"
+	echo "| start-up to guest done (process exit), ms (min / median of $runs) |" \
+		"$(ms "${R[h.exit.min]}") / $(ms "${R[h.exit.med]}") |" \
+		"$(ms "${R[q.exit.min]}") / $(ms "${R[q.exit.med]}") | $r_exit | |"
+	for kind in pio mmio serial; do
+		case $kind in
+		pio) what="port-I/O exit (COM1 scratch read), wall µs" ;;
+		mmio) what="MMIO exit (IOAPIC index read), wall µs" ;;
+		serial) what="console byte (LSR poll + THR write), wall µs" ;;
+		esac
+		echo "| $what (min / median of $wall_runs) |" \
+			"$(us "${R[h.$kind.min]}") / $(us "${R[h.$kind.med]}") |" \
+			"$(us "${R[q.$kind.min]}") / $(us "${R[q.$kind.med]}") |" \
+			"$(ratio "${R[h.$kind.med]}" "${R[q.$kind.med]}") | |"
+	done
+	for kind in pio mmio serial; do
+		case $kind in
+		pio) what="port-I/O exit" ;;
+		mmio) what="MMIO exit" ;;
+		serial) what="console byte" ;;
+		esac
+		echo "| userspace instructions per $what (callgrind) | ${R[h.cg.$kind]} |" \
+			"${R[q.cg.$kind]} | $(ratio "${R[h.cg.$kind]}" "${R[q.cg.$kind]}") | |"
+	done
+	echo "| userspace instructions, whole run of the guest with 0 exits (callgrind) |" \
+		"${R[h.cg.base]} | ${R[q.cg.base]} | $(ratio "${R[h.cg.base]}" "${R[q.cg.base]}") | |"
+	echo "| event-loop thread wake-ups per irqfd MSI (guest spinning) | $loop_w |" \
+		"not measured | | 0: $(target "$loop_w" == 0) |"
+	echo "| returns to hvmm code on the vCPU thread per irqfd MSI (guest spinning) | $ret_w |" \
+		"not measured | | 0: $(target "$ret_w" == 0) |"
+	echo "| event-loop wake-ups / vCPU returns per irqfd MSI (guest in hlt) |" \
+		"$hlt_loop / $hlt_ret | not measured | | 0: $(target "$hlt_loop" == 0)," \
+		"$(target "$hlt_ret" == 0) |"
+	echo "| vCPU thread woken inside KVM_RUN per MSI (guest in hlt; kernel, not hvmm) |" \
+		"$hlt_vcpu | not measured | | |"
+	echo "| VMM RSS beyond guest RAM, MiB | $(mib "${R[h.beyond]}") |" \
+		"$(mib "${R[q.beyond]}") | $(ratio "${R[h.beyond]}" "${R[q.beyond]}") |" \
+		"<= 2 MiB: $(target "$(mib "${R[h.beyond]}")" '<=' 2) |"
+	echo "| VmRSS (RssAnon + RssFile + RssShmem), guest RAM resident, KiB |" \
+		"${R[h.rss_kb]} (${R[h.anon_kb]} + ${R[h.file_kb]} + ${R[h.shmem_kb]}), ${R[h.ram_rss_kb]} |" \
+		"${R[q.rss_kb]} (${R[q.anon_kb]} + ${R[q.file_kb]} + ${R[q.shmem_kb]}), ${R[q.ram_rss_kb]} | | |"
+	echo "| nested: L2 boot to init, hvmm vs QEMU | $nested | | | |"
+	echo "| nested: NVMe IOPS, passthrough vs QEMU vfio-pci vs L1 native | $nested | | | |"
+} >"$tmp/table.md"
+
+{
+	echo "# hvmm benchmarks"
+	echo
+	echo "Written by \`make bench\` (bench/run.sh); the method is below the table."
+	echo
+	echo "- when: $(date -u '+%Y-%m-%d %H:%M UTC'); hvmm $(git describe --always --dirty 2>/dev/null || echo '?')"
+	echo "- peer: $(qemu-system-x86_64 --version | head -1)"
+	echo "- host: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- guest: bench/guest/bench.c, ${mem_mib} MiB RAM, 1 vCPU, on both VMMs"
+	echo
+	cat "$tmp/table.md"
+	echo
+	if [ -s "$tmp/h-pio.top" ]; then
+		echo "hvmm's instructions in the callgrind run with $cg_exits port-I/O exits, by function:"
+		echo
+		echo '```'
+		cat "$tmp/h-pio.top"
+		echo '```'
+		echo
+	fi
+	echo "irqbench lines (per phase, counts over the whole phase):"
+	echo
+	echo '```'
+	echo "irq:    ${R[irq.irq]}"
+	echo "irqhlt: ${R[irq.irqhlt]}"
+	echo '```'
+	echo
+	cat bench/method.md
+} >"$results"
+
+echo
+cat "$tmp/table.md"
+echo
+echo "bench: written to $results"
