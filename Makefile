@@ -83,6 +83,13 @@ $(BUILD)/guest/%.elf: tests/guest/%_guest.c $(GUEST_LIB) tests/guest/guest.h tes
 	@$(if $(Q),echo "  GUEST   $@")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB)
 
+# The nested end-to-end rig (tests/e2e/README.md): a static hvmm runs inside an L1 Linux
+# booted in QEMU-TCG with real KVM, an IOMMU and an NVMe.
+E2E_HVMM := $(CURDIR)/build/static/hvmm
+e2e: deps
+	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
+	$(MAKE) -C tests/e2e HVMM=$(E2E_HVMM)
+
 check: deps all $(UNIT_BINS) $(GT_RUNNER)
 	@bash tests/run.sh $(BUILD)
 

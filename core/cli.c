@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "devices/vfio/vfio.h"
 
 static const char usage_text[] =
     "usage: hvmm [options] --kernel FILE\n"
@@ -103,6 +104,8 @@ enum opt_id {
 	OPT_INITRD,
 	OPT_CMDLINE,
 	OPT_SERIAL,
+	OPT_VFIO,
+	OPT_ROOT_PORT,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -126,11 +129,76 @@ static const struct opt opts[] = {
 	{ "initrd", 0, true, OPT_INITRD, "a path to an initial ramdisk" },
 	{ "cmdline", 0, true, OPT_CMDLINE, "a string" },
 	{ "serial", 0, true, OPT_SERIAL, "stdio, file:PATH or none" },
+	{ "vfio", 0, true, OPT_VFIO,
+	  "[PORT:]DDDD:BB:DD.F or BB:DD.F, a PCI address in hex (e.g. 0000:01:00.0), at most 8" },
+	{ "pcie-root-port", 0, true, OPT_ROOT_PORT,
+	  "a new name of letters, digits, '-' and '_', at most 31 characters, at most 16 ports" },
 	{ "verbose", 'v', false, OPT_VERBOSE, NULL },
 	{ "quiet", 'q', false, OPT_QUIET, NULL },
 	{ "help", 'h', false, OPT_HELP, NULL },
 	{ "version", 0, false, OPT_VERSION, NULL },
 };
+
+static bool cli_port_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 31)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Split "PORT:BDF" now that every --pcie-root-port is known: "abcd:01:00.0" is port abcd if
+ * such a port was created, else domain 0xabcd.
+ */
+static int cli_finish_vfio(struct vm_config *cfg, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->nr_vfio; i++) {
+		const char *arg = cfg->vfio_bdf[i], *colon = strchr(arg, ':');
+		struct vfio_bdf bdf;
+
+		cfg->vfio_port[i][0] = 0;
+		for (unsigned p = 0; colon && p < cfg->nr_root_ports; p++) {
+			size_t n = strlen(cfg->root_ports[p]);
+
+			if ((size_t)(colon - arg) == n && !strncmp(arg, cfg->root_ports[p], n)) {
+				snprintf(cfg->vfio_port[i], sizeof(cfg->vfio_port[i]), "%s",
+				         cfg->root_ports[p]);
+				cfg->vfio_bdf[i] = colon + 1;
+				break;
+			}
+		}
+		if (vfio_bdf_parse(cfg->vfio_bdf[i], &bdf)) {
+			if (colon && !cfg->vfio_port[i][0] && vfio_bdf_parse(colon + 1, &bdf) == 0)
+				snprintf(err, errlen,
+				         "--vfio %s: no root port '%.*s'; create it with "
+				         "--pcie-root-port %.*s",
+				         arg, (int)(colon - arg), arg, (int)(colon - arg), arg);
+			else
+				snprintf(err, errlen, "--vfio: invalid value '%s': expected %s",
+				         arg, opts[OPT_VFIO].form);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			struct vfio_bdf o;
+
+			if (vfio_bdf_parse(cfg->vfio_bdf[j], &o) == 0 && o.domain == bdf.domain &&
+			    o.bus == bdf.bus && o.dev == bdf.dev && o.fn == bdf.fn) {
+				snprintf(err, errlen, "--vfio %s: the device is given twice", arg);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
 
 static void cli_defaults(struct vm_config *cfg)
 {
@@ -181,6 +249,20 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 		} else {
 			return -EINVAL;
 		}
+		return 0;
+	case OPT_VFIO:
+		if (cfg->nr_vfio == VM_MAX_VFIO || !*val)
+			return -EINVAL;
+		cfg->vfio_bdf[cfg->nr_vfio++] = val; /* split and checked by cli_finish_vfio() */
+		return 0;
+	case OPT_ROOT_PORT:
+		if (cfg->nr_root_ports == VM_MAX_ROOT_PORTS || !cli_port_name_ok(val))
+			return -EINVAL;
+		for (unsigned i = 0; i < cfg->nr_root_ports; i++) {
+			if (!strcmp(cfg->root_ports[i], val))
+				return -EINVAL;
+		}
+		cfg->root_ports[cfg->nr_root_ports++] = val;
 		return 0;
 	case OPT_VERBOSE:
 		if (cfg->log_level < LOG_DEBUG)
@@ -247,6 +329,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 			return -EINVAL;
 		}
 	}
+	if (cli_finish_vfio(cfg, err, errlen))
+		return -EINVAL;
 	if (!cfg->help && !cfg->version && !cfg->kernel) {
 		snprintf(err, errlen, "--kernel is required: %s", opts[OPT_KERNEL].form);
 		return -EINVAL;

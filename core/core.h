@@ -193,6 +193,11 @@ struct hv_ops {
 	int (*set_msi_routes)(struct hv_vm *vm, const struct hv_msi_route *routes, size_t n) WUR;
 	/* Deliver one MSI now, without a route. */
 	int (*signal_msi)(struct hv_vm *vm, uint64_t address, uint32_t data) WUR;
+	/*
+	 * Optional (NULL: nothing to do): tell the hypervisor a VFIO group is assigned to this
+	 * VM (KVM's KVM-VFIO device, which lets it honour the device's cache coherency).
+	 */
+	int (*vfio_group_add)(struct hv_vm *vm, int group_fd) WUR;
 };
 
 /* Backends compiled in, in probe order. */
@@ -341,6 +346,9 @@ enum vm_exit_code {
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
+#define VM_MAX_VFIO       8
+#define VM_MAX_ROOT_PORTS 16
+
 struct vm_config {
 	const char *hypervisor; /* "kvm", "mshv", "auto" */
 	uint64_t mem_size;
@@ -352,6 +360,12 @@ struct vm_config {
 	const char *serial_path;
 	enum log_level log_level;
 	bool help, version;
+	/* --vfio [PORT:]BDF: the port part is split off by cli_parse() (NULL: a port of its own). */
+	const char *vfio_bdf[VM_MAX_VFIO];
+	char vfio_port[VM_MAX_VFIO][32]; /* "" for none */
+	unsigned nr_vfio;
+	const char *root_ports[VM_MAX_ROOT_PORTS]; /* --pcie-root-port NAME */
+	unsigned nr_root_ports;
 };
 
 #define VM_MAX_CPUS 255
@@ -400,6 +414,11 @@ struct vm {
 	uint32_t nr_vcpus;
 	struct vm_cleanup *cleanups;
 	size_t nr_cleanups;
+	struct vm_stats_fn {
+		void (*fn)(void *opaque, enum log_level level);
+		void *opaque;
+	} stats[8];
+	unsigned nr_stats;
 	struct ioapic *ioapic;
 	struct serial *serial;
 	struct pci_root *pci; /* the PCIe root complex (devices/pci) */
@@ -417,6 +436,10 @@ struct vm {
  */
 int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **out) WUR;
 void vm_destroy(struct vm *vm);
+/*
+ * Register fn(opaque, level) to print a device's counters: on SIGUSR1 and, with -v, at exit.
+ */
+int vm_on_stats(struct vm *vm, void (*fn)(void *opaque, enum log_level level), void *opaque) WUR;
 /* Register fn(opaque) to run at vm_destroy(), before the VM's memory and hypervisor go. */
 int vm_on_destroy(struct vm *vm, void (*fn)(void *), void *opaque) WUR;
 /*

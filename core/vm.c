@@ -12,6 +12,7 @@
 
 #include "core/core.h"
 #include "devices/devices.h"
+#include "devices/vfio/vfio.h"
 #include "devices/pci/pci.h"
 
 bool vm_exit_action(enum hv_exit exit, int *code)
@@ -45,6 +46,16 @@ void vm_stop(struct vm *vm, int code)
 		if (vm->vcpus[i].hv)
 			vm->hv->vcpu_kick(vm->vcpus[i].hv);
 	}
+}
+
+int vm_on_stats(struct vm *vm, void (*fn)(void *opaque, enum log_level level), void *opaque)
+{
+	if (vm->nr_stats == ARRAY_SIZE(vm->stats)) {
+		log_err("too many counter printers");
+		return -ENOSPC;
+	}
+	vm->stats[vm->nr_stats++] = (struct vm_stats_fn){ fn, opaque };
+	return 0;
 }
 
 int vm_on_destroy(struct vm *vm, void (*fn)(void *), void *opaque)
@@ -166,7 +177,8 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 		goto fail;
 	if ((r = irq_init(vm)) || (r = ioapic_create(vm, &vm->ioapic)) ||
 	    (r = serial_create(vm, cfg->serial, cfg->serial_path, &vm->serial)) ||
-	    (r = power_create(vm)) || (r = pci_root_create(vm, &vm->pci)))
+	    (r = power_create(vm)) || (r = pci_root_create(vm, &vm->pci)) ||
+	    (r = vfio_assign_all(vm, cfg)))
 		goto fail;
 
 	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
@@ -413,6 +425,8 @@ static void vm_print_counters(struct vm *vm, enum log_level level)
 		(unsigned long long)atomic_load(&vm->pio.unclaimed),
 		(unsigned long long)atomic_load(&vm->mmio.unclaimed),
 		(unsigned long long)st.delivered, (unsigned long long)st.eois);
+	for (unsigned i = 0; i < vm->nr_stats; i++)
+		vm->stats[i].fn(vm->stats[i].opaque, level);
 }
 
 struct vm_signal_ctx {

@@ -30,6 +30,7 @@ struct hv_vm {
 	uint32_t nr_slots;
 	struct hv_caps caps;
 	bool tsc_deadline; /* KVM emulates the LAPIC's TSC-deadline mode */
+	int vfio_dev_fd;   /* the KVM-VFIO device, -1 until a group is assigned */
 };
 
 struct hv_vcpu {
@@ -76,6 +77,8 @@ static void kvm_vm_destroy(struct hv_vm *vm)
 {
 	if (!vm)
 		return;
+	if (vm->vfio_dev_fd >= 0)
+		close(vm->vfio_dev_fd);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->sys_fd >= 0)
@@ -145,6 +148,7 @@ static int kvm_vm_create(struct hv_vm **out)
 	if (!vm)
 		return -ENOMEM;
 	vm->fd = -1;
+	vm->vfio_dev_fd = -1;
 	pthread_mutex_init(&vm->slot_lock, NULL);
 	r = kvm_open(&vm->sys_fd);
 	if (r) {
@@ -725,6 +729,35 @@ static int kvm_signal_msi(struct hv_vm *vm, uint64_t address, uint32_t data)
 	return 0;
 }
 
+/* The KVM-VFIO device, created on the first group: KVM then knows DMA may be non-coherent. */
+static int kvm_vfio_group_add(struct hv_vm *vm, int group_fd)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_GROUP,
+		.attr = KVM_DEV_VFIO_GROUP_ADD,
+		.addr = (uintptr_t)&group_fd,
+	};
+
+	if (vm->vfio_dev_fd < 0) {
+		struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+
+		if (ioctl(vm->fd, KVM_CREATE_DEVICE, &cd) < 0) {
+			int r = -errno;
+
+			log_err("KVM_CREATE_DEVICE (KVM-VFIO): %s", strerror(errno));
+			return r;
+		}
+		vm->vfio_dev_fd = (int)cd.fd;
+	}
+	if (ioctl(vm->vfio_dev_fd, KVM_SET_DEVICE_ATTR, &attr) < 0) {
+		int r = -errno;
+
+		log_err("KVM_SET_DEVICE_ATTR KVM_DEV_VFIO_GROUP_ADD: %s", strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
 const struct hv_ops hv_kvm_ops = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -748,4 +781,5 @@ const struct hv_ops hv_kvm_ops = {
 	.ioeventfd_deassign = kvm_ioeventfd_deassign,
 	.set_msi_routes = kvm_set_msi_routes,
 	.signal_msi = kvm_signal_msi,
+	.vfio_group_add = kvm_vfio_group_add,
 };

@@ -207,6 +207,7 @@ struct pci_port;
 struct pci_msix;
 struct pci_msi;
 struct pci_msi_vector;
+struct vfio_assign;
 
 #define VFIO_MAX_MAPS   16 /* guest mappings of BAR parts at one time, per device */
 #define VFIO_STAT_PAGES 64 /* trapped accesses counted per page for the first pages */
@@ -228,6 +229,7 @@ struct vfio_map {
 
 struct vfio_pci {
 	struct vm *vm;
+	struct vfio_assign *owner;
 	struct vfio_device dev;
 	struct pci_dev *pdev;
 	/* Config bytes the PCI core emulates; the rest is read from and written to the device. */
@@ -264,6 +266,8 @@ struct vfio_pci {
  */
 int vfio_pci_create(struct vm *vm, struct vfio_pci *vp) WUR;
 void vfio_pci_destroy(struct vfio_pci *vp);
+/* The PCI core's destroy op: vfio_pci_destroy() once the core has released BARs and vectors. */
+void vfio_pci_release(struct pci_dev *pdev);
 /* mmap the mappable areas of every memory BAR (bars.c); undone by vfio_pci_destroy(). */
 int vfio_bars_mmap(struct vfio_pci *vp) WUR;
 void vfio_bars_munmap(struct vfio_pci *vp);

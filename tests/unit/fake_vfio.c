@@ -44,6 +44,16 @@ void fake_vfio_init(struct fake_vfio *f)
 	f->config[0x0b] = 0x01;
 	f->config[0x0e] = 0x00;
 	f->config[0x10] = 0x04; /* 64-bit memory BAR */
+	/* MSI-X at 0x40: table in BAR0 at 0x2000, PBA at 0x3000, like QEMU's NVMe. */
+	f->config[0x06] = 0x10; /* STATUS: capability list */
+	f->config[0x34] = 0x40;
+	f->config[0x40] = 0x11;
+	f->config[0x41] = 0x00;
+	f->config[0x42] = 64; /* 65 vectors */
+	f->config[0x44] = 0x00;
+	f->config[0x45] = 0x20; /* table: BIR 0, offset 0x2000 */
+	f->config[0x48] = 0x00;
+	f->config[0x49] = 0x30; /* PBA: BIR 0, offset 0x3000 */
 	f->bar_size[0] = sizeof(f->bar0);
 	f->bar_flags[0] =
 	    VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP;

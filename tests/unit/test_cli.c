@@ -148,6 +148,39 @@ static void test_other_errors(void **state)
 	expect_error("--initrd needs a value", NULL, "--kernel", "k", "--initrd", NULL);
 }
 
+static void test_vfio_options(void **state)
+{
+	struct vm_config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, "--kernel", "k", "--vfio", "01:00.0", NULL), 0);
+	assert_int_equal(cfg.nr_vfio, 1);
+	assert_string_equal(cfg.vfio_bdf[0], "01:00.0");
+	assert_string_equal(cfg.vfio_port[0], "");
+	assert_int_equal(parse(&cfg, err, "--pcie-root-port", "rp-nvme", "--vfio",
+	                       "rp-nvme:0000:01:00.0", "--kernel=k"),
+	                 0);
+	assert_string_equal(cfg.vfio_port[0], "rp-nvme");
+	assert_string_equal(cfg.vfio_bdf[0], "0000:01:00.0");
+	/* A 4-hex-digit prefix that names no port is a PCI domain. */
+	assert_int_equal(parse(&cfg, err, "--kernel", "k", "--vfio", "abcd:01:00.0", NULL), 0);
+	assert_string_equal(cfg.vfio_port[0], "");
+	assert_int_equal(
+	    parse(&cfg, err, "--pcie-root-port", "abcd", "--vfio=abcd:01:00.0", "--kernel=k", NULL),
+	    0);
+	assert_string_equal(cfg.vfio_port[0], "abcd");
+	expect_error("no root port 'nvme0'", "--pcie-root-port nvme0", "--vfio", "nvme0:01:00.0",
+	             "--kernel", "k");
+	expect_error("--vfio", "e.g. 0000:01:00.0", "--vfio", "01:00", "--kernel", "k");
+	expect_error("--vfio", "e.g. 0000:01:00.0", "--vfio", "01:20.0", "--kernel", "k");
+	expect_error("given twice", NULL, "--vfio", "01:00.0", "--vfio", "0000:01:00.0");
+	expect_error("--pcie-root-port", "letters, digits", "--pcie-root-port", "bad name",
+	             "--kernel", "k");
+	expect_error("--pcie-root-port", "a new name", "--pcie-root-port", "a", "--pcie-root-port",
+	             "a");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_memory_errors),
 		cmocka_unit_test(test_cpus_errors),
 		cmocka_unit_test(test_other_errors),
+		cmocka_unit_test(test_vfio_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Glue: the --vfio devices of a VM.  One container for all of them; teardown in order
+ * (interrupts stopped and devices reset before DMA is unmapped; device fds closed only after
+ * the PCI core has unmapped their BARs).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci/pci.h"
+#include "devices/vfio/vfio.h"
+
+struct vfio_assign {
+	struct vm *vm;
+	struct vfio_container c;
+	struct vfio_pci *devs[VM_MAX_VFIO];
+	unsigned nr_devs;
+	unsigned refs; /* the assignment itself + one per device the PCI core still holds */
+};
+
+static void vfio_assign_put(struct vfio_assign *a)
+{
+	if (--a->refs)
+		return;
+	vfio_container_close(&a->c);
+	free(a);
+}
+
+void vfio_stats_print(struct vfio_pci *vp, enum log_level level)
+{
+	struct vfio_stats st;
+	char pages[512];
+	size_t n = 0;
+
+	pthread_mutex_lock(&vp->stats_lock);
+	st = vp->stats;
+	pthread_mutex_unlock(&vp->stats_lock);
+	pages[0] = 0;
+	for (unsigned b = 0; b < 6; b++) {
+		for (unsigned p = 0; p < VFIO_STAT_PAGES && n < sizeof(pages) - 40; p++) {
+			if (st.bar_trapped[b][p])
+				n += (size_t)snprintf(pages + n, sizeof(pages) - n,
+				                      " BAR%u+%#x:%llu", b, p * 4096,
+				                      (unsigned long long)st.bar_trapped[b][p]);
+		}
+	}
+	log_msg(level,
+	        "%s: config reads %llu writes %llu, MSI/MSI-X updates %llu, vectors routed %llu, "
+	        "trapped BAR accesses:%s%s",
+	        vp->dev.name, (unsigned long long)st.cfg_reads, (unsigned long long)st.cfg_writes,
+	        (unsigned long long)st.msi_updates, (unsigned long long)st.vectors_routed,
+	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "");
+}
+
+static void vfio_assign_stats(void *opaque, enum log_level level)
+{
+	struct vfio_assign *a = opaque;
+
+	for (unsigned i = 0; i < a->nr_devs; i++)
+		vfio_stats_print(a->devs[i], level);
+}
+
+/* The PCI core is done with the function: release what the device owns. */
+void vfio_pci_release(struct pci_dev *pdev)
+{
+	struct vfio_pci *vp = pdev->priv;
+	struct vfio_assign *a = vp->owner;
+
+	vfio_pci_destroy(vp);
+	if (a)
+		vfio_assign_put(a);
+}
+
+void vfio_pci_destroy(struct vfio_pci *vp)
+{
+	vfio_bars_munmap(vp);
+	vfio_device_close(&vp->dev);
+	pthread_mutex_destroy(&vp->intr_lock);
+	pthread_mutex_destroy(&vp->stats_lock);
+	free(vp);
+}
+
+/* VM teardown (before the PCI core's): quiesce every device, then stop its DMA. */
+static void vfio_assign_teardown(void *opaque)
+{
+	struct vfio_assign *a = opaque;
+
+	for (unsigned i = 0; i < a->nr_devs; i++) {
+		vfio_intr_disable(a->devs[i]);
+		if (vfio_device_reset(&a->devs[i]->dev))
+			log_warn("%s: reset at stop failed", a->devs[i]->dev.name);
+	}
+	vfio_container_unmap_all(&a->c);
+	vfio_assign_put(a);
+}
+
+static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *port_name)
+{
+	struct vm *vm = a->vm;
+	struct pci_port *port = NULL;
+	struct vfio_pci *vp;
+	struct vfio_bdf bdf;
+	int r;
+
+	if (vfio_bdf_parse(spec, &bdf))
+		return -EINVAL; /* cli_parse() checked it */
+	if (port_name[0] && (r = pci_root_port_find(vm, port_name, &port))) {
+		log_err("--vfio %s: no root port '%s'", spec, port_name);
+		return r;
+	}
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	vp->owner = a;
+	if ((r = vfio_device_open(&a->c, &bdf, &vp->dev))) {
+		free(vp);
+		return r;
+	}
+	/* Start from a clean device, whatever its last user left. */
+	if ((r = vfio_device_reset(&vp->dev)))
+		goto fail;
+	r = vfio_pci_create(vm, vp);
+	if (vp->pdev) {
+		/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
+		a->refs++;
+		a->devs[a->nr_devs++] = vp;
+	}
+	if (r || (r = vfio_bars_mmap(vp)))
+		goto fail;
+	if (vm->hv->vfio_group_add && (r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
+		return r;
+	if ((r = pci_attach(vm, port, vp->pdev))) {
+		log_err("--vfio %s: cannot attach it%s%s (%s)", spec,
+		        port ? " behind root port " : "", port ? port_name : "", strerror(-r));
+		return r;
+	}
+	log_info("%s: assigned (%u regions, %u MSI-X vectors)", vp->dev.name, vp->dev.nr_regions,
+	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
+	return 0;
+fail:
+	if (!vp->pdev)
+		vfio_pci_destroy(vp);
+	return r;
+}
+
+int vfio_assign_all(struct vm *vm, const struct vm_config *cfg)
+{
+	struct vfio_assign *a;
+	int r;
+
+	for (unsigned i = 0; i < cfg->nr_root_ports; i++) {
+		struct pci_port *p;
+
+		if ((r = pci_root_port_create(vm, cfg->root_ports[i], &p))) {
+			log_err("--pcie-root-port %s: %s", cfg->root_ports[i],
+			        r == -ENOSPC ? "bus 0 is full" : strerror(-r));
+			return r;
+		}
+	}
+	if (!cfg->nr_vfio)
+		return 0;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->vm = vm;
+	a->refs = 1;
+	a->c.fd = -1;
+	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
+		free(a);
+		return r;
+	}
+	if ((r = vm_on_stats(vm, vfio_assign_stats, a)))
+		return r;
+	if ((r = vfio_container_open(&vfio_sys_host, &a->c)))
+		return r;
+	if (vfio_diag_have_iommufd(a->c.sys))
+		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
+		         "container, which it also supports");
+	for (unsigned i = 0; i < cfg->nr_vfio; i++) {
+		if ((r = vfio_assign_one(a, cfg->vfio_bdf[i], cfg->vfio_port[i])))
+			return r;
+	}
+	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
+	return vfio_container_map_ram(&a->c, &vm->mem);
+}

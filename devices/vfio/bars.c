@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * BARs of an assigned device.  Memory BARs are mapped straight into the guest through hv_ops
+ * (no exits), except the pages holding the MSI-X table and PBA, which the PCI core traps and
+ * emulates; bytes of those pages outside the table and PBA, non-mappable regions and I/O BARs
+ * are proxied with pread/pwrite.
+ */
+#include <linux/vfio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "devices/pci/pci.h"
+#include "devices/vfio/vfio.h"
+
+#define PAGE 4096ull
+
+int vfio_bars_mmap(struct vfio_pci *vp)
+{
+	const struct vfio_sys *sys = vp->dev.c->sys;
+
+	for (unsigned b = 0; b < 6; b++) {
+		struct vfio_region *reg = &vp->dev.regions[b];
+
+		if (!(reg->flags & VFIO_REGION_INFO_FLAG_MMAP))
+			continue;
+		for (unsigned a = 0; a < reg->nr_areas; a++) {
+			struct vfio_area *ar = &reg->areas[a];
+			int err;
+			void *p;
+
+			if (!ar->size || (ar->offset | ar->size) & (PAGE - 1))
+				continue; /* the kernel only offers page-aligned areas */
+			p = sys->mmap(sys->ctx, ar->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			              vp->dev.fd, (off_t)(reg->offset + ar->offset), &err);
+			if (p == MAP_FAILED) {
+				/* Not fatal: that part of the BAR is proxied instead. */
+				log_warn(
+				    "%s: mmap of BAR%u+%#llx (%llu KiB): %s; accesses there will "
+				    "trap",
+				    vp->dev.name, b, (unsigned long long)ar->offset,
+				    (unsigned long long)(ar->size >> 10), strerror(-err));
+				continue;
+			}
+			vp->area_hva[b][a] = p;
+		}
+	}
+	return 0;
+}
+
+void vfio_bars_munmap(struct vfio_pci *vp)
+{
+	const struct vfio_sys *sys = vp->dev.c->sys;
+
+	for (unsigned b = 0; b < 6; b++) {
+		for (unsigned a = 0; a < VFIO_MAX_SPARSE; a++) {
+			if (vp->area_hva[b][a])
+				sys->munmap(sys->ctx, vp->area_hva[b][a],
+				            vp->dev.regions[b].areas[a].size);
+			vp->area_hva[b][a] = NULL;
+		}
+	}
+}
+
+/* The page range [lo, hi) of BAR `bar` that must stay trapped, if any. */
+static bool vfio_trapped_range(const struct vfio_pci *vp, unsigned bar, int which, uint64_t *lo,
+                               uint64_t *hi)
+{
+	int tb = which ? vp->pba_bar : vp->msix_bar;
+	uint64_t off = which ? vp->pba_off : vp->msix_off;
+	uint64_t len = which ? vp->pba_len : vp->msix_len;
+
+	if (tb != (int)bar || !len)
+		return false;
+	*lo = off & ~(PAGE - 1);
+	*hi = (off + len + PAGE - 1) & ~(PAGE - 1);
+	return true;
+}
+
+static int vfio_map_chunk(struct vfio_pci *vp, unsigned bar, uint64_t gpa, void *hva, uint64_t size)
+{
+	struct vfio_map *m;
+	int r;
+
+	if (!size)
+		return 0;
+	if (vp->nr_maps == VFIO_MAX_MAPS) {
+		log_warn("%s: too many BAR mappings; the rest of BAR%u traps", vp->dev.name, bar);
+		return 0;
+	}
+	m = &vp->maps[vp->nr_maps];
+	*m = (struct vfio_map){ bar, { gpa, size, hva, HV_MEM_DEVICE } };
+	r = vp->vm->hv->mem_map(vp->vm->hvm, &m->r);
+	if (r)
+		return r;
+	vp->nr_maps++;
+	return 0;
+}
+
+/* Map [start, end) of an mmap'd area, leaving out the trapped MSI-X pages. */
+static int vfio_map_area(struct vfio_pci *vp, unsigned bar, uint64_t addr, uint64_t start,
+                         uint64_t end, uint8_t *hva, uint64_t area_off)
+{
+	uint64_t cut_lo[2], cut_hi[2];
+	unsigned n = 0;
+	int r;
+
+	for (int w = 0; w < 2; w++) {
+		uint64_t lo, hi;
+
+		if (vfio_trapped_range(vp, bar, w, &lo, &hi) && lo < end && hi > start) {
+			cut_lo[n] = lo > start ? lo : start;
+			cut_hi[n] = hi < end ? hi : end;
+			n++;
+		}
+	}
+	if (n == 2 && cut_lo[1] < cut_lo[0]) {
+		uint64_t t = cut_lo[0], u = cut_hi[0];
+
+		cut_lo[0] = cut_lo[1];
+		cut_hi[0] = cut_hi[1];
+		cut_lo[1] = t;
+		cut_hi[1] = u;
+	}
+	for (unsigned i = 0; i <= n; i++) {
+		uint64_t s = i == 0 ? start : cut_hi[i - 1];
+		uint64_t e = i == n ? end : cut_lo[i];
+
+		if (e > s && (r = vfio_map_chunk(vp, bar, addr + s, hva + (s - area_off), e - s)))
+			return r;
+	}
+	return 0;
+}
+
+void vfio_bar_unmap(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	struct vfio_pci *vp = pdev->priv;
+
+	(void)size;
+	for (unsigned i = 0; i < vp->nr_maps;) {
+		if (vp->maps[i].bar != bar) {
+			i++;
+			continue;
+		}
+		if (vp->vm->hv->mem_unmap(vp->vm->hvm, &vp->maps[i].r))
+			log_warn("%s: unmapping BAR%u from the guest failed", vp->dev.name, bar);
+		vp->maps[i] = vp->maps[--vp->nr_maps];
+	}
+	pci_bar_unmap_default(pdev, bar, addr);
+}
+
+int vfio_bar_map(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	struct vfio_pci *vp = pdev->priv;
+	struct vfio_region *reg;
+	int r;
+
+	/* The trapped view under everything: what is not mapped over it still works. */
+	r = pci_bar_map_default(pdev, bar, addr);
+	if (r)
+		return r;
+	if (bar >= 6 || pdev->bars[bar].kind == PCI_BAR_IO)
+		return 0;
+	reg = &vp->dev.regions[bar];
+	for (unsigned a = 0; a < reg->nr_areas; a++) {
+		struct vfio_area *ar = &reg->areas[a];
+		uint64_t end = ar->offset + ar->size;
+
+		if (!vp->area_hva[bar][a] || ar->offset >= size)
+			continue;
+		if (end > size)
+			end = size;
+		r = vfio_map_area(vp, bar, addr, ar->offset, end, vp->area_hva[bar][a], ar->offset);
+		if (r) {
+			vfio_bar_unmap(pdev, bar, addr, size);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void vfio_count_trap(struct vfio_pci *vp, unsigned bar, uint64_t off)
+{
+	uint64_t page = off / PAGE;
+
+	pthread_mutex_lock(&vp->stats_lock);
+	if (bar < 6 && page < VFIO_STAT_PAGES)
+		vp->stats.bar_trapped[bar][page]++;
+	else
+		vp->stats.bar_trapped_other++;
+	pthread_mutex_unlock(&vp->stats_lock);
+}
+
+void vfio_bar_read(struct pci_dev *pdev, unsigned bar, uint64_t off, void *data, uint32_t len)
+{
+	struct vfio_pci *vp = pdev->priv;
+	unsigned region = bar == PCI_ROM_BAR ? VFIO_REGION_ROM : bar;
+
+	vfio_count_trap(vp, bar, off);
+	if (vfio_region_read(&vp->dev, region, off, data, len))
+		memset(data, 0xff, len);
+}
+
+void vfio_bar_write(struct pci_dev *pdev, unsigned bar, uint64_t off, const void *data,
+                    uint32_t len)
+{
+	struct vfio_pci *vp = pdev->priv;
+
+	vfio_count_trap(vp, bar, off);
+	if (bar == PCI_ROM_BAR)
+		return;
+	if (vfio_region_write(&vp->dev, bar, off, data, len))
+		pci_guest_warn(pdev->root, "%s: BAR%u write at %#llx failed", vp->dev.name, bar,
+		               (unsigned long long)off);
+}
+
+void vfio_bar_reset(struct pci_dev *pdev)
+{
+	struct vfio_pci *vp = pdev->priv;
+
+	/* A guest FLR: stop host vectors (the core reset MSI/MSI-X), then reset the device. */
+	vfio_intr_disable(vp);
+	if (vfio_device_reset(&vp->dev))
+		pci_guest_warn(pdev->root, "%s: reset failed", vp->dev.name);
+}

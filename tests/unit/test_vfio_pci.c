@@ -1,0 +1,203 @@
+/*
+ * The assigned device as the guest sees it, against the fake VFIO kernel and the fake
+ * hypervisor: config proxying, BAR sizing and mapping around the MSI-X pages, lazy MSI-X
+ * vectors, hidden capabilities, teardown.
+ */
+#include <linux/pci_regs.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "devices/pci/pci.h"
+#include "devices/vfio/vfio.h"
+#include "tests/unit/unit.h"
+
+#define BAR0_GPA 0xc0000000ull
+
+static struct fake_vfio fv;
+static struct vm *vm;
+static struct vfio_container *cont;
+static struct vfio_pci *vp;
+
+/* Assign the fake device by hand, as vfio_assign_all() does for the real host. */
+static int setup(void **state)
+{
+	const struct vfio_bdf bdf = { 0, 1, 0, 0 };
+
+	(void)state;
+	fake_hv_reset();
+	fake_vfio_init(&fv);
+	log_set_level(LOG_ERR);
+	if (fake_vm_create(1, MiB(16), &vm))
+		return -1;
+	cont = calloc(1, sizeof(*cont));
+	vp = calloc(1, sizeof(*vp));
+	if (!cont || !vp || vfio_container_open(&fake_vfio_sys, cont))
+		return -1;
+	if (vfio_device_open(cont, &bdf, &vp->dev) || vfio_pci_create(vm, vp) ||
+	    vfio_bars_mmap(vp) || pci_attach(vm, NULL, vp->pdev))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	vfio_intr_disable(vp);
+	/* The PCI core releases the function (vfio_pci_release) before the container goes. */
+	vm_destroy(vm);
+	vfio_container_close(cont);
+	free(cont);
+	assert_int_equal(fv.open_fds, 0);
+	return 0;
+}
+
+static uint32_t cfg_rd(uint32_t off, uint32_t len)
+{
+	uint32_t v = 0;
+
+	assert_int_equal(pci_cfg_read(vp->pdev, off, len, &v), 0);
+	return v;
+}
+
+static void cfg_wr(uint32_t off, uint32_t len, uint32_t v)
+{
+	assert_int_equal(pci_cfg_write(vp->pdev, off, len, v), 0);
+}
+
+static void test_ids_proxied(void **state)
+{
+	unsigned before = fv.cfg_reads;
+
+	(void)state;
+	assert_int_equal(cfg_rd(PCI_VENDOR_ID, 4), 0x00101b36);
+	assert_int_equal(cfg_rd(PCI_CLASS_REVISION, 4) >> 8, 0x010802);
+	assert_true(fv.cfg_reads > before);
+	/* Bytes past the device's config space proxy to it too. */
+	fv.config[0x80] = 0x5a;
+	assert_int_equal(cfg_rd(0x80, 1), 0x5a);
+}
+
+static void test_bar_sizing_never_touches_hw(void **state)
+{
+	uint8_t hw[8];
+
+	(void)state;
+	memcpy(hw, &fv.config[PCI_BASE_ADDRESS_0], 8);
+	cfg_wr(PCI_BASE_ADDRESS_0, 4, 0xffffffff);
+	cfg_wr(PCI_BASE_ADDRESS_1, 4, 0xffffffff);
+	assert_int_equal(cfg_rd(PCI_BASE_ADDRESS_0, 4), 0xffffc004u); /* 16 KiB, 64-bit */
+	assert_int_equal(cfg_rd(PCI_BASE_ADDRESS_1, 4), 0xffffffffu);
+	assert_memory_equal(hw, &fv.config[PCI_BASE_ADDRESS_0], 8);
+}
+
+static void enable_bar0(void)
+{
+	struct pci_dev *port = pci_port_dev(vp->pdev->port);
+
+	/* Firmware's part: bus numbers and a memory window on the root port upstream. */
+	assert_int_equal(pci_cfg_write(port, PCI_PRIMARY_BUS, 4, 0x00010100), 0);
+	assert_int_equal(pci_cfg_write(port, PCI_MEMORY_BASE, 2, 0xc000), 0);
+	assert_int_equal(pci_cfg_write(port, PCI_MEMORY_LIMIT, 2, 0xc0f0), 0);
+	assert_int_equal(
+	    pci_cfg_write(port, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), 0);
+	cfg_wr(PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR0_GPA);
+	cfg_wr(PCI_BASE_ADDRESS_1, 4, 0);
+	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+}
+
+static void test_bar_mapped_except_msix_pages(void **state)
+{
+	unsigned maps = fake_hv_record()->mem_maps;
+	uint32_t v = 0;
+
+	(void)state;
+	enable_bar0();
+	/* COMMAND reached the device too (bus master is the device's business). */
+	assert_int_equal(fv.config[PCI_COMMAND] & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
+	assert_int_equal(vp->nr_maps, 1);
+	assert_int_equal(vp->maps[0].r.gpa, BAR0_GPA);
+	assert_int_equal(vp->maps[0].r.size, 0x2000); /* doorbells mapped, 0x2000+ trapped */
+	assert_int_equal(fake_hv_record()->mem_maps, maps + 1);
+	/* A trapped access in the PBA page beyond the PBA proxies to the device and counts. */
+	fv.bar0[0x3800] = 0x77;
+	bus_access(&vm->mmio, BAR0_GPA + 0x3800, &v, 1, false);
+	assert_int_equal(v, 0x77);
+	assert_int_equal(vp->stats.bar_trapped[0][3], 1);
+	assert_int_equal(vp->stats.bar_trapped[0][1], 0);
+	/* Memory decode off: unmapped. */
+	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+	assert_int_equal(vp->nr_maps, 0);
+	assert_int_equal(fake_hv_record()->mem_maps, maps);
+}
+
+static void msix_entry(unsigned i, uint32_t data, bool masked)
+{
+	uint64_t base = BAR0_GPA + 0x2000 + 16ull * i;
+	uint32_t addr = 0xfee00000, zero = 0, ctl = masked;
+
+	bus_access(&vm->mmio, base, &addr, 4, true);
+	bus_access(&vm->mmio, base + 4, &zero, 4, true);
+	bus_access(&vm->mmio, base + 8, &data, 4, true);
+	bus_access(&vm->mmio, base + 12, &ctl, 4, true);
+}
+
+static void test_msix_lazy_vectors(void **state)
+{
+	(void)state;
+	enable_bar0();
+	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
+	/* Enabled with every vector masked: nothing is wired on the host. */
+	assert_int_equal(vp->msix_host_count, 0);
+	assert_int_equal(fv.irq_fds[2][0], -1);
+	msix_entry(3, 0x43, false);
+	assert_int_equal(vp->msix_host_count, 4);
+	assert_true(fv.irq_fds[2][3] >= 0);
+	assert_int_equal(fv.irq_fds[2][0], -1);
+	assert_int_equal(fv.irq_fds[2][2], -1);
+	/* Below the enabled count: one vector set, no resize. */
+	msix_entry(1, 0x41, false);
+	assert_int_equal(vp->msix_host_count, 4);
+	assert_true(fv.irq_fds[2][1] >= 0);
+	/* Above: the block grows and keeps the wired vectors. */
+	msix_entry(10, 0x4a, false);
+	assert_int_equal(vp->msix_host_count, 11);
+	assert_true(fv.irq_fds[2][3] >= 0 && fv.irq_fds[2][10] >= 0);
+	assert_int_equal(vp->stats.vectors_routed, 3);
+	/* Masking keeps the host vector (its eventfd then feeds the pending bit). */
+	msix_entry(3, 0x43, true);
+	assert_true(fv.irq_fds[2][3] >= 0);
+	/* The guest turns MSI-X off: so does the host. */
+	cfg_wr(0x42, 2, 64);
+	assert_int_equal(vp->msix_host_count, 0);
+	assert_int_equal(fv.irq_fds[2][10], -1);
+}
+
+static void test_msix_function_mask(void **state)
+{
+	(void)state;
+	enable_bar0();
+	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | 64);
+	msix_entry(0, 0x40, false);
+	/* Function-masked: not live yet, so not wired. */
+	assert_int_equal(vp->msix_host_count, 0);
+	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
+	assert_int_equal(vp->msix_host_count, 1);
+	assert_true(fv.irq_fds[2][0] >= 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ids_proxied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_sizing_never_touches_hw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_mapped_except_msix_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msix_lazy_vectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msix_function_mask, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
