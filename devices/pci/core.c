@@ -64,17 +64,18 @@ int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_de
 	static const struct pci_dev_ops no_ops;
 	struct pci_root *root = vm->pci;
 	struct pci_dev *dev = calloc(1, sizeof(*dev));
+	const char *name = info->name ? info->name : "pci function";
 	int r;
 
 	if (!dev) {
-		log_err("pci: out of memory creating %s", info->name);
+		log_err("pci: out of memory creating %s", name);
 		return -ENOMEM;
 	}
 	dev->vm = vm;
 	dev->root = root;
 	dev->ops = info->ops ? info->ops : &no_ops;
 	dev->priv = info->priv;
-	snprintf(dev->name, sizeof(dev->name), "%s", info->name);
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
 	for (unsigned i = 0; i < PCI_NR_BARS; i++)
 		dev->bars[i] = (struct pci_bar){ .dev = dev, .index = i };
 	dev->cap_free = PCI_STD_HEADER_SIZEOF;
