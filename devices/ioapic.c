@@ -28,15 +28,45 @@ struct ioapic {
 	uint64_t rte[IOAPIC_PINS];
 	uint64_t routed[IOAPIC_PINS]; /* the RTE bits the pin's current MSI route was built from */
 	uint32_t lines;               /* input level of each pin */
-	int efd[IOAPIC_PINS];
+	int efd[IOAPIC_PINS];         /* the pin's irqfd, -1 until the guest first unmasks it */
+	uint32_t connect_failed;      /* pins whose irqfd could not be made: not retried */
 	struct ioapic_stats stats;
 };
+
+/*
+ * Give a pin its eventfd and irqfd, the first time the guest unmasks it.  Guests use a few
+ * of the 24 pins, and each irqfd costs a deassign at teardown, which KVM makes wait for its
+ * irqfd clean-up (an SRCU grace period: milliseconds each on a busy host, tens of them
+ * before this was lazy).  Caller holds the lock.
+ */
+static void ioapic_connect(struct ioapic *io, unsigned pin)
+{
+	int fd;
+
+	if (io->efd[pin] >= 0 || (io->connect_failed & (1u << pin)))
+		return;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		log_warn("ioapic: eventfd for pin %u: %s; the pin stays silent", pin,
+		         strerror(errno));
+		io->connect_failed |= 1u << pin;
+		return;
+	}
+	if (io->vm->hv->irqfd_assign(io->vm->hvm, fd, pin)) { /* the backend logged why */
+		close(fd);
+		io->connect_failed |= 1u << pin;
+		return;
+	}
+	io->efd[pin] = fd;
+}
 
 /* Fire the pin's irqfd; caller holds the lock. */
 static void ioapic_fire(struct ioapic *io, unsigned pin)
 {
 	uint64_t one = 1;
 
+	if (io->efd[pin] < 0)
+		return; /* its irqfd could not be made (logged then) */
 	if (write(io->efd[pin], &one, sizeof(one)) != sizeof(one))
 		log_warn("ioapic: write to irqfd of pin %u: %s", pin, strerror(errno));
 	io->stats.delivered++;
@@ -119,6 +149,8 @@ static void ioapic_write_reg(struct ioapic *io, uint32_t val)
 		rte &= ~RTE_RIRR;
 	io->rte[pin] = rte;
 	ioapic_update_route(io, pin);
+	if (!(rte & RTE_MASK))
+		ioapic_connect(io, pin);
 	/* Unmasking a level pin whose line is still up delivers it now. */
 	if (rte & RTE_LEVEL)
 		ioapic_service(io, pin);
@@ -240,20 +272,6 @@ int ioapic_create(struct vm *vm, struct ioapic **out)
 	if (r) {
 		ioapic_destroy(io);
 		return r;
-	}
-	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
-		io->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (io->efd[i] < 0) {
-			r = -errno;
-			log_err("ioapic: eventfd: %s", strerror(errno));
-			return r;
-		}
-		r = vm->hv->irqfd_assign(vm->hvm, io->efd[i], i);
-		if (r) {
-			close(io->efd[i]);
-			io->efd[i] = -1;
-			return r;
-		}
 	}
 	r = bus_register(&vm->mmio, MEM_IOAPIC_BASE, 0x1000, ioapic_mmio, io, "ioapic");
 	if (r)
