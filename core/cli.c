@@ -19,6 +19,11 @@ static const char usage_text[] =
     "  --kernel FILE               guest kernel: an ELF64 executable or a Linux bzImage\n"
     "  --initrd FILE               initial ramdisk\n"
     "  --cmdline STR               kernel command line\n"
+    "  --vfio [PORT:]DDDD:BB:DD.F  assign a host PCI device bound to vfio-pci\n"
+    "                              (repeatable; BB:DD.F is accepted too)\n"
+    "  --pcie-root-port NAME       create a root port to place a --vfio device behind\n"
+    "  --seccomp on|log|off        system-call filter on vCPU and event-loop threads\n"
+    "                              (default on; log: record violations, do not stop)\n"
     "  --serial stdio|file:PATH|none\n"
     "                              where COM1 goes (default stdio; Ctrl-A x quits)\n"
     "  -v, --verbose               more messages (twice for debug)\n"
@@ -106,6 +111,7 @@ enum opt_id {
 	OPT_SERIAL,
 	OPT_VFIO,
 	OPT_ROOT_PORT,
+	OPT_SECCOMP,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -133,6 +139,7 @@ static const struct opt opts[] = {
 	  "[PORT:]DDDD:BB:DD.F or BB:DD.F, a PCI address in hex (e.g. 0000:01:00.0), at most 8" },
 	{ "pcie-root-port", 0, true, OPT_ROOT_PORT,
 	  "a new name of letters, digits, '-' and '_', at most 31 characters, at most 16 ports" },
+	{ "seccomp", 0, true, OPT_SECCOMP, "on, log or off" },
 	{ "verbose", 'v', false, OPT_VERBOSE, NULL },
 	{ "quiet", 'q', false, OPT_QUIET, NULL },
 	{ "help", 'h', false, OPT_HELP, NULL },
@@ -254,6 +261,16 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 		if (cfg->nr_vfio == VM_MAX_VFIO || !*val)
 			return -EINVAL;
 		cfg->vfio_bdf[cfg->nr_vfio++] = val; /* split and checked by cli_finish_vfio() */
+		return 0;
+	case OPT_SECCOMP:
+		if (!strcmp(val, "on"))
+			cfg->sandbox = SANDBOX_ON;
+		else if (!strcmp(val, "log"))
+			cfg->sandbox = SANDBOX_LOG;
+		else if (!strcmp(val, "off"))
+			cfg->sandbox = SANDBOX_OFF;
+		else
+			return -EINVAL;
 		return 0;
 	case OPT_ROOT_PORT:
 		if (cfg->nr_root_ports == VM_MAX_ROOT_PORTS || !cli_port_name_ok(val))

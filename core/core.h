@@ -346,6 +346,16 @@ enum vm_exit_code {
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
+/* --seccomp: kill the process on a forbidden system call, log it (kernel audit log), or off. */
+enum sandbox_mode { SANDBOX_ON, SANDBOX_LOG, SANDBOX_OFF };
+enum sandbox_role { SANDBOX_VCPU, SANDBOX_LOOP };
+
+/*
+ * Install the seccomp allow-list of `role` on the calling thread (core/sandbox.c).  Called by
+ * vm_run() on each vCPU thread and on the event-loop thread once set-up is over.
+ */
+int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode) WUR;
+
 #define VM_MAX_VFIO       8
 #define VM_MAX_ROOT_PORTS 16
 
@@ -360,6 +370,7 @@ struct vm_config {
 	const char *serial_path;
 	enum log_level log_level;
 	bool help, version;
+	enum sandbox_mode sandbox;
 	/* --vfio [PORT:]BDF: the port part is split off by cli_parse() (NULL: a port of its own). */
 	const char *vfio_bdf[VM_MAX_VFIO];
 	char vfio_port[VM_MAX_VFIO][32]; /* "" for none */
@@ -426,6 +437,11 @@ struct vm {
 	_Atomic int stopping;
 	_Atomic int exit_code;
 	int stop_efd; /* wakes the event loop when a vCPU thread stops the VM */
+	int signal_fd;
+	enum sandbox_mode sandbox;
+	_Atomic uint32_t vcpus_running;
+	/* A second signal gave up on vCPUs that would not stop: only vm_abandon() is safe now. */
+	_Atomic bool abandoned;
 	uint64_t entry;
 	bool linux_boot; /* APs wait for INIT/SIPI instead of starting at the entry */
 };
@@ -456,6 +472,12 @@ int vm_check_kernel(const char *path, const void *img, size_t len) WUR;
  * vm_exit_code.
  */
 int vm_run(struct vm *vm, int signal_fd, int *exit_code) WUR;
+/*
+ * After vm_run() returned with vm->abandoned set (a second signal while vCPUs would not stop):
+ * restore what the user sees (the terminal) without touching state vCPU threads may hold.
+ * The process must then exit without vm_destroy().
+ */
+void vm_abandon(struct vm *vm);
 /* Ask the VM to stop with `code`; the first caller's code wins.  Any thread, async-safe. */
 void vm_stop(struct vm *vm, int code);
 

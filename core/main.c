@@ -102,6 +102,10 @@ int main(int argc, char **argv)
 	img = NULL;
 	if (vm_run(vm, sfd, &code))
 		code = VM_EXIT_ERROR;
+	if (atomic_load(&vm->abandoned)) {
+		vm_abandon(vm);
+		return code; /* vCPU threads still run: exit without tearing the VM down */
+	}
 out:
 	vm_destroy(vm);
 	free(img);

@@ -48,6 +48,12 @@ void vm_stop(struct vm *vm, int code)
 	}
 }
 
+void vm_abandon(struct vm *vm)
+{
+	if (vm->serial)
+		serial_restore_console(vm->serial);
+}
+
 int vm_on_stats(struct vm *vm, void (*fn)(void *opaque, enum log_level level), void *opaque)
 {
 	if (vm->nr_stats == ARRAY_SIZE(vm->stats)) {
@@ -152,6 +158,10 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 	}
 	vm->hv = hv;
 	vm->stop_efd = -1;
+	vm->signal_fd = -1;
+	vm->sandbox = cfg->sandbox;
+	atomic_init(&vm->vcpus_running, 0);
+	atomic_init(&vm->abandoned, false);
 	vm->loop.epfd = -1;
 	atomic_init(&vm->stopping, 0);
 	atomic_init(&vm->exit_code, VM_EXIT_POWEROFF);
@@ -381,116 +391,4 @@ int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t 
 			return r;
 	}
 	return 0;
-}
-
-static void *vcpu_thread(void *arg)
-{
-	struct vcpu *vcpu = arg;
-	struct vm *vm = vcpu->vm;
-	enum hv_exit exit;
-	int code;
-
-	while (!atomic_load(&vm->stopping)) {
-		if (vm->hv->vcpu_run(vcpu->hv, &exit)) {
-			vm_stop(vm, VM_EXIT_ERROR);
-			break;
-		}
-		if (vm_exit_action(exit, &code)) {
-			if (code == VM_EXIT_CRASH)
-				log_err("vCPU %u: guest crashed (triple fault or unrecoverable "
-					"exception)",
-					vcpu->index);
-			vm_stop(vm, code);
-			break;
-		}
-	}
-	return NULL;
-}
-
-static void vm_stop_ready(void *opaque, uint32_t events)
-{
-	(void)opaque;
-	(void)events;
-	/* Nothing to do: the loop re-checks `stopping` after every dispatch. */
-}
-
-static void vm_print_counters(struct vm *vm, enum log_level level)
-{
-	struct ioapic_stats st = { 0 };
-
-	if (vm->ioapic)
-		ioapic_stats(vm->ioapic, &st);
-	log_msg(level, "counters: unclaimed pio %llu, unclaimed mmio %llu, ioapic interrupts %llu, "
-		"eois %llu",
-		(unsigned long long)atomic_load(&vm->pio.unclaimed),
-		(unsigned long long)atomic_load(&vm->mmio.unclaimed),
-		(unsigned long long)st.delivered, (unsigned long long)st.eois);
-	for (unsigned i = 0; i < vm->nr_stats; i++)
-		vm->stats[i].fn(vm->stats[i].opaque, level);
-}
-
-struct vm_signal_ctx {
-	struct vm *vm;
-	int fd;
-};
-
-static void vm_signal_ready(void *opaque, uint32_t events)
-{
-	struct vm_signal_ctx *c = opaque;
-	struct signalfd_siginfo si;
-
-	(void)events;
-	while (read(c->fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGUSR1) {
-			vm_print_counters(c->vm, LOG_ERR); /* asked for: always shown */
-			continue;
-		}
-		log_info("stopping on signal %u", si.ssi_signo);
-		vm_stop(c->vm, VM_EXIT_SIGNAL + (int)si.ssi_signo);
-	}
-}
-
-int vm_run(struct vm *vm, int signal_fd, int *exit_code)
-{
-	struct vm_signal_ctx sig = { vm, signal_fd };
-	uint32_t started = 0;
-	int r;
-
-	if ((r = loop_add(&vm->loop, vm->stop_efd, EPOLLIN, vm_stop_ready, vm)))
-		return r;
-	if (signal_fd >= 0 && (r = loop_add(&vm->loop, signal_fd, EPOLLIN, vm_signal_ready,
-					    &sig)))
-		goto out;
-	for (; started < vm->nr_vcpus; started++) {
-		struct vcpu *v = &vm->vcpus[started];
-
-		r = pthread_create(&v->thread, NULL, vcpu_thread, v);
-		if (r) {
-			log_err("pthread_create for vCPU %u: %s", started, strerror(r));
-			r = -r;
-			vm_stop(vm, VM_EXIT_ERROR);
-			break;
-		}
-		v->thread_started = true;
-	}
-	while (!atomic_load(&vm->stopping)) {
-		int pr = loop_poll(&vm->loop, -1);
-
-		if (pr) {
-			vm_stop(vm, VM_EXIT_ERROR);
-			r = pr;
-		}
-	}
-	for (uint32_t i = 0; i < started; i++) {
-		pthread_join(vm->vcpus[i].thread, NULL);
-		vm->vcpus[i].thread_started = false;
-	}
-	vm_print_counters(vm, LOG_INFO);
-	if (signal_fd >= 0 && loop_del(&vm->loop, signal_fd))
-		log_debug("signalfd was not in the loop");
-out:
-	if (loop_del(&vm->loop, vm->stop_efd))
-		log_debug("stop eventfd was not in the loop");
-	*exit_code = atomic_load(&vm->exit_code);
-	return r;
 }

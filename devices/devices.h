@@ -38,6 +38,8 @@ void ioapic_stats(struct ioapic *io, struct ioapic_stats *out);
  * restored at teardown; Ctrl-A x stops the VM (exit 128 + SIGINT), Ctrl-A Ctrl-A sends ^A.
  */
 int serial_create(struct vm *vm, enum serial_mode mode, const char *path, struct serial **out) WUR;
+/* Give the terminal back its saved mode (done at teardown; also for an abandoned VM). */
+void serial_restore_console(struct serial *s);
 /* Feed bytes as if they arrived on the line (stdin does this; tests too).  Returns bytes taken. */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 

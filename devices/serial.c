@@ -313,14 +313,20 @@ static void serial_input_ready(void *opaque, uint32_t events)
 		log_debug("serial: input overrun");
 }
 
+void serial_restore_console(struct serial *s)
+{
+	if (s->tty_raw)
+		tcsetattr(s->in_fd, TCSAFLUSH, &s->saved_tio);
+	s->tty_raw = false;
+}
+
 static void serial_destroy(void *opaque)
 {
 	struct serial *s = opaque;
 
 	if (s->in_watched && loop_del(&s->vm->loop, s->in_fd))
 		log_debug("serial: stdin was not watched");
-	if (s->tty_raw)
-		tcsetattr(s->in_fd, TCSAFLUSH, &s->saved_tio);
+	serial_restore_console(s);
 	if (s->own_out_fd)
 		close(s->out_fd);
 	pthread_mutex_destroy(&s->lock);

@@ -27,7 +27,17 @@ static struct {
 	int vm_create_err;
 	struct fake_record rec;
 	pthread_mutex_t lock;
-} fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_cond_t released_cond;
+	bool released;
+} fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .released_cond = PTHREAD_COND_INITIALIZER };
+
+void fake_hv_release(void)
+{
+	pthread_mutex_lock(&fake.lock);
+	fake.released = true;
+	pthread_cond_broadcast(&fake.released_cond);
+	pthread_mutex_unlock(&fake.lock);
+}
 
 void fake_hv_script(uint32_t index, struct fake_step *steps, size_t n)
 {
@@ -45,6 +55,7 @@ void fake_hv_reset(void)
 	memset(fake.steps, 0, sizeof(fake.steps));
 	memset(fake.nr, 0, sizeof(fake.nr));
 	fake.vm_create_err = 0;
+	fake.released = false;
 	memset(&fake.rec, 0, sizeof(fake.rec));
 }
 
@@ -183,6 +194,13 @@ static int fake_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 			return 0;
 		case FAKE_FAIL:
 			return s->err;
+		case FAKE_HANG:
+			pthread_mutex_lock(&fake.lock);
+			while (!fake.released)
+				pthread_cond_wait(&fake.released_cond, &fake.lock);
+			pthread_mutex_unlock(&fake.lock);
+			*out = HV_EXIT_INTERRUPTED;
+			return 0;
 		}
 	}
 	/* Out of script: wait for a kick like a halted vCPU would. */

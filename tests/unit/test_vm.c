@@ -176,6 +176,74 @@ static void test_signal_stops_vm(void **state)
 	close(sfd);
 }
 
+/* SIGINT and SIGHUP end the VM in order like SIGTERM, each with its own code. */
+static void test_sigint_sighup(void **state)
+{
+	int sigs[] = { SIGINT, SIGHUP };
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		struct vm *vm;
+		sigset_t set;
+		int sfd, code = -1;
+
+		sigemptyset(&set);
+		sigaddset(&set, sigs[i]);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+		assert_true(sfd >= 0);
+		assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
+		kill(getpid(), sigs[i]);
+		assert_int_equal(vm_run(vm, sfd, &code), 0);
+		assert_int_equal(code, VM_EXIT_SIGNAL + sigs[i]);
+		assert_false(atomic_load(&vm->abandoned));
+		vm_destroy(vm);
+		close(sfd);
+	}
+}
+
+static void *second_sigint(void *arg)
+{
+	struct vm *vm = arg;
+
+	while (!atomic_load(&vm->stopping))
+		usleep(1000);
+	kill(getpid(), SIGINT);
+	return NULL;
+}
+
+/* A vCPU deaf to kicks: a second SIGINT gives up waiting for it. */
+static void test_second_signal_abandons(void **state)
+{
+	struct fake_step hang[] = { { .kind = FAKE_HANG } };
+	pthread_t second;
+	struct vm *vm;
+	sigset_t set;
+	int sfd, code = -1;
+
+	(void)state;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	assert_true(sfd >= 0);
+	fake_hv_script(0, hang, 1);
+	assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
+	kill(getpid(), SIGINT);
+	/* signalfd merges pending signals: send the second once the first was acted on. */
+	assert_int_equal(pthread_create(&second, NULL, second_sigint, vm), 0);
+	assert_int_equal(vm_run(vm, sfd, &code), 0);
+	pthread_join(second, NULL);
+	assert_int_equal(code, VM_EXIT_SIGNAL + SIGINT);
+	assert_true(atomic_load(&vm->abandoned));
+	vm_abandon(vm);
+	/* Let the hung thread go so the test can clean up. */
+	fake_hv_release();
+	pthread_join(vm->vcpus[0].thread, NULL);
+	vm_destroy(vm);
+	close(sfd);
+}
+
 static void test_create_failure_releases_everything(void **state)
 {
 	struct vm *vm = NULL;
@@ -225,6 +293,8 @@ int main(void)
 		cmocka_unit_test_setup(test_unclaimed_then_other_cpu_stops, reset_fake),
 		cmocka_unit_test_setup(test_first_stop_wins, reset_fake),
 		cmocka_unit_test_setup(test_signal_stops_vm, reset_fake),
+		cmocka_unit_test_setup(test_sigint_sighup, reset_fake),
+		cmocka_unit_test_setup(test_second_signal_abandons, reset_fake),
 		cmocka_unit_test_setup(test_create_failure_releases_everything, reset_fake),
 		cmocka_unit_test_setup(test_teardown_unmaps_and_deassigns, reset_fake),
 	};

@@ -14,6 +14,7 @@ enum fake_kind {
 	FAKE_EOI,  /* call io->eoi(data) */
 	FAKE_EXIT, /* vcpu_run returns `exit` */
 	FAKE_FAIL, /* vcpu_run returns `err` (negative errno) */
+	FAKE_HANG, /* vcpu_run blocks, deaf to kicks, until fake_hv_release() */
 };
 
 struct fake_step {
@@ -45,6 +46,8 @@ extern const struct hv_ops fake_hv_ops;
 void fake_hv_script(uint32_t index, struct fake_step *steps, size_t n);
 /* Make the next vm_create (n == 0) or the n-th ioctl-like call fail with err. */
 void fake_hv_fail_vm_create(int err);
+/* Let every FAKE_HANG return (HV_EXIT_INTERRUPTED). */
+void fake_hv_release(void);
 /* Forget every script and record. */
 void fake_hv_reset(void);
 const struct fake_record *fake_hv_record(void);

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running a VM: one thread per vCPU, one event-loop thread, each under its seccomp filter;
+ * the calling thread waits for the loop and then for the vCPUs.  Signals arrive through a
+ * signalfd on the loop: the first SIGINT/SIGTERM/SIGHUP stops the VM in order, a second one
+ * while vCPUs are still stopping gives up on them (vm->abandoned) so hvmm can exit at once.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "devices/devices.h"
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	uint64_t one = 1;
+	enum hv_exit exit;
+	int code;
+
+	if (sandbox_apply(SANDBOX_VCPU, vm->sandbox))
+		vm_stop(vm, VM_EXIT_ERROR);
+	while (!atomic_load(&vm->stopping)) {
+		if (vm->hv->vcpu_run(vcpu->hv, &exit)) {
+			vm_stop(vm, VM_EXIT_ERROR);
+			break;
+		}
+		if (vm_exit_action(exit, &code)) {
+			if (code == VM_EXIT_CRASH)
+				log_err("vCPU %u: guest crashed (triple fault or unrecoverable "
+				        "exception)",
+				        vcpu->index);
+			vm_stop(vm, code);
+			break;
+		}
+	}
+	/* Tell the loop, which waits for the last vCPU while it still serves signals. */
+	atomic_fetch_sub(&vm->vcpus_running, 1);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		log_debug("stop eventfd write: %s", strerror(errno));
+	return NULL;
+}
+
+static void vm_stop_ready(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint64_t v;
+
+	(void)events;
+	/* Drain it; the loop re-checks `stopping` and the vCPU count after every dispatch. */
+	if (read(vm->stop_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("stop eventfd read: %s", strerror(errno));
+}
+
+static void vm_print_counters(struct vm *vm, enum log_level level)
+{
+	struct ioapic_stats st = { 0 };
+
+	if (vm->ioapic)
+		ioapic_stats(vm->ioapic, &st);
+	log_msg(level,
+	        "counters: unclaimed pio %llu, unclaimed mmio %llu, ioapic interrupts %llu, "
+	        "eois %llu",
+	        (unsigned long long)atomic_load(&vm->pio.unclaimed),
+	        (unsigned long long)atomic_load(&vm->mmio.unclaimed),
+	        (unsigned long long)st.delivered, (unsigned long long)st.eois);
+	for (unsigned i = 0; i < vm->nr_stats; i++)
+		vm->stats[i].fn(vm->stats[i].opaque, level);
+}
+
+static void vm_signal_ready(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			vm_print_counters(vm, LOG_ERR); /* asked for: always shown */
+			continue;
+		}
+		if (atomic_load(&vm->stopping)) {
+			log_warn("second signal %u: not waiting for the vCPUs to stop",
+			         si.ssi_signo);
+			atomic_store(&vm->abandoned, true);
+			continue;
+		}
+		log_info("stopping on signal %u", si.ssi_signo);
+		vm_stop(vm, VM_EXIT_SIGNAL + (int)si.ssi_signo);
+	}
+}
+
+static void *loop_thread(void *arg)
+{
+	struct vm *vm = arg;
+
+	if (sandbox_apply(SANDBOX_LOOP, vm->sandbox))
+		vm_stop(vm, VM_EXIT_ERROR);
+	while (!atomic_load(&vm->stopping) ||
+	       (atomic_load(&vm->vcpus_running) > 0 && !atomic_load(&vm->abandoned))) {
+		if (loop_poll(&vm->loop, -1))
+			vm_stop(vm, VM_EXIT_ERROR);
+	}
+	return NULL;
+}
+
+int vm_run(struct vm *vm, int signal_fd, int *exit_code)
+{
+	uint32_t started = 0;
+	pthread_t loop;
+	int r;
+
+	vm->signal_fd = signal_fd;
+	if ((r = loop_add(&vm->loop, vm->stop_efd, EPOLLIN, vm_stop_ready, vm)))
+		return r;
+	if (signal_fd >= 0 && (r = loop_add(&vm->loop, signal_fd, EPOLLIN, vm_signal_ready, vm)))
+		goto out;
+	atomic_store(&vm->vcpus_running, vm->nr_vcpus);
+	for (; started < vm->nr_vcpus; started++) {
+		struct vcpu *v = &vm->vcpus[started];
+
+		r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (r) {
+			log_err("pthread_create for vCPU %u: %s", started, strerror(r));
+			atomic_fetch_sub(&vm->vcpus_running, vm->nr_vcpus - started);
+			vm_stop(vm, VM_EXIT_ERROR);
+			r = -r;
+			break;
+		}
+		v->thread_started = true;
+	}
+	r = pthread_create(&loop, NULL, loop_thread, vm);
+	if (r) {
+		log_err("pthread_create for the event loop: %s", strerror(r));
+		vm_stop(vm, VM_EXIT_ERROR);
+		r = -r;
+	} else {
+		pthread_join(loop, NULL);
+	}
+	if (atomic_load(&vm->abandoned)) {
+		/* Hung vCPUs keep their threads; the process exits without tearing the VM down. */
+		*exit_code = atomic_load(&vm->exit_code);
+		return 0;
+	}
+	for (uint32_t i = 0; i < started; i++) {
+		pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].thread_started = false;
+	}
+	vm_print_counters(vm, LOG_INFO);
+	if (signal_fd >= 0 && loop_del(&vm->loop, signal_fd))
+		log_debug("signalfd was not in the loop");
+out:
+	if (loop_del(&vm->loop, vm->stop_efd))
+		log_debug("stop eventfd was not in the loop");
+	*exit_code = atomic_load(&vm->exit_code);
+	return r;
+}
