@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "devices/devices.h"
 
 /* Offsets in the image and, identically, in the zero page (the setup header sits at 0x1f1). */
 #define BP_ACPI_RSDP        0x070 /* u64 */
@@ -60,6 +61,21 @@
 #define E820_RESERVED 2
 /* The usual PC low-memory split: the EBDA below 640 KiB, then VGA, option ROMs and BIOS. */
 #define E820_EBDA_START 0x9fc00ull
+
+/*
+ * At the reset vector, in real mode: ask devices/power.c for a reset.  Linux reboots by
+ * jumping here when no other method works (see BOOT_RESET_VECTOR).
+ */
+/* clang-format off */
+static const uint8_t bz_reset_stub[] = {
+	0xb0, POWER_RESET_VALUE,                            /* mov al, POWER_RESET_VALUE */
+	0xba, POWER_RESET_REG & 0xff, POWER_RESET_REG >> 8, /* mov dx, POWER_RESET_REG */
+	0xee,                                               /* out dx, al */
+	0xf4,                                               /* 1: hlt */
+	0xeb, 0xfd,                                         /* jmp 1b */
+};
+/* clang-format on */
+_Static_assert(BOOT_RESET_VECTOR + sizeof(bz_reset_stub) <= MiB(1), "reset stub below 1 MiB");
 
 struct e820_entry {
 	uint64_t addr, size;
@@ -216,7 +232,7 @@ int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char 
 {
 	const uint8_t *b = buf;
 	struct bzimage_hdr h;
-	uint8_t *zp, *kdst, *cdst, *idst = NULL;
+	uint8_t *zp, *kdst, *cdst, *rdst, *idst = NULL;
 	uint64_t low_top = mem->ram[0].size, floor, initrd_gpa = 0, ceiling;
 	size_t cl = cmdline ? strlen(cmdline) : 0;
 	int r;
@@ -253,6 +269,7 @@ int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char 
 			              (unsigned long long)initrd_gpa);
 	}
 	if (mem_ptr(mem, BOOT_ZERO_PAGE, 4096, (void **)&zp) ||
+	    mem_ptr(mem, BOOT_RESET_VECTOR, sizeof(bz_reset_stub), (void **)&rdst) ||
 	    mem_ptr(mem, BOOT_CMDLINE_GPA, cl + 1, (void **)&cdst) ||
 	    mem_ptr(mem, BZ_LOAD_ADDR, h.kernel_len, (void **)&kdst))
 		return BZ_ERR(-E2BIG, "guest RAM is too small for the kernel; give more --memory");
@@ -263,6 +280,7 @@ int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char 
 		memcpy(idst, initrd, initrd_len);
 	memcpy(cdst, cmdline ? cmdline : "", cl);
 	cdst[cl] = 0;
+	memcpy(rdst, bz_reset_stub, sizeof(bz_reset_stub));
 
 	/* A clean zero page with the image's setup header, then the loader's fields. */
 	memset(zp, 0, 4096);

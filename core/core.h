@@ -622,21 +622,29 @@ int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *er
 /*
  * Pure on guest memory: load the protected-mode kernel at 1 MiB, the initrd (initrd_len 0:
  * none) as high as the kernel's initrd_addr_max and RAM below 3 GiB allow, page aligned,
- * above the running kernel, the command line at BOOT_CMDLINE_GPA, and the zero page at
- * BOOT_ZERO_PAGE (setup header, e820 map from `mem`, acpi_rsdp_addr = rsdp_gpa).  Checks all
- * before writing RAM.  -ENOEXEC: bad image; -E2BIG: the command line is longer than the
- * kernel accepts, or the kernel or initrd do not fit in RAM.  One line in err; does not log.
+ * above the running kernel, the command line at BOOT_CMDLINE_GPA, the zero page at
+ * BOOT_ZERO_PAGE (setup header, e820 map from `mem`, acpi_rsdp_addr = rsdp_gpa), and the reset
+ * stub at BOOT_RESET_VECTOR.  Checks all before writing RAM.  -ENOEXEC: bad image; -E2BIG: the
+ * command line is longer than the kernel accepts, or the kernel or initrd do not fit in RAM.  One
+ * line in err; does not log.
  */
 int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char *cmdline,
                  const void *initrd, size_t initrd_len, uint64_t rsdp_gpa, struct bzimage_info *out,
                  char *err, size_t errlen) WUR;
 
 /*
+ * A Linux guest's "firmware" at the x86 reset vector (F000:FFF0): 16-bit code that writes
+ * POWER_RESET_VALUE to POWER_RESET_REG.  Linux on a hardware-reduced ACPI platform reboots
+ * by jumping there (its reboot_type becomes EFI, then BIOS, without EFI runtime services).
+ */
+#define BOOT_RESET_VECTOR 0xFFFF0ull
+
+/*
  * ACPI tables live in the e820-reserved BIOS area: the RSDP at ACPI_BASE (where a guest
  * scanning 0xE0000-0xFFFFF finds it), the other tables after it, below ACPI_END.
  */
 #define ACPI_BASE 0xE0000ull
-#define ACPI_END  0x100000ull
+#define ACPI_END  0xF0000ull
 /*
  * The PCI host bridge's 64-bit memory window: ACPI_PCI_MMIO64_SIZE bytes from the first
  * 1 GiB boundary at or above max(top of RAM, ACPI_PCI_MMIO64_MIN).

@@ -68,7 +68,7 @@ static void platform_ok(void)
 
 static void storm_write(uint64_t r)
 {
-	static const uint8_t buses[] = { 0, 0, TD_BUS, 2 };
+	static const uint8_t buses[] = { 0, 0, TD_BUS, 2 }; /* 2: the second device */
 	unsigned bus = buses[r & 3], dev = (r >> 2) & 3, fn = (r >> 4) & 1;
 	unsigned len = 1u << ((r >> 5) & 3), off = (r >> 8) & 0xfff;
 	uint64_t v = r & (1ull << 60) ? evil[(r >> 12) % (sizeof(evil) / sizeof(evil[0]))] : rnd();
@@ -136,18 +136,42 @@ void guest_main(uint32_t cpu)
 	bar0_at(TD_BAR0);
 	cfg_w32(TD_BUS, 0, 0, PCI_ROM_ADDRESS, (uint32_t)TD_BAR0 | PCI_ROM_ADDRESS_ENABLE);
 	GUEST_ASSERT(MMIO32(TD_BAR0 + TESTDEV_REG_ID) == TESTDEV_ID_VALUE);
+	/* With BAR0 gone the ROM would take its place: off with it. */
+	cfg_w32(TD_BUS, 0, 0, PCI_ROM_ADDRESS, 0);
 	static const uint32_t ports[] = { 0xcf8, 0xce0, 0x3e0, 0xfe0, 0x600, 0xffe0 };
 	for (unsigned i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
 		cfg_w32(TD_BUS, 0, 0, PCI_BASE_ADDRESS_2, ports[i]);
 		platform_ok();
 		GUEST_ASSERT(conf1_r16(0, 0, 0, PCI_VENDOR_ID) == PCI_VENDOR_REDHAT);
 	}
+	/* The second device (behind 00:02.0, bus 2) stacked on the first: it does not decode. */
+	cfg_w8(0, RP_DEV + 1, 0, PCI_SECONDARY_BUS, 2);
+	cfg_w8(0, RP_DEV + 1, 0, PCI_SUBORDINATE_BUS, 2);
+	cfg_w16(0, RP_DEV + 1, 0, PCI_MEMORY_BASE, 0);
+	cfg_w16(0, RP_DEV + 1, 0, PCI_MEMORY_LIMIT, 0xfff0);
+	cfg_w16(0, RP_DEV + 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	GUEST_ASSERT(cfg_r16(2, 0, 0, PCI_DEVICE_ID) == TESTDEV_DEVICE_ID);
+	cfg_w32(2, 0, 0, PCI_BASE_ADDRESS_0, (uint32_t)TD_BAR0 + 0x2000);
+	cfg_w32(2, 0, 0, PCI_BASE_ADDRESS_1, 0);
+	cfg_w16(2, 0, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	MMIO64(TD_BAR0 + TESTDEV_REG_SCRATCH) = 0x5a5a;
+	GUEST_ASSERT(MMIO32(TD_BAR0 + TESTDEV_REG_ID) == TESTDEV_ID_VALUE);
+	GUEST_ASSERT(MMIO64(TD_BAR0 + TESTDEV_REG_SCRATCH) == 0x5a5a);
+	/* Moved clear of the first, it decodes with its own registers. */
+	cfg_w32(2, 0, 0, PCI_BASE_ADDRESS_0, (uint32_t)TD_BAR0 + 0x100000);
+	GUEST_ASSERT(MMIO32(TD_BAR0 + 0x100000 + TESTDEV_REG_ID) == TESTDEV_ID_VALUE);
+	GUEST_ASSERT(MMIO64(TD_BAR0 + 0x100000 + TESTDEV_REG_SCRATCH) == 0);
+	/* And the first, moved onto the second, stops decoding; moved back, it is there again. */
+	bar0_at(TD_BAR0 + 0x100000);
+	GUEST_ASSERT(MMIO64(TD_BAR0 + 0x100000 + TESTDEV_REG_SCRATCH) == 0);
+	GUEST_ASSERT(MMIO32(TD_BAR0 + TESTDEV_REG_ID) == 0xffffffffu);
+	bar0_at(TD_BAR0);
+	GUEST_ASSERT(MMIO64(TD_BAR0 + TESTDEV_REG_SCRATCH) == 0x5a5a);
 	guest_print("hostile: directed placements survived\n");
 	/*
 	 * The MSI-X table, the bytes past it and the PBA, with MSI-X on: random vector control
 	 * words make vectors go live with random messages (nothing rings, so nothing fires).
 	 */
-	cfg_w32(TD_BUS, 0, 0, PCI_ROM_ADDRESS, 0);
 	cfg_w32(TD_BUS, 0, 0, PCI_BASE_ADDRESS_2, TD_IO);
 	cfg_w16(TD_BUS, 0, 0, pci_find_cap(TD_BUS, 0, 0, PCI_CAP_ID_MSIX) + PCI_MSIX_FLAGS,
 	        PCI_MSIX_FLAGS_ENABLE);

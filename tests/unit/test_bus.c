@@ -1,4 +1,5 @@
 /* Bus registration, overlap refusal, lookup and dispatch, unclaimed accesses. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +127,68 @@ static void test_many_ranges_sorted(void **state)
 	bus_destroy(&b);
 }
 
+/* A writer moving and adding ranges while lookups run: no lookup ever sees a torn range. */
+struct mover {
+	struct bus *b;
+	struct hits *moving, *extra;
+	_Atomic bool done;
+	int errors; /* checked by the test's own thread: cmocka asserts only there */
+};
+
+static void *mover_thread(void *arg)
+{
+	struct mover *m = arg;
+
+	for (int i = 0; i < 20000; i++) {
+		uint64_t from = i % 2 ? 0x9000 : 0x5000, to = i % 2 ? 0x5000 : 0x9000;
+
+		m->errors += bus_unregister(m->b, from, m->moving) != 0;
+		m->errors += bus_register(m->b, to, 0x100, h_fn, m->moving, "moving") != 0;
+		/* Now and then a new range, so the array grows under the readers too. */
+		if (i % 500 == 0)
+			m->errors += bus_register(m->b, 0x100000 + (uint64_t)i * 0x100, 0x10, h_fn,
+			                          m->extra, "extra") != 0;
+	}
+	atomic_store(&m->done, true);
+	return NULL;
+}
+
+static void test_lookups_during_changes(void **state)
+{
+	struct bus b;
+	struct hits stable = { 0 }, moving = { 0 }, extra = { 0 };
+	struct mover m = { &b, &moving, &extra, false, 0 };
+	struct bus_range r;
+	pthread_t th;
+	unsigned long lookups = 0;
+
+	(void)state;
+	assert_int_equal(bus_init(&b, "test"), 0);
+	assert_int_equal(bus_register(&b, 0x7000, 0x100, h_fn, &stable, "stable"), 0);
+	assert_int_equal(bus_register(&b, 0x5000, 0x100, h_fn, &moving, "moving"), 0);
+	assert_int_equal(pthread_create(&th, NULL, mover_thread, &m), 0);
+	while (!atomic_load(&m.done) || lookups < 1000) {
+		assert_int_equal(bus_find(&b, 0x7010, &r), 0);
+		assert_ptr_equal(r.opaque, &stable);
+		assert_int_equal(r.base, 0x7000);
+		assert_int_equal(r.size, 0x100);
+		if (bus_find(&b, 0x5080, &r) == 0) {
+			assert_ptr_equal(r.opaque, &moving);
+			assert_int_equal(r.base, 0x5000);
+		}
+		if (bus_find(&b, 0x9080, &r) == 0) {
+			assert_ptr_equal(r.opaque, &moving);
+			assert_int_equal(r.base, 0x9000);
+		}
+		lookups++;
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(m.errors, 0);
+	assert_int_equal(bus_find(&b, 0x100000 + 19500 * 0x100, &r), 0);
+	assert_ptr_equal(r.opaque, &extra);
+	bus_destroy(&b);
+}
+
 static void test_ratelimit(void **state)
 {
 	struct ratelimit rl;
@@ -147,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_unregister),
 		cmocka_unit_test(test_unclaimed_reads_all_ones),
 		cmocka_unit_test(test_many_ranges_sorted),
+		cmocka_unit_test(test_lookups_during_changes),
 		cmocka_unit_test(test_ratelimit),
 	};
 

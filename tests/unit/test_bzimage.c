@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
+#include "devices/devices.h"
 
 #define SETUP_SECTS 3
 #define SETUP_LEN   ((SETUP_SECTS + 1) * 512)
@@ -142,6 +143,11 @@ static void test_good_image(void **state)
 	/* The protected-mode kernel at 1 MiB, without the trailing signature. */
 	assert_memory_equal(gpa(MiB(1)), image + SETUP_LEN, KERNEL_LEN);
 	assert_string_equal((char *)gpa(BOOT_CMDLINE_GPA), cmdline);
+	/* The reset vector writes POWER_RESET_VALUE to POWER_RESET_REG, then halts. */
+	assert_memory_equal(gpa(BOOT_RESET_VECTOR),
+	                    ((uint8_t[]){ 0xb0, POWER_RESET_VALUE, 0xba, POWER_RESET_REG & 0xff,
+	                                  POWER_RESET_REG >> 8, 0xee, 0xf4 }),
+	                    7);
 	assert_memory_equal(gpa(want_initrd), initrd, sizeof(initrd));
 
 	/* Zero page: the setup header copied, nothing else of the image. */
