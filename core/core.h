@@ -268,11 +268,21 @@ struct bus_range {
 	const char *name;
 };
 
+/*
+ * Lookups (one per exit, on every vCPU) take no lock and write no shared memory: they search
+ * the ranges under a sequence count and search again if a writer changed them meanwhile (a
+ * seqlock).  Writers (register, unregister) serialise on `wlock`.  An array outgrown by a
+ * registration is kept until bus_destroy(), since a lookup may still be reading it; arrays
+ * only double, so the kept ones add up to less than the live one.
+ */
+struct bus_array;
 struct bus {
 	const char *name; /* "pio" or "mmio", for messages */
-	pthread_rwlock_t lock;
-	struct bus_range *ranges; /* sorted by base, non-overlapping */
-	size_t nr, cap;
+	pthread_mutex_t wlock;
+	_Atomic uint32_t seq;             /* odd while a writer changes the ranges */
+	struct bus_array *_Atomic ranges; /* sorted by base, non-overlapping */
+	_Atomic size_t nr;
+	struct bus_array *retired;        /* outgrown arrays, freed by bus_destroy() */
 	struct ratelimit unclaimed_rl;
 	_Atomic uint64_t unclaimed;
 };
