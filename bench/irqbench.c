@@ -4,8 +4,8 @@
  *
  *   irqbench GUEST_ELF N [irq|irqhlt]
  *
- * It builds the VM exactly as hvmm's main() does (vm_create, vm_load, vm_run on this, the
- * event-loop thread), with the bench guest (bench/guest/bench.c) in "irq" mode (the vCPU
+ * It builds the VM exactly as hvmm's main() does (vm_create, vm_load, vm_run, which starts
+ * the vCPU threads and the event-loop thread), with the bench guest (bench/guest/bench.c) in "irq" mode (the vCPU
  * spins with interrupts on) or "irqhlt" (it waits for each interrupt in hlt).  One MSI route
  * (vector 0x40 to vCPU 0) is bound to an eventfd with irqfd_assign(), as a passthrough
  * device's MSI-X vector would be.  A bench-only thread, which is not counted, then:
@@ -18,7 +18,8 @@
  *
  * What is counted for each phase, from /proc/self/task/TID/status and from wrappers around
  * the backend's vcpu_run() and the vCPU's I/O callbacks:
- *   loop_wake      voluntary context switches of the event-loop thread (a wake-up each)
+ *   loop_wake      voluntary context switches of every hvmm thread but the vCPUs: the
+ *                  event loop and the main thread, which waits for it (a wake-up each)
  *   vcpu_wake      voluntary context switches of the vCPU thread (a halted vCPU is woken
  *                  inside KVM_RUN, in the kernel: this is not hvmm code running)
  *   vcpu_returns   returns from vcpu_run() plus I/O and EOI callbacks: each one is hvmm
@@ -58,6 +59,8 @@ static void (*real_pio)(void *, uint16_t, void *, uint32_t, bool);
 static void (*real_mmio)(void *, uint64_t, void *, uint32_t, bool);
 static void (*real_eoi)(void *, uint8_t);
 static _Atomic uint64_t vcpu_returns;
+static _Atomic pid_t vcpu_tids[VM_MAX_CPUS]; /* learnt from the first vcpu_run() of each */
+static __thread bool tid_known;
 
 static struct vm *vm;
 static struct guest_irq_state *gstate;
@@ -68,7 +71,19 @@ static unsigned long nr_irqs;
 
 static int counted_run(struct hv_vcpu *v, enum hv_exit *out)
 {
-	int r = real_hv->vcpu_run(v, out);
+	int r;
+
+	if (!tid_known) {
+		pid_t none = 0, me = (pid_t)syscall(SYS_gettid);
+
+		for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+			if (atomic_compare_exchange_strong(&vcpu_tids[i], &none, me))
+				break;
+			else
+				none = 0;
+		tid_known = true;
+	}
+	r = real_hv->vcpu_run(v, out);
 
 	atomic_fetch_add(&vcpu_returns, 1);
 	return r;
@@ -130,12 +145,19 @@ static long task_field(pid_t tid, const char *key)
 	return p ? strtol(p + strlen(key), NULL, 10) : 0;
 }
 
-/* Every thread of this process but the bench thread: the main one runs the event loop. */
+static bool is_vcpu(pid_t tid)
+{
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		if (atomic_load(&vcpu_tids[i]) == tid)
+			return true;
+	return false;
+}
+
+/* Every thread of this process but the bench thread, split into vCPUs and the rest. */
 static void sample(struct counts *c)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
-	pid_t pid = getpid();
 
 	*c = (struct counts){ 0 };
 	c->vcpu_returns = atomic_load(&vcpu_returns);
@@ -146,7 +168,7 @@ static void sample(struct counts *c)
 
 		if (tid <= 0 || tid == bench_tid)
 			continue;
-		if (tid == pid) {
+		if (!is_vcpu(tid)) {
 			c->loop_wake += task_field(tid, "\nvoluntary_ctxt_switches:");
 		} else {
 			c->vcpu_wake += task_field(tid, "\nvoluntary_ctxt_switches:");

@@ -17,6 +17,8 @@
  *   exit=NS      the command was reaped
  *   status=N     its exit status (or 128 + signal)
  *   bytes=N      console bytes seen
+ *   cpu_us=N     CPU time the command used, user + system, all threads (from wait4): less
+ *                sensitive to other load on the machine than the wall times
  *   rss_kb= anon_kb= file_kb= shmem_kb= ram_rss_kb= (with 'H'): VmRSS, its RssAnon/RssFile/
  *                RssShmem parts, and the resident part of the guest-RAM mapping, which is
  *                the private anonymous mapping whose size is RAM_MIB (-m) or up to 4 MiB more
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,6 +129,7 @@ int main(int argc, char **argv)
 	long timeout_s = 60, ram_mib = 0;
 	int64_t t_first = -1, t_begin = -1, t_end = -1, t_hold = -1, t_exit = -1;
 	struct mem_sample mem = { -1, -1, -1, -1, -1 };
+	struct rusage ru = { 0 };
 	unsigned long bytes = 0;
 	int pipefd[2], status = 0, opt, code = -1;
 	bool eof = false, timed_out = false;
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	t_exit = (int64_t)(now_ns() - t0);
 	if (WIFEXITED(status))
@@ -218,9 +222,12 @@ int main(int argc, char **argv)
 	else if (WIFSIGNALED(status))
 		code = 128 + WTERMSIG(status);
 	printf("first=%lld begin=%lld end=%lld hold=%lld exit=%lld status=%d bytes=%lu "
-	       "rss_kb=%ld anon_kb=%ld file_kb=%ld shmem_kb=%ld ram_rss_kb=%ld%s\n",
+	       "cpu_us=%lld rss_kb=%ld anon_kb=%ld file_kb=%ld shmem_kb=%ld ram_rss_kb=%ld%s\n",
 	       (long long)t_first, (long long)t_begin, (long long)t_end, (long long)t_hold,
-	       (long long)t_exit, code, bytes, mem.rss_kb, mem.anon_kb, mem.file_kb,
-	       mem.shmem_kb, mem.ram_rss_kb, timed_out ? " timeout=1" : "");
+	       (long long)t_exit, code, bytes,
+	       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+	       mem.rss_kb, mem.anon_kb, mem.file_kb, mem.shmem_kb, mem.ram_rss_kb,
+	       timed_out ? " timeout=1" : "");
 	return timed_out ? 1 : 0;
 }

@@ -40,9 +40,9 @@ results=bench/results.md
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# ---- what the benchmark needs: QEMU (the peer) and valgrind (instruction counts) ----------
+# ---- what the benchmark needs: QEMU (the peer), valgrind and strace (counts that repeat) ----
 missing=""
-for p in qemu-system-x86 valgrind; do
+for p in qemu-system-x86 valgrind strace; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -109,16 +109,28 @@ fi
 # ---- 1. start-up -----------------------------------------------------------------------
 # Runs interleaved, so load that comes and goes hits both VMMs alike.
 echo "bench: start-up, $runs runs each"
-: >"$tmp/h.first"; : >"$tmp/h.exit"; : >"$tmp/q.first"; : >"$tmp/q.exit"
+for f in first exit cpu_us; do : >"$tmp/h.$f"; : >"$tmp/q.$f"; done
 for ((i = 0; i < runs; i++)); do
 	l=$(run_probe hvmm-boot $hvmm_ok -- "${hvmm_cmd[@]}" --cmdline boot)
-	value first "$l" >>"$tmp/h.first"; value exit "$l" >>"$tmp/h.exit"
+	for f in first exit cpu_us; do value $f "$l" >>"$tmp/h.$f"; done
 	l=$(run_probe qemu-boot $qemu_ok -- "${qemu_cmd[@]}" -append boot)
-	value first "$l" >>"$tmp/q.first"; value exit "$l" >>"$tmp/q.exit"
+	for f in first exit cpu_us; do value $f "$l" >>"$tmp/q.$f"; done
 done
-for k in h.first h.exit q.first q.exit; do
+for k in h.first h.exit h.cpu_us q.first q.exit q.cpu_us; do
 	read -r R[$k.min] R[$k.med] < <(minmed <"$tmp/$k")
 done
+
+# System calls of one whole boot run: a count that repeats, unlike the wall times above, and
+# shows the kernel work (KVM ioctls) that callgrind cannot see.
+strace_calls() { # NAME COMMAND...: total system calls of all threads
+	local name=$1
+	shift
+	strace -f -c -o "$tmp/$name.strace" "$@" </dev/null >/dev/null 2>&1 || true
+	awk '$NF == "total" { print $4 }' "$tmp/$name.strace"
+}
+R[h.sys]=$(strace_calls hvmm-sys "${hvmm_cmd[@]}" --cmdline boot)
+R[q.sys]=$(strace_calls qemu-sys "${qemu_cmd[@]}" -append boot)
+grep -E 'ioctl|futex|write|total' "$tmp/hvmm-sys.strace" >"$tmp/hvmm-sys.top" || true
 
 # ---- 2. exit cost: wall time ------------------------------------------------------------
 # The guest marks the start and end of N exits on the console; (end - begin) / N leaves
@@ -227,6 +239,12 @@ hlt_vcpu=$(per_irq irqhlt vcpu_wake)
 	echo "| start-up to guest done (process exit), ms (min / median of $runs) |" \
 		"$(ms "${R[h.exit.min]}") / $(ms "${R[h.exit.med]}") |" \
 		"$(ms "${R[q.exit.min]}") / $(ms "${R[q.exit.med]}") | $r_exit | |"
+	echo "| CPU time of the VMM process (user + system), whole boot run, ms (min / median) |" \
+		"$(ms $(( ${R[h.cpu_us.min]} * 1000 ))) / $(ms $(( ${R[h.cpu_us.med]%.*} * 1000 ))) |" \
+		"$(ms $(( ${R[q.cpu_us.min]} * 1000 ))) / $(ms $(( ${R[q.cpu_us.med]%.*} * 1000 ))) |" \
+		"$(ratio "${R[h.cpu_us.med]}" "${R[q.cpu_us.med]}") | |"
+	echo "| system calls, whole boot run (strace -f -c) | ${R[h.sys]} | ${R[q.sys]} |" \
+		"$(ratio "${R[h.sys]}" "${R[q.sys]}") | |"
 	for kind in pio mmio serial; do
 		case $kind in
 		pio) what="port-I/O exit (COM1 scratch read), wall µs" ;;
