@@ -42,6 +42,8 @@ GUEST_SRCS   := $(wildcard tests/guest/*_guest.c)
 GUEST_ELFS   := $(GUEST_SRCS:tests/guest/%_guest.c=$(BUILD)/guest/%.elf)
 # Host side of the guest tests.
 GT_SRCS      := $(wildcard tests/guest/*_test.c) tests/guest/runner.c tests/guest/harness.c
+# The /dev/mshv simulator the runner uses for its mshv-sim column (tests only, not libhvmm).
+GT_SRCS      += $(wildcard tests/mshv-sim/*.c)
 GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
 GT_RUNNER    := $(BUILD)/tests/guest-runner
 

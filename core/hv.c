@@ -5,9 +5,11 @@
 
 #include "core/core.h"
 #include "hv-kvm/hv_kvm.h"
+#include "hv-mshv/hv_mshv.h"
 
 const struct hv_ops *const hv_backends[] = {
 	&hv_kvm_ops,
+	&hv_mshv_ops,
 	NULL,
 };
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Runs every guest test on every usable backend, each in a child process with a timeout,
- * and prints TAP.  Usage: guest-runner GUEST_DIR [TEST-NAME...]
+ * Runs every guest test on every backend, each in a child process with a timeout, and prints
+ * TAP.  The backends are those compiled in (hv_backends[]) and the simulated MSHV
+ * (tests/mshv-sim, "mshv-sim"); a backend this host lacks is a SKIP with the reason.  The
+ * output ends with the test x hypervisor matrix as TAP comments.
+ * Usage: guest-runner GUEST_DIR [TEST-NAME...]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,20 +17,101 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "tests/mshv-sim/sim.h"
 
 /* Every guest test, in the order they run.  Each is defined in its NAME_test.c. */
 extern const struct guest_test gt_serial, gt_pio_mmio, gt_unclaimed, gt_flood, gt_msi_irqfd,
     gt_ioapic_edge, gt_ioapic_level, gt_triple_fault, gt_smp, gt_poweroff, gt_reset, gt_demo;
 /* devices/pci */
-extern const struct guest_test gt_pci_enum, gt_pci_msix, gt_pci_dma, gt_pci_hostile,
-    gt_pci_reset;
+extern const struct guest_test gt_pci_enum, gt_pci_msix, gt_pci_dma, gt_pci_hostile, gt_pci_reset;
 static const struct guest_test *const guest_tests[] = {
-	&gt_serial,    &gt_pio_mmio,    &gt_unclaimed,    &gt_flood,
-	&gt_msi_irqfd, &gt_ioapic_edge, &gt_ioapic_level, &gt_triple_fault,
-	&gt_smp,       &gt_poweroff,    &gt_reset,        &gt_demo,
-	&gt_pci_enum,  &gt_pci_msix,    &gt_pci_dma,      &gt_pci_hostile,
-	&gt_pci_reset, NULL,
+	&gt_serial,       &gt_pio_mmio,     &gt_unclaimed,
+	&gt_flood,        &gt_msi_irqfd,    &gt_ioapic_edge,
+	&gt_ioapic_level, &gt_triple_fault, &gt_smp,
+	&gt_poweroff,     &gt_reset,        &gt_demo,
+	&gt_pci_enum,     &gt_pci_msix,     &gt_pci_dma,
+	&gt_pci_hostile,  &gt_pci_reset,    NULL,
 };
+
+#define MAX_COLUMNS 8
+
+/* In the child: the simulator's counts go to NAME.sim beside the stderr log. */
+static int sim_stats_save(const char *errpath, struct gt_ctx *c, int rc)
+{
+	struct mshv_sim_stats st;
+	char path[320];
+	FILE *f;
+
+	mshv_sim_get_stats(&st);
+	snprintf(path, sizeof(path), "%.*s.sim", (int)(strlen(errpath) - 7), errpath);
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%llu %llu %llu %llu %llu %llu\n", (unsigned long long)st.intercepts,
+		        (unsigned long long)st.mmio_checked, (unsigned long long)st.pio_checked,
+		        (unsigned long long)st.insns_checked, (unsigned long long)st.ram_checked,
+		        (unsigned long long)st.mismatches);
+		fclose(f);
+	}
+	if (st.mismatches && !rc) {
+		gt_fail(c, "mshv-sim: %llu cross-check mismatches with KVM",
+		        (unsigned long long)st.mismatches);
+		return 1;
+	}
+	return rc;
+}
+
+/* In the parent: add a child's counts to the run's. */
+static void sim_stats_add(const char *tmpdir, const struct guest_test *t, const struct hv_ops *hv,
+                          struct mshv_sim_stats *sum)
+{
+	unsigned long long v[6] = { 0 };
+	char path[320];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s-%s.sim", tmpdir, t->name, hv->name);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fscanf(f, "%llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) ==
+	    6) {
+		sum->intercepts += v[0];
+		sum->mmio_checked += v[1];
+		sum->pio_checked += v[2];
+		sum->insns_checked += v[3];
+		sum->ram_checked += v[4];
+		sum->mismatches += v[5];
+	}
+	fclose(f);
+}
+
+static const char *skip_reason(const struct hv_ops *hv)
+{
+	if (!strcmp(hv->name, "mshv"))
+		return "no /dev/mshv: this host is not running as a Microsoft Hypervisor root "
+		       "partition";
+	if (!strcmp(hv->name, "kvm") || !strcmp(hv->name, "mshv-sim"))
+		return "no usable /dev/kvm on this host";
+	return "not available on this host";
+}
+
+static void print_matrix(const struct guest_test *const *tests, const char (*res)[MAX_COLUMNS],
+                         size_t nt, const struct hv_ops *const *cols, size_t nc)
+{
+	static const char *const word[] = { ['P'] = "PASS", ['F'] = "FAIL", ['S'] = "SKIP" };
+
+	printf("# test x hypervisor:\n# %-20s", "");
+	for (size_t b = 0; b < nc; b++)
+		printf(" %-9s", cols[b]->name);
+	printf("\n");
+	for (size_t i = 0; i < nt; i++) {
+		if (!res[i][0])
+			continue; /* not selected */
+		printf("# %-20s", tests[i]->name);
+		for (size_t b = 0; b < nc; b++)
+			printf(" %-9s", word[(unsigned char)res[i][b]]);
+		printf("\n");
+	}
+}
 
 static int run_child(const struct guest_test *t, const struct hv_ops *hv, const char *dir,
                      const char *tmpdir, char *why, size_t whylen)
@@ -59,6 +143,8 @@ static int run_child(const struct guest_test *t, const struct hv_ops *hv, const 
 		         hv->name);
 		snprintf(c->stderr_path, sizeof(c->stderr_path), "%s", errpath);
 		rc = gt_run(t, hv, dir, c);
+		if (hv == &hv_mshv_sim_ops)
+			rc = sim_stats_save(errpath, c, rc);
 		/* Hand the reason to the parent through a file beside the stderr log. */
 		snprintf(errpath + strlen(errpath) - 7, 8, ".why");
 		res = fopen(errpath, "w");
@@ -114,48 +200,70 @@ int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "build/release/guest";
 	char tmpdir[] = "/tmp/hvmm-guest-XXXXXX";
-	unsigned n = 0, failed = 0, skipped = 0;
+	const struct hv_ops *cols[MAX_COLUMNS];
+	char(*res)[MAX_COLUMNS];
+	struct mshv_sim_stats sim = { 0 };
+	unsigned n = 0, failed = 0;
+	size_t nc = 0, nt = 0;
 
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
 	}
 	log_set_level(LOG_WARN);
-	for (const struct guest_test *const *tp = guest_tests; *tp; tp++)
-		if (selected((*tp)->name, argc, argv))
-			for (size_t b = 0; hv_backends[b]; b++)
-				n++;
+	for (size_t b = 0; hv_backends[b] && nc < MAX_COLUMNS - 1; b++)
+		cols[nc++] = hv_backends[b];
+	cols[nc++] = &hv_mshv_sim_ops;
+	while (guest_tests[nt])
+		nt++;
+	res = calloc(nt, sizeof(*res));
+	if (!res)
+		return 1;
+	for (size_t i = 0; i < nt; i++)
+		if (selected(guest_tests[i]->name, argc, argv))
+			n += (unsigned)nc;
 	printf("TAP version 13\n1..%u\n", n);
 	n = 0;
-	for (const struct guest_test *const *tp = guest_tests; *tp; tp++) {
-		const struct guest_test *t = *tp;
+	for (size_t i = 0; i < nt; i++) {
+		const struct guest_test *t = guest_tests[i];
 
 		if (!selected(t->name, argc, argv))
 			continue;
-		for (size_t b = 0; hv_backends[b]; b++) {
-			const struct hv_ops *hv = hv_backends[b];
+		for (size_t b = 0; b < nc; b++) {
+			const struct hv_ops *hv = cols[b];
 			char why[512] = "";
 			uint64_t t0 = clock_ns();
 
 			n++;
 			if (hv->probe()) {
-				printf(
-				    "ok %u - guest/%s [%s] # SKIP no usable /dev/%s on this host\n",
-				    n, t->name, hv->name, hv->name);
-				skipped++;
+				printf("ok %u - guest/%s [%s] # SKIP %s\n", n, t->name, hv->name,
+				       skip_reason(hv));
+				res[i][b] = 'S';
 				continue;
 			}
 			if (run_child(t, hv, dir, tmpdir, why, sizeof(why))) {
 				printf("not ok %u - guest/%s [%s]\n# %s\n", n, t->name, hv->name,
 				       why);
+				res[i][b] = 'F';
 				failed++;
 			} else {
 				printf("ok %u - guest/%s [%s] (%.2f s)\n", n, t->name, hv->name,
 				       (clock_ns() - t0) / 1e9);
+				res[i][b] = 'P';
 			}
+			if (hv == &hv_mshv_sim_ops)
+				sim_stats_add(tmpdir, t, hv, &sim);
 			fflush(stdout);
 		}
 	}
+	print_matrix(guest_tests, (const char(*)[MAX_COLUMNS])res, nt, cols, nc);
+	printf("# mshv-sim cross-check against KVM's emulator: %llu I/O intercepts, %llu MMIO and "
+	       "%llu port accesses, %llu instructions' registers, %llu bytes of string-op RAM "
+	       "writes compared; %llu mismatches\n",
+	       (unsigned long long)sim.intercepts, (unsigned long long)sim.mmio_checked,
+	       (unsigned long long)sim.pio_checked, (unsigned long long)sim.insns_checked,
+	       (unsigned long long)sim.ram_checked, (unsigned long long)sim.mismatches);
+	free(res);
 	if (!failed) {
 		char cmd[64];
 
@@ -165,6 +273,5 @@ int main(int argc, char **argv)
 	} else {
 		printf("# logs of this run are in %s\n", tmpdir);
 	}
-	(void)skipped;
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv-mshv: the run loop.  MSHV_RUN_VP returns one intercept message; the VP stays on the
+ * intercepted instruction until hvmm has done what it asked and moved RIP on.  Port I/O is
+ * completed here directly; MMIO and string port I/O go through the emulator in emu/.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv-mshv/hv_mshv.h"
+
+#define X86_CR4_LA57 (1ull << 12)
+
+/* ---- the emulator's callbacks ---- */
+
+/* Device memory (a BAR mapping) is touched with exactly the width the guest used. */
+static void mshv_device_copy(void *dev, void *buf, unsigned len, bool write)
+{
+	uintptr_t a = (uintptr_t)dev;
+	uint64_t x = 0;
+
+	if ((len == 1 || len == 2 || len == 4 || len == 8) && !(a & (len - 1))) {
+		if (write)
+			memcpy(&x, buf, len);
+		switch (len) {
+		case 1:
+			if (write)
+				*(volatile uint8_t *)dev = (uint8_t)x;
+			else
+				x = *(volatile uint8_t *)dev;
+			break;
+		case 2:
+			if (write)
+				*(volatile uint16_t *)dev = (uint16_t)x;
+			else
+				x = *(volatile uint16_t *)dev;
+			break;
+		case 4:
+			if (write)
+				*(volatile uint32_t *)dev = (uint32_t)x;
+			else
+				x = *(volatile uint32_t *)dev;
+			break;
+		default:
+			if (write)
+				*(volatile uint64_t *)dev = x;
+			else
+				x = *(volatile uint64_t *)dev;
+			break;
+		}
+		if (!write)
+			memcpy(buf, &x, len);
+		return;
+	}
+	for (unsigned i = 0; i < len; i++) {
+		if (write)
+			((volatile uint8_t *)dev)[i] = ((uint8_t *)buf)[i];
+		else
+			((uint8_t *)buf)[i] = ((volatile uint8_t *)dev)[i];
+	}
+}
+
+/*
+ * Guest-physical access for the emulator: RAM the backend mapped is read and written here;
+ * anything else (and writes to read-only RAM) is MMIO for core's bus.
+ */
+static int mshv_emu_access(struct hv_vcpu *v, uint64_t gpa, void *buf, unsigned len, bool write)
+{
+	struct hv_vm *vm = v->vm;
+	bool done = false;
+
+	pthread_rwlock_rdlock(&vm->mem_lock);
+	for (size_t i = 0; i < vm->nr_regions; i++) {
+		const struct hv_mem_region *r = &vm->regions[i];
+		uint8_t *p;
+
+		if (gpa < r->gpa || gpa - r->gpa >= r->size || len > r->size - (gpa - r->gpa))
+			continue;
+		if (write && (r->flags & HV_MEM_READONLY))
+			break;
+		p = (uint8_t *)r->hva + (gpa - r->gpa);
+		if (r->flags & HV_MEM_DEVICE)
+			mshv_device_copy(p, buf, len, write);
+		else if (write)
+			memcpy(p, buf, len);
+		else
+			memcpy(buf, p, len);
+		done = true;
+		break;
+	}
+	pthread_rwlock_unlock(&vm->mem_lock);
+	/* The MMIO handler runs without the lock: it may remap memory (a BAR move). */
+	if (!done)
+		v->io->mmio(v->io->ctx, gpa, buf, len, write);
+	return 0;
+}
+
+static int mshv_emu_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
+{
+	return mshv_emu_access(ctx, gpa, buf, len, false);
+}
+
+static int mshv_emu_write(void *ctx, uint64_t gpa, const void *buf, unsigned len)
+{
+	uint8_t tmp[8];
+
+	if (len > sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, buf, len);
+	return mshv_emu_access(ctx, gpa, tmp, len, true);
+}
+
+static int mshv_emu_translate(void *ctx, uint64_t gva, bool write, uint64_t *gpa)
+{
+	struct hv_vcpu *v = ctx;
+	struct mshv_in_translate in = {
+		.vp_index = v->index,
+		.control_flags =
+		    write ? MSHV_TRANSLATE_VALIDATE_WRITE : MSHV_TRANSLATE_VALIDATE_READ,
+		.gva_page = gva >> 12,
+	};
+	struct mshv_out_translate out = { 0 };
+	int r = mshv_hvcall(v->vm, v->fd, MSHV_HVCALL_TRANSLATE_VIRTUAL_ADDRESS, 0, &in, sizeof(in),
+	                    &out, sizeof(out), NULL);
+
+	if (r)
+		return r;
+	if (out.result_code != MSHV_TRANSLATE_SUCCESS)
+		return -EFAULT; /* the guest would take a page fault: not ours to emulate */
+	*gpa = (out.gpa_page << 12) | (gva & 0xfff);
+	return 0;
+}
+
+static int mshv_emu_pio_read(void *ctx, uint16_t port, void *buf, unsigned len)
+{
+	struct hv_vcpu *v = ctx;
+
+	v->io->pio(v->io->ctx, port, buf, len, false);
+	return 0;
+}
+
+static int mshv_emu_pio_write(void *ctx, uint16_t port, const void *buf, unsigned len)
+{
+	struct hv_vcpu *v = ctx;
+	uint8_t tmp[8];
+
+	if (len > sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, buf, len);
+	v->io->pio(v->io->ctx, port, tmp, len, true);
+	return 0;
+}
+
+/* ---- vCPU state for the emulator ---- */
+
+static bool mshv_page_valid(const struct hv_vcpu *v)
+{
+	return v->regs && v->regs->isvalid && v->regs->version == 1;
+}
+
+static enum emu_mode mshv_mode(uint16_t exec_state, uint16_t cs_attr)
+{
+	if (!(exec_state & MSHV_EXEC_CR0_PE))
+		return EMU_MODE_REAL16;
+	if ((exec_state & MSHV_EXEC_EFER_LMA) && (cs_attr & MSHV_SEG_L))
+		return EMU_MODE_LONG64;
+	return (cs_attr & MSHV_SEG_DB) ? EMU_MODE_PROT32 : EMU_MODE_PROT16;
+}
+
+int mshv_emu_state(struct hv_vcpu *v, const struct mshv_intercept_header *h, struct emu_cpu *cpu)
+{
+	uint64_t cr4;
+
+	memset(cpu, 0, sizeof(*cpu));
+	if (mshv_page_valid(v)) {
+		const struct mshv_reg_page *p = v->regs;
+
+		memcpy(cpu->regs.gpr, p->gpr, sizeof(cpu->regs.gpr));
+		for (unsigned i = 0; i < 6; i++)
+			cpu->seg_base[i] = p->seg[i].base;
+		cr4 = p->cr4;
+	} else {
+		/* 16 GPRs, the 6 segment registers and CR4 in one hypercall. */
+		uint32_t names[23];
+		union mshv_reg_value vals[23];
+		int r;
+
+		for (unsigned i = 0; i < 16; i++)
+			names[i] = MSHV_REG_GPR(i);
+		for (unsigned i = 0; i < 6; i++)
+			names[16 + i] = MSHV_REG_ES + i;
+		names[22] = MSHV_REG_CR4;
+		if ((r = mshv_get_regs(v, names, vals, 23)))
+			return r;
+		for (unsigned i = 0; i < 16; i++)
+			cpu->regs.gpr[i] = vals[i].reg64;
+		for (unsigned i = 0; i < 6; i++)
+			cpu->seg_base[i] = vals[16 + i].seg.base;
+		cr4 = vals[22].reg64;
+	}
+	/* The message's RIP, RFLAGS and CS are those of the intercepted instruction. */
+	cpu->regs.rip = h->rip;
+	cpu->regs.rflags = h->rflags;
+	cpu->seg_base[EMU_SEG_CS] = h->cs.base;
+	cpu->mode = mshv_mode(h->exec_state, h->cs.attributes);
+	cpu->la57 = !!(cr4 & X86_CR4_LA57);
+	return 0;
+}
+
+/* Write back what an instruction changed: through the register page when it is valid. */
+static int mshv_writeback(struct hv_vcpu *v, const struct emu_regs *before,
+                          const struct emu_regs *after)
+{
+	uint32_t names[MSHV_NR_REGS];
+	union mshv_reg_value vals[MSHV_NR_REGS];
+	size_t n = 0;
+
+	if (mshv_page_valid(v)) {
+		struct mshv_reg_page *p = v->regs;
+
+		memcpy(p->gpr, after->gpr, sizeof(p->gpr));
+		p->rip = after->rip;
+		p->rflags = after->rflags;
+		p->dirty |=
+		    MSHV_REGPAGE_DIRTY_GENERAL | MSHV_REGPAGE_DIRTY_IP | MSHV_REGPAGE_DIRTY_FLAGS;
+		return 0;
+	}
+	for (unsigned i = 0; i < 16; i++) {
+		if (after->gpr[i] != before->gpr[i]) {
+			names[n] = MSHV_REG_GPR(i);
+			vals[n++].reg64 = after->gpr[i];
+		}
+	}
+	names[n] = MSHV_REG_RIP;
+	vals[n++].reg64 = after->rip;
+	if (after->rflags != before->rflags) {
+		names[n] = MSHV_REG_RFLAGS;
+		vals[n++].reg64 = after->rflags;
+	}
+	return mshv_set_regs(v, names, vals, n);
+}
+
+/* The instruction at RIP, from guest RAM, when the message carried too few bytes. */
+static int mshv_fetch_insn(struct hv_vcpu *v, const struct emu_cpu *cpu, uint8_t *buf,
+                           unsigned *len)
+{
+	uint64_t la = cpu->seg_base[EMU_SEG_CS] + cpu->regs.rip;
+	unsigned n = 0;
+
+	if (cpu->mode != EMU_MODE_LONG64)
+		la &= 0xffffffffull;
+	while (n < EMU_MAX_INSN_LEN) {
+		uint64_t gpa, chunk = 4096 - ((la + n) & 0xfff);
+		struct hv_mem_region r;
+		int ret;
+
+		if (chunk > EMU_MAX_INSN_LEN - n)
+			chunk = EMU_MAX_INSN_LEN - n;
+		if ((ret = mshv_emu_translate(v, la + n, false, &gpa)))
+			return n ? 0 : ret;
+		if (!mshv_mem_find(v->vm, gpa, chunk, &r) || (r.flags & HV_MEM_DEVICE))
+			break; /* code is fetched from RAM only */
+		memcpy(buf + n, (uint8_t *)r.hva + (gpa - r.gpa), chunk);
+		n += (unsigned)chunk;
+		*len = n;
+	}
+	return n ? 0 : -EFAULT;
+}
+
+static int mshv_emulate(struct hv_vcpu *v, const struct mshv_intercept_header *h,
+                        const uint8_t *insn, unsigned count, const struct emu_hint *hint)
+{
+	const struct emu_ops ops = {
+		.ctx = v,
+		.mem_read = mshv_emu_read,
+		.mem_write = mshv_emu_write,
+		.translate = mshv_emu_translate,
+		.pio_read = mshv_emu_pio_read,
+		.pio_write = mshv_emu_pio_write,
+	};
+	struct emu_cpu cpu;
+	struct emu_regs before;
+	uint8_t bytes[16];
+	unsigned n = count < sizeof(bytes) ? count : sizeof(bytes);
+	char err[256];
+	int r;
+
+	if ((r = mshv_emu_state(v, h, &cpu)))
+		return r;
+	before = cpu.regs;
+	memcpy(bytes, insn, n);
+	if (!n && (r = mshv_fetch_insn(v, &cpu, bytes, &n))) {
+		log_err("vCPU %u: cannot read the instruction at rip %#llx: %s", v->index,
+		        (unsigned long long)cpu.regs.rip, strerror(-r));
+		return r;
+	}
+	r = emu_execute(&cpu, bytes, n, hint, &ops, err, sizeof(err));
+	if (r == -ENODATA && count) {
+		/* The message held part of the instruction: read all of it from RAM. */
+		if (!mshv_fetch_insn(v, &cpu, bytes, &n))
+			r = emu_execute(&cpu, bytes, n, hint, &ops, err, sizeof(err));
+	}
+	if (r) {
+		log_err("vCPU %u: %s", v->index, err);
+		return r;
+	}
+	return mshv_writeback(v, &before, &cpu.regs);
+}
+
+/* ---- intercepts ---- */
+
+static int mshv_set_rip_rax(struct hv_vcpu *v, uint64_t rip, bool set_rax, uint64_t rax)
+{
+	uint32_t names[2] = { MSHV_REG_RIP, MSHV_REG_RAX };
+	union mshv_reg_value vals[2] = { { .reg64 = rip }, { .reg64 = rax } };
+
+	if (mshv_page_valid(v)) {
+		v->regs->rip = rip;
+		v->regs->dirty |= MSHV_REGPAGE_DIRTY_IP;
+		if (set_rax) {
+			v->regs->gpr[EMU_REG_RAX] = rax;
+			v->regs->dirty |= MSHV_REGPAGE_DIRTY_GENERAL;
+		}
+		return 0;
+	}
+	return mshv_set_regs(v, names, vals, set_rax ? 2 : 1);
+}
+
+/* Instruction length from the header, or decoded when a message leaves it out. */
+static unsigned mshv_insn_len(const struct mshv_intercept_header *h, const uint8_t *insn,
+                              unsigned count, unsigned fallback)
+{
+	struct emu_insn d;
+	unsigned len = h->insn_len_cr8 & 0xf;
+
+	if (len)
+		return len;
+	if (count && !emu_decode(insn, count, mshv_mode(h->exec_state, h->cs.attributes), &d))
+		return d.len;
+	return fallback;
+}
+
+static int mshv_handle_io(struct hv_vcpu *v, const struct mshv_msg_io *m)
+{
+	unsigned size = MSHV_IO_SIZE(m->access_info);
+	bool write = m->h.access_type == MSHV_ACCESS_WRITE;
+	unsigned count = m->insn_count < 16 ? m->insn_count : 16;
+	uint64_t data = 0, rax = m->rax, mask;
+
+	if (m->access_info & (MSHV_IO_STRING | MSHV_IO_REP))
+		return mshv_emulate(v, &m->h, m->insn, count, NULL);
+	if (size != 1 && size != 2 && size != 4) {
+		log_err("vCPU %u: port I/O intercept of %u bytes at port %#x", v->index, size,
+		        m->port);
+		return -EIO;
+	}
+	mask = (1ull << (8 * size)) - 1;
+	if (write) {
+		data = rax & mask;
+		v->io->pio(v->io->ctx, m->port, &data, size, true);
+	} else {
+		v->io->pio(v->io->ctx, m->port, &data, size, false);
+		/* IN AL/AX merge into RAX; IN EAX zero-extends, like any 32-bit write. */
+		rax = size == 4 ? (data & mask) : (rax & ~mask) | (data & mask);
+	}
+	return mshv_set_rip_rax(v, m->h.rip + mshv_insn_len(&m->h, m->insn, count, 1), !write, rax);
+}
+
+static int mshv_handle_mem(struct hv_vcpu *v, const struct mshv_msg_mem *m, enum hv_exit *out,
+                           bool *done)
+{
+	unsigned count = m->insn_count < 16 ? m->insn_count : 16;
+	/*
+	 * The GPA is the faulting one.  When the GVA is reported but the pair is not valid, the
+	 * GPA may belong to a page-table access, so the emulator translates everything then.
+	 */
+	bool gva = m->access_info & MSHV_MEM_GVA_VALID;
+	struct emu_hint hint = {
+		.gpa_valid = !gva || (m->access_info & MSHV_MEM_GVA_GPA_VALID),
+		.gva_valid = gva,
+		.gpa = m->gpa,
+		.gva = m->gva,
+	};
+
+	if (m->h.access_type == MSHV_ACCESS_EXECUTE) {
+		log_err("vCPU %u: the guest runs code at gpa %#llx, which is not RAM (rip %#llx)",
+		        v->index, (unsigned long long)m->gpa, (unsigned long long)m->h.rip);
+		*out = HV_EXIT_SHUTDOWN;
+		*done = true;
+		return 0;
+	}
+	return mshv_emulate(v, &m->h, m->insn, count, &hint);
+}
+
+static int mshv_handle_msr(struct hv_vcpu *v, const struct mshv_msg_msr *m)
+{
+	uint32_t dropped = 0;
+	bool write = m->h.access_type == MSHV_ACCESS_WRITE;
+	uint64_t rip = m->h.rip + ((m->h.insn_len_cr8 & 0xf) ? (m->h.insn_len_cr8 & 0xf) : 2);
+	uint32_t names[3] = { MSHV_REG_RIP, MSHV_REG_RAX, MSHV_REG_RDX };
+	union mshv_reg_value vals[3] = { { .reg64 = rip } };
+
+	/* Only MSRs hvmm asked to intercept arrive here; none are: act like an unknown MSR. */
+	if (ratelimit_allow(&v->msr_rl, &dropped))
+		log_warn("vCPU %u: %s of MSR %#x ignored%s", v->index, write ? "wrmsr" : "rdmsr",
+		         m->msr, dropped ? " (and earlier ones)" : "");
+	if (mshv_page_valid(v)) {
+		v->regs->rip = rip;
+		v->regs->dirty |= MSHV_REGPAGE_DIRTY_IP;
+		if (!write) {
+			v->regs->gpr[EMU_REG_RAX] = 0;
+			v->regs->gpr[EMU_REG_RDX] = 0;
+			v->regs->dirty |= MSHV_REGPAGE_DIRTY_GENERAL;
+		}
+		return 0;
+	}
+	return mshv_set_regs(v, names, vals, write ? 1 : 3);
+}
+
+static int mshv_handle_cpuid(struct hv_vcpu *v, const struct mshv_msg_cpuid *m)
+{
+	uint64_t rip = m->h.rip + ((m->h.insn_len_cr8 & 0xf) ? (m->h.insn_len_cr8 & 0xf) : 2);
+	uint32_t names[5] = { MSHV_REG_RIP, MSHV_REG_RAX, MSHV_REG_RBX, MSHV_REG_RCX,
+		              MSHV_REG_RDX };
+	union mshv_reg_value vals[5] = { { .reg64 = rip },
+		                         { .reg64 = m->default_rax },
+		                         { .reg64 = m->default_rbx },
+		                         { .reg64 = m->default_rcx },
+		                         { .reg64 = m->default_rdx } };
+
+	/* The registered results are already applied in the default values. */
+	if (mshv_page_valid(v)) {
+		struct mshv_reg_page *p = v->regs;
+
+		p->rip = rip;
+		p->gpr[EMU_REG_RAX] = m->default_rax;
+		p->gpr[EMU_REG_RBX] = m->default_rbx;
+		p->gpr[EMU_REG_RCX] = m->default_rcx;
+		p->gpr[EMU_REG_RDX] = m->default_rdx;
+		p->dirty |= MSHV_REGPAGE_DIRTY_IP | MSHV_REGPAGE_DIRTY_GENERAL;
+		return 0;
+	}
+	return mshv_set_regs(v, names, vals, 5);
+}
+
+/* Act on one message.  *done says vcpu_run returns *out; otherwise the VP runs on. */
+static int mshv_handle_msg(struct hv_vcpu *v, const struct mshv_msg *msg, enum hv_exit *out,
+                           bool *done)
+{
+	union {
+		struct mshv_msg_io io;
+		struct mshv_msg_mem mem;
+		struct mshv_msg_msr msr;
+		struct mshv_msg_cpuid cpuid;
+		struct mshv_msg_eoi eoi;
+		struct mshv_intercept_header h;
+	} p;
+
+	_Static_assert(sizeof(p) <= MSHV_MSG_PAYLOAD, "payload");
+	memcpy(&p, msg->payload, sizeof(p));
+	*done = false;
+	switch (msg->type) {
+	case MSHV_MSG_X64_IO_PORT:
+		return mshv_handle_io(v, &p.io);
+	case MSHV_MSG_UNMAPPED_GPA:
+	case MSHV_MSG_GPA_INTERCEPT:
+		return mshv_handle_mem(v, &p.mem, out, done);
+	case MSHV_MSG_X64_HALT:
+		*out = HV_EXIT_HALT;
+		*done = true;
+		return 0;
+	case MSHV_MSG_X64_APIC_EOI:
+		v->io->eoi(v->io->ctx, (uint8_t)p.eoi.vector);
+		return 0;
+	case MSHV_MSG_X64_MSR:
+		return mshv_handle_msr(v, &p.msr);
+	case MSHV_MSG_X64_CPUID:
+		return mshv_handle_cpuid(v, &p.cpuid);
+	case MSHV_MSG_UNRECOVERABLE_EXCEPTION:
+		log_debug("vCPU %u: unrecoverable exception at rip %#llx", v->index,
+		          (unsigned long long)p.h.rip);
+		*out = HV_EXIT_SHUTDOWN;
+		*done = true;
+		return 0;
+	case MSHV_MSG_INVALID_VP_REGISTER:
+		log_err("vCPU %u: the hypervisor will not run the VP: a register holds an invalid "
+		        "value (rip %#llx)",
+		        v->index, (unsigned long long)p.h.rip);
+		return -EINVAL;
+	case MSHV_MSG_UNSUPPORTED_FEATURE:
+		log_err("vCPU %u: the guest used a feature the hypervisor does not support",
+		        v->index);
+		return -ENOTSUP;
+	case MSHV_MSG_X64_SIPI:
+		/* hvmm installs no SIPI intercept: the hypervisor starts APs itself. */
+		log_debug("vCPU %u: SIPI intercept ignored", v->index);
+		return 0;
+	case MSHV_MSG_NONE:
+		return 0;
+	default:
+		log_err("vCPU %u: unexpected MSHV message type %#x", v->index, msg->type);
+		return -EIO;
+	}
+}
+
+int mshv_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
+{
+	const struct mshv_sys *sys = &v->vm->sys;
+
+	if (!atomic_load_explicit(&v->have_thread, memory_order_relaxed)) {
+		v->thread = pthread_self();
+		atomic_store(&v->have_thread, true);
+	}
+	for (;;) {
+		struct mshv_msg msg;
+		bool done;
+		int r;
+
+		/* The kick protocol's vCPU side: in_run up, then the flag, then the ioctl. */
+		atomic_store(&v->in_run, true);
+		if (atomic_exchange(&v->kick, false)) {
+			atomic_store(&v->in_run, false);
+			*out = HV_EXIT_INTERRUPTED;
+			return 0;
+		}
+		r = sys->ioctl(sys->ctx, v->fd, MSHV_RUN_VP, &v->run);
+		atomic_store(&v->in_run, false);
+		if (r == -EINTR) {
+			atomic_store(&v->kick, false);
+			*out = HV_EXIT_INTERRUPTED;
+			return 0;
+		}
+		if (r == -EAGAIN)
+			continue;
+		if (r < 0) {
+			log_err("MSHV_RUN_VP vCPU %u: %s", v->index, strerror(-r));
+			return r;
+		}
+		memcpy(&msg, v->run.msg_buf, sizeof(msg));
+		r = mshv_handle_msg(v, &msg, out, &done);
+		if (r || done)
+			return r;
+	}
+}
