@@ -169,6 +169,8 @@ static void pci_bar_dispatch(void *opaque, uint64_t off, void *data, uint32_t le
 	struct pci_bar *b = opaque;
 	struct pci_dev *dev = b->dev;
 
+	if (dev->ops->bar_trapped)
+		dev->ops->bar_trapped(dev, b->index, off, is_write);
 	if (dev->msix && pci_msix_bar_access(dev->msix, b->index, off, data, len, is_write))
 		return;
 	if (is_write) {

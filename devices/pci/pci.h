@@ -138,6 +138,12 @@ struct pci_dev_ops {
 	void (*bar_write)(struct pci_dev *dev, unsigned bar, uint64_t off, const void *data,
 	                  uint32_t len);
 	/*
+	 * Told of every guest access that reached the core's BAR handler (MSI-X table and PBA
+	 * included), before it is served: for counting what was not mapped straight through.
+	 * vCPU thread, no PCI lock.
+	 */
+	void (*bar_trapped)(struct pci_dev *dev, unsigned bar, uint64_t off, bool is_write);
+	/*
 	 * Function Level Reset or secondary bus reset: the core has already restored config
 	 * space, unmapped BARs and reset MSI/MSI-X.  Config lock held.
 	 */

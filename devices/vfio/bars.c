@@ -178,10 +178,12 @@ int vfio_bar_map(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t siz
 	return 0;
 }
 
-static void vfio_count_trap(struct vfio_pci *vp, unsigned bar, uint64_t off)
+void vfio_bar_trapped(struct pci_dev *pdev, unsigned bar, uint64_t off, bool is_write)
 {
+	struct vfio_pci *vp = pdev->priv;
 	uint64_t page = off / PAGE;
 
+	(void)is_write;
 	pthread_mutex_lock(&vp->stats_lock);
 	if (bar < 6 && page < VFIO_STAT_PAGES)
 		vp->stats.bar_trapped[bar][page]++;
@@ -195,7 +197,6 @@ void vfio_bar_read(struct pci_dev *pdev, unsigned bar, uint64_t off, void *data,
 	struct vfio_pci *vp = pdev->priv;
 	unsigned region = bar == PCI_ROM_BAR ? VFIO_REGION_ROM : bar;
 
-	vfio_count_trap(vp, bar, off);
 	if (vfio_region_read(&vp->dev, region, off, data, len))
 		memset(data, 0xff, len);
 }
@@ -205,7 +206,6 @@ void vfio_bar_write(struct pci_dev *pdev, unsigned bar, uint64_t off, const void
 {
 	struct vfio_pci *vp = pdev->priv;
 
-	vfio_count_trap(vp, bar, off);
 	if (bar == PCI_ROM_BAR)
 		return;
 	if (vfio_region_write(&vp->dev, bar, off, data, len))

@@ -246,6 +246,7 @@ static const struct pci_dev_ops vfio_pci_ops = {
 	.bar_unmap = vfio_bar_unmap,
 	.bar_read = vfio_bar_read,
 	.bar_write = vfio_bar_write,
+	.bar_trapped = vfio_bar_trapped,
 	.reset = vfio_bar_reset,
 	.destroy = vfio_pci_release,
 };

@@ -277,6 +277,8 @@ void vfio_bar_unmap(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t 
 void vfio_bar_read(struct pci_dev *pdev, unsigned bar, uint64_t off, void *data, uint32_t len);
 void vfio_bar_write(struct pci_dev *pdev, unsigned bar, uint64_t off, const void *data,
                     uint32_t len);
+/* Count a trapped access by BAR page (the MSI-X table and PBA pages included). */
+void vfio_bar_trapped(struct pci_dev *pdev, unsigned bar, uint64_t off, bool is_write);
 /* A guest Function Level Reset: host vectors stopped, then VFIO_DEVICE_RESET. */
 void vfio_bar_reset(struct pci_dev *pdev);
 /* The MSI/MSI-X hooks (intr.c): wire a vector's eventfd to the host vector when it goes live. */
