@@ -427,6 +427,7 @@ struct vm {
 	struct hv_vm *hvm;
 	struct hv_caps caps;
 	struct guest_mem mem;
+	unsigned nr_ram_mapped; /* RAM regions mapped in the hypervisor so far */
 	struct bus pio;
 	struct bus mmio;
 	struct loop loop;

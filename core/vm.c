@@ -108,6 +108,7 @@ static int vm_map_ram(struct vm *vm)
 
 		if (ret)
 			return ret;
+		vm->nr_ram_mapped++;
 	}
 	return 0;
 }
@@ -128,7 +129,8 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	if (vm->hvm) {
-		for (unsigned i = 0; i < vm->mem.nr_ram; i++) {
+		/* Only what was mapped: a failed vm_create() may have mapped part of RAM. */
+		for (unsigned i = 0; i < vm->nr_ram_mapped; i++) {
 			struct hv_mem_region r = { vm->mem.ram[i].gpa, vm->mem.ram[i].size,
 						   vm->mem.ram[i].hva, 0 };
 

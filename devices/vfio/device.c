@@ -78,10 +78,15 @@ static int vfio_device_info(struct vfio_device *d)
 		struct vfio_region *reg = &d->regions[i];
 
 		r = sys->ioctl(sys->ctx, d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri);
-		if (r < 0) {
-			/* Optional regions (VGA) may be absent: treat as empty. */
+		if (r < 0 && i == VFIO_PCI_VGA_REGION_INDEX) {
+			/* Only the VGA region may be absent: treat it as empty. */
 			memset(reg, 0, sizeof(*reg));
 			continue;
+		}
+		if (r < 0) {
+			log_err("VFIO_DEVICE_GET_REGION_INFO %s region %u: %s", d->name, i,
+			        strerror(-r));
+			return r;
 		}
 		*reg =
 		    (struct vfio_region){ .flags = ri.flags, .size = ri.size, .offset = ri.offset };
@@ -100,6 +105,11 @@ static int vfio_device_info(struct vfio_device *d)
 		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = i };
 
 		r = sys->ioctl(sys->ctx, d->fd, VFIO_DEVICE_GET_IRQ_INFO, &ii);
+		if (r < 0 && i <= VFIO_PCI_MSIX_IRQ_INDEX) {
+			log_err("VFIO_DEVICE_GET_IRQ_INFO %s index %u: %s", d->name, i,
+			        strerror(-r));
+			return r;
+		}
 		d->irqs[i] =
 		    r < 0 ? (struct vfio_irq){ 0, 0 } : (struct vfio_irq){ ii.flags, ii.count };
 	}

@@ -29,6 +29,8 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t released_cond;
 	bool released;
+	unsigned fail_n, calls;
+	int fail_err;
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .released_cond = PTHREAD_COND_INITIALIZER };
 
 void fake_hv_release(void)
@@ -37,6 +39,30 @@ void fake_hv_release(void)
 	fake.released = true;
 	pthread_cond_broadcast(&fake.released_cond);
 	pthread_mutex_unlock(&fake.lock);
+}
+
+void fake_hv_fail_nth(unsigned n, int err)
+{
+	fake.fail_n = n;
+	fake.fail_err = err;
+	fake.calls = 0;
+}
+
+unsigned fake_hv_calls(void)
+{
+	return fake.calls;
+}
+
+/* Count a set-up call; the n-th fails, logged as a backend would log it. */
+static int fake_fault(const char *op)
+{
+	unsigned n = __atomic_add_fetch(&fake.calls, 1, __ATOMIC_SEQ_CST);
+
+	if (fake.fail_n && n == fake.fail_n) {
+		log_err("%s: %s (injected)", op, strerror(-fake.fail_err));
+		return fake.fail_err;
+	}
+	return 0;
 }
 
 void fake_hv_script(uint32_t index, struct fake_step *steps, size_t n)
@@ -56,6 +82,8 @@ void fake_hv_reset(void)
 	memset(fake.nr, 0, sizeof(fake.nr));
 	fake.vm_create_err = 0;
 	fake.released = false;
+	fake.fail_n = 0;
+	fake.calls = 0;
 	memset(&fake.rec, 0, sizeof(fake.rec));
 }
 
@@ -71,6 +99,8 @@ static int fake_probe(void)
 
 static int fake_vm_create_hv(struct hv_vm **out)
 {
+	if (fake_fault("FAKE_CREATE_VM"))
+		return fake.fail_err;
 	if (fake.vm_create_err)
 		return fake.vm_create_err;
 	*out = calloc(1, sizeof(**out));
@@ -93,6 +123,8 @@ static void fake_caps(struct hv_vm *vm, struct hv_caps *out)
 
 static int fake_mem_map(struct hv_vm *vm, const struct hv_mem_region *r)
 {
+	if (fake_fault("FAKE_MAP_MEMORY"))
+		return fake.fail_err;
 	(void)vm;
 	(void)r;
 	fake.rec.mem_maps++;
@@ -116,6 +148,8 @@ static int fake_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const
 	(void)nr;
 	if (index >= FAKE_MAX_VCPUS)
 		return -EINVAL;
+	if (fake_fault("FAKE_CREATE_VCPU"))
+		return fake.fail_err;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -136,6 +170,8 @@ static void fake_vcpu_destroy(struct hv_vcpu *v)
 
 static int fake_ok_state(struct hv_vcpu *v, enum hv_vcpu_state s)
 {
+	if (fake_fault("FAKE_SET_MP_STATE"))
+		return fake.fail_err;
 	(void)v;
 	(void)s;
 	return 0;
@@ -150,6 +186,8 @@ static int fake_get_regs(struct hv_vcpu *v, struct hv_regs *r)
 
 static int fake_set_regs(struct hv_vcpu *v, const struct hv_regs *r)
 {
+	if (fake_fault("FAKE_SET_REGS"))
+		return fake.fail_err;
 	(void)v;
 	(void)r;
 	return 0;
@@ -164,6 +202,8 @@ static int fake_get_sregs(struct hv_vcpu *v, struct hv_sregs *r)
 
 static int fake_set_sregs(struct hv_vcpu *v, const struct hv_sregs *r)
 {
+	if (fake_fault("FAKE_SET_SREGS"))
+		return fake.fail_err;
 	(void)v;
 	(void)r;
 	return 0;
@@ -226,6 +266,8 @@ static void fake_vcpu_kick(struct hv_vcpu *v)
 
 static int fake_irqfd_assign(struct hv_vm *vm, int fd, uint32_t gsi)
 {
+	if (fake_fault("FAKE_IRQFD"))
+		return fake.fail_err;
 	(void)vm;
 	(void)fd;
 	(void)gsi;
@@ -251,6 +293,8 @@ static int fake_ioeventfd(struct hv_vm *vm, const struct hv_ioeventfd *e)
 
 static int fake_set_msi_routes(struct hv_vm *vm, const struct hv_msi_route *r, size_t n)
 {
+	if (fake_fault("FAKE_SET_MSI_ROUTING"))
+		return fake.fail_err;
 	(void)vm;
 	pthread_mutex_lock(&fake.lock);
 	memcpy(fake.rec.routes, r, n * sizeof(*r));

@@ -46,6 +46,12 @@ extern const struct hv_ops fake_hv_ops;
 void fake_hv_script(uint32_t index, struct fake_step *steps, size_t n);
 /* Make the next vm_create (n == 0) or the n-th ioctl-like call fail with err. */
 void fake_hv_fail_vm_create(int err);
+/*
+ * Fault injection: the n-th set-up call into the fake (create VM, map memory, vCPU state and
+ * registers, irqfd, MSI routing) fails with err (n = 0: none).  fake_hv_calls() counts them.
+ */
+void fake_hv_fail_nth(unsigned n, int err);
+unsigned fake_hv_calls(void);
 /* Let every FAKE_HANG return (HV_EXIT_INTERRUPTED). */
 void fake_hv_release(void);
 /* Forget every script and record. */
