@@ -85,19 +85,30 @@ static bool sim_operand_gpa(struct sim_vp *vp, const struct sim_insn *in, struct
 }
 
 /* A string store at RIP whose element just written is this access: RIP did not move. */
+/*
+ * An access of `size` bytes at `gpa` is all of an operand of op_size bytes there, or its first
+ * piece: KVM splits an access at a page boundary and exits for each piece.
+ */
+static bool sim_piece_ok(uint64_t gpa, unsigned size, unsigned op_size)
+{
+	return size == op_size || (size < op_size && size == 4096 - (gpa & 0xfff));
+}
+
+/* A string store at RIP whose element just written is this access: RIP did not move. */
 static bool sim_string_write_at(struct sim_vp *vp, const struct sim_insn *in,
                                 const struct sim_io *io, struct kvm_regs *q,
                                 const struct kvm_sregs *s)
 {
 	const struct emu_insn *d = &in->d;
-	int64_t step = (q->rflags & EMU_FLAG_DF) ? -(int64_t)io->size : (int64_t)io->size;
+	int64_t step = (q->rflags & EMU_FLAG_DF) ? -(int64_t)d->op_size : (int64_t)d->op_size;
 	uint64_t gpa, want = 0, src = 0;
 
-	if (!in->decoded || d->op_size != io->size)
+	if (!in->decoded)
 		return false;
 	memcpy(&want, &io->data, io->size);
 	if (io->mmio) {
-		if (d->op != EMU_OP_STOS && d->op != EMU_OP_MOVS)
+		if ((d->op != EMU_OP_STOS && d->op != EMU_OP_MOVS) ||
+		    !sim_piece_ok(io->addr, io->size, d->op_size))
 			return false;
 		if (sim_translate(vp, sim_la(s, EMU_SEG_ES, q->rdi - (uint64_t)step, d->addr_size),
 		                  &gpa, NULL) ||
@@ -105,7 +116,8 @@ static bool sim_string_write_at(struct sim_vp *vp, const struct sim_insn *in,
 			return false;
 		if (d->op == EMU_OP_STOS)
 			return (q->rax & sim_amask(io->size)) == want;
-	} else if (d->op != EMU_OP_OUTS || (q->rdx & 0xffff) != io->addr) {
+	} else if (d->op != EMU_OP_OUTS || d->op_size != io->size ||
+	           (q->rdx & 0xffff) != io->addr) {
 		return false;
 	} else if (io->count > 1) {
 		return true; /* a batch: KVM shows the state before it */
@@ -140,8 +152,7 @@ static bool sim_store_before(struct sim_vp *vp, const struct sim_io *io, struct 
 		struct emu_insn d;
 		uint64_t gpa;
 
-		if (emu_decode(buf + sizeof(buf) - len, len, sim_mode(s), &d) || d.len != len ||
-		    d.op_size != io->size)
+		if (emu_decode(buf + sizeof(buf) - len, len, sim_mode(s), &d) || d.len != len)
 			continue;
 		memset(out, 0, sizeof(*out));
 		out->rip = q->rip - len;
@@ -149,6 +160,12 @@ static bool sim_store_before(struct sim_vp *vp, const struct sim_io *io, struct 
 		memcpy(out->bytes, buf + sizeof(buf) - len, len);
 		out->decoded = true;
 		out->d = d;
+		/* A string store without REP also completes before the exit. */
+		if ((d.op == EMU_OP_STOS || d.op == EMU_OP_MOVS || d.op == EMU_OP_OUTS) && !d.rep) {
+			if (sim_string_write_at(vp, out, io, q, s))
+				return true;
+			continue;
+		}
 		if (io->mmio) {
 			uint64_t m = sim_amask(io->size), v;
 
@@ -163,10 +180,11 @@ static bool sim_store_before(struct sim_vp *vp, const struct sim_io *io, struct 
 				v = d.imm;
 			else
 				continue;
-			if ((v & m) == want && sim_operand_gpa(vp, out, q, s, &gpa) &&
-			    gpa == io->addr)
+			if ((v & m) == want && sim_piece_ok(io->addr, io->size, d.op_size) &&
+			    sim_operand_gpa(vp, out, q, s, &gpa) && gpa == io->addr)
 				return true;
-		} else if (d.op == EMU_OP_OUT && (q->rax & sim_amask(io->size)) == want &&
+		} else if (d.op == EMU_OP_OUT && d.op_size == io->size &&
+		           (q->rax & sim_amask(io->size)) == want &&
 		           ((d.opcode & ~1u) == 0xe6 ? d.imm : (q->rdx & 0xffff)) == io->addr) {
 			return true;
 		}
@@ -190,29 +208,29 @@ static int sim_find(struct sim_vp *vp, const struct sim_io *io, struct kvm_regs 
 		return 0;
 	}
 	if (sim_string_write_at(vp, &at, io, q, s)) {
-		int64_t step = (q->rflags & EMU_FLAG_DF) ? -(int64_t)io->size : (int64_t)io->size;
-		unsigned as = at.d.addr_size;
-
-		*in = at;
-		if (io->count > 1)
-			return 0;
-		if (at.d.op != EMU_OP_OUTS)
-			sim_reg_add(&pre->rdi, -step, as);
-		if (at.d.op != EMU_OP_STOS)
-			sim_reg_add(&pre->rsi, -step, as);
-		if (at.d.rep)
-			sim_reg_add(&pre->rcx, 1, as);
-		return 0;
-	}
-	if (sim_store_before(vp, io, q, s, in)) {
+		*in = at; /* REP in progress: RIP stays on it */
+	} else if (sim_store_before(vp, io, q, s, in)) {
 		pre->rip = in->rip;
+	} else if (!io->mmio && at.decoded && at.d.op == EMU_OP_OUT) {
+		*in = at; /* upstream KVM leaves RIP on an OUT it has not completed */
 		return 0;
+	} else {
+		goto fail;
 	}
-	/* Upstream KVM leaves RIP on an OUT it has not completed. */
-	if (!io->mmio && at.decoded && at.d.op == EMU_OP_OUT) {
-		*in = at;
-		return 0;
+	if (sim_string_op(in->d.op) && io->count == 1) {
+		/* Undo this element's pointer and count updates. */
+		int64_t step =
+		    (q->rflags & EMU_FLAG_DF) ? -(int64_t)in->d.op_size : (int64_t)in->d.op_size;
+		unsigned as = in->d.addr_size;
+
+		if (in->d.op != EMU_OP_OUTS)
+			sim_reg_add(&pre->rdi, -step, as);
+		if (in->d.op != EMU_OP_STOS)
+			sim_reg_add(&pre->rsi, -step, as);
+		if (in->d.rep)
+			sim_reg_add(&pre->rcx, 1, as);
 	}
+	return 0;
 fail:
 	log_err("mshv-sim: cannot tell which instruction made the %s %s of %u bytes at %#llx "
 	        "(rip %#llx)",
