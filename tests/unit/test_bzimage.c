@@ -4,10 +4,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/core.h"
 #include "devices/devices.h"
+#include "tests/unit/unit.h"
 
 #define SETUP_SECTS 3
 #define SETUP_LEN   ((SETUP_SECTS + 1) * 512)
@@ -402,6 +404,43 @@ static void test_refusals(void **state)
 	expect_refused(m_initrd_max_low, -E2BIG, "initrd");
 }
 
+/* Through vm_load() on the fake hypervisor: a Linux boot with ACPI tables and an initrd file. */
+static void test_vm_load(void **state)
+{
+	char path[] = "/tmp/hvmm-test-initrd-XXXXXX";
+	struct vm_config cfg = { .kernel = "crafted-bzImage", .cmdline = "console=ttyS0" };
+	struct vm *vm = NULL;
+	uint8_t *zp, *ram;
+	int fd;
+
+	(void)state;
+	make_image();
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "initrd!", 7), 7);
+	close(fd);
+	cfg.initrd = path;
+	fake_hv_reset();
+	assert_int_equal(fake_vm_create(2, RAM, &vm), 0);
+	assert_int_equal(vm_load(vm, &cfg, image, sizeof(image)), 0);
+	unlink(path);
+	assert_true(vm->linux_boot);
+	assert_int_equal(vm->entry, MiB(1) + 0x200);
+	ram = vm->mem.ram[0].hva;
+	zp = ram + BOOT_ZERO_PAGE;
+	assert_int_equal(r64(zp, 0x070), ACPI_BASE);
+	assert_memory_equal(ram + ACPI_BASE, "RSD PTR ", 8);
+	assert_int_equal(r32(zp, 0x21c), 7);
+	assert_memory_equal(ram + r32(zp, 0x218), "initrd!", 7);
+	vm_destroy(vm);
+
+	/* A bad image is refused before any VM exists, with its reason logged. */
+	w16(image, 0x206, 0x0205);
+	capture_begin();
+	assert_int_equal(vm_check_kernel("old-bzImage", image, sizeof(image)), -ENOEXEC);
+	assert_non_null(strstr(capture_end(), "old-bzImage: boot protocol 2.05"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_high_ram),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_vm_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
