@@ -302,7 +302,14 @@ static int mshv_emulate(struct hv_vcpu *v, const struct mshv_intercept_header *h
 			r = emu_execute(&cpu, bytes, n, hint, &ops, err, sizeof(err));
 	}
 	if (r) {
-		log_err("vCPU %u: %s", v->index, err);
+		char hex[3 * sizeof(bytes) + 1] = "";
+
+		/* The emulator names what it decoded; the whole fetch helps tell what it was. */
+		for (unsigned i = 0; i < n; i++)
+			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", bytes[i]);
+		if (n)
+			hex[3 * n - 1] = '\0';
+		log_err("vCPU %u: %s; the VM stops (bytes at rip: %s)", v->index, err, hex);
 		return r;
 	}
 	return mshv_writeback(v, &before, &cpu.regs);
