@@ -47,7 +47,7 @@ GT_SRCS      += $(wildcard tests/mshv-sim/*.c)
 GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
 GT_RUNNER    := $(BUILD)/tests/guest-runner
 
-.PHONY: all check demo man install deps format help clean e2e bench
+.PHONY: all check demo man install deps format help clean e2e bench fuzz fuzz-build
 all: $(HVMM) $(GUEST_ELFS)
 
 # V=1 shows the full commands.
@@ -92,7 +92,16 @@ e2e: deps
 	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
 	$(MAKE) -C tests/e2e HVMM=$(E2E_HVMM)
 
-check: deps all $(UNIT_BINS) $(GT_RUNNER)
+# Fuzzing (tests/fuzz/README.md): make check replays the corpora; make fuzz builds the
+# libFuzzer targets with clang into build/fuzz and runs each for FUZZ_SECONDS.
+include tests/fuzz/fuzz.mk
+fuzz:
+	$(MAKE) deps DEB_PKGS="clang libclang-rt-14-dev"
+	$(MAKE) BUILD=build/fuzz CC=clang OPTFLAGS="-O1 -g" EXTRA_CFLAGS="$(FUZZ_FLAGS)" \
+		EXTRA_LDFLAGS="$(FUZZ_LDFLAGS)" fuzz-build
+	bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+check: deps all $(UNIT_BINS) $(GT_RUNNER) $(FUZZ_REPLAYS)
 	@bash tests/run.sh $(BUILD)
 
 # Benchmarks against QEMU (bench/run.sh says how): one guest program, two host tools.
@@ -148,6 +157,7 @@ help:
 	@echo "make demo       boot the demo guest"
 	@echo "make e2e        nested end-to-end rig (real Linux guests, VFIO) in QEMU"
 	@echo "make bench      benchmarks against QEMU"
+	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS=$(FUZZ_SECONDS) each (tests/fuzz)"
 	@echo "make man        man/hvmm.1 from its scdoc source"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 

@@ -35,6 +35,11 @@ for t in "$build"/tests/unit/test_*; do
 	[ -x "$t" ] || continue
 	run_tap "unit/$(basename "$t")" "$t"
 done
+# Fuzz targets replaying their committed corpora (tests/fuzz/README.md).
+for t in "$build"/tests/fuzz/replay_*; do
+	[ -x "$t" ] || continue
+	run_tap "fuzz/$(basename "$t")" "$t"
+done
 run_tap guest "$build/tests/guest-runner" "$build/guest"
 
 echo

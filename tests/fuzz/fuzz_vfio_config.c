@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target vfio_config: the config shadow of an assigned device built from a hostile
+ * device.  The fake VFIO kernel (tests/unit/fake_vfio.c) starts as an NVMe-like function; the
+ * input replaces its config space (garbage capability lists, MSI/MSI-X with any table size,
+ * BIR and offset, hidden extended capabilities), its BAR sizes, flags and sparse-mmap areas,
+ * then vfio_pci_create() shadows it and the guest drives it through pci_cfg_read() and
+ * pci_cfg_write(), BAR accesses, and the device changing its own config bytes meanwhile.
+ *
+ * Input:
+ *   flags (u8): bit 0 the next 256 bytes are config space 0-255, bit 1 no reset support
+ *   six BAR size selectors (u8: 0 none, else 2^(s & 63), or s * 4099 when s & 0x40),
+ *   BAR mmap bits (u8, a set bit: not mappable), MSI-X host vector count (u8), sparse areas (u8
+ * count, then u16 offset and u16 size per area, in pages) [256 bytes of config], patches (u8 count,
+ * then u16 offset and u8 value each) then 10-byte operations: kind, sel, offset (u16), value (u32),
+ * pad (u16); see op().
+ *
+ * Checked after every operation: bytes the core emulates without forwarding (BARs, ROM BAR,
+ * MSI and MSI-X capabilities, capability links) never reach the device; every MSI/MSI-X
+ * vector is live exactly when enabled and unmasked; and after teardown no device fd, irqfd,
+ * guest mapping or file descriptor is left.
+ */
+#include <linux/vfio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci/pci.h"
+#include "devices/vfio/vfio.h"
+#include "tests/fuzz/fuzz.h"
+#include "tests/unit/unit.h"
+
+#define RAM_SIZE MiB(16)
+#define BAR_GPA  MEM_PCI_MMIO32
+#define MAX_OPS  512
+
+struct rig {
+	struct fake_vfio fv;
+	struct vm *vm;
+	struct vfio_container cont;
+	struct vfio_pci *vp;
+	uint8_t device[4096]; /* the device's config as only the device itself changes it */
+};
+
+static struct rig rig; /* struct fake_vfio and the shadow are too big for the stack */
+
+static void must(int r)
+{
+	if (r)
+		fuzz_fail(__FILE__, __LINE__, "a set-up step failed");
+}
+
+static void host_from_input(struct fuzz_in *in)
+{
+	struct fake_vfio *f = &rig.fv;
+	uint8_t flags = fuzz_u8(in), mmap_bits, n;
+	size_t got;
+
+	fake_vfio_init(f);
+	f->reset_supported = !(flags & 2);
+	for (unsigned i = 0; i < 6; i++) {
+		uint8_t s = fuzz_u8(in);
+
+		if (s)
+			f->bar_size[i] = s & 0x40 ? s * 4099ull : 1ull << (s & 63);
+	}
+	mmap_bits = fuzz_u8(in);
+	for (unsigned i = 0; i < 6; i++) {
+		f->bar_flags[i] = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		if (!(mmap_bits & 1u << i))
+			f->bar_flags[i] |= VFIO_REGION_INFO_FLAG_MMAP;
+	}
+	f->msix_count = fuzz_u8(in) + 1u;
+	f->nr_sparse = fuzz_u8(in) % 5;
+	for (unsigned i = 0; i < f->nr_sparse; i++) {
+		f->sparse_off[i] = (uint64_t)fuzz_u16(in) << 12;
+		f->sparse_size[i] = (uint64_t)fuzz_u16(in) << 12;
+	}
+	if (flags & 1) {
+		const uint8_t *raw = fuzz_bytes(in, 256, &got);
+
+		memcpy(f->config, raw, got);
+	}
+	n = fuzz_u8(in);
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t off = fuzz_u16(in) & 0xfff;
+
+		f->config[off] = fuzz_u8(in);
+	}
+	memcpy(rig.device, f->config, sizeof(rig.device));
+}
+
+/* Firmware's part: bus numbers and a memory window on the port, BAR0 placed, decoding on. */
+static void enable(void)
+{
+	struct pci_dev *port = pci_port_dev(rig.vp->pdev->port);
+
+	must(pci_cfg_write(port, PCI_PRIMARY_BUS, 4, 0x00010100));
+	must(pci_cfg_write(port, PCI_MEMORY_BASE, 4, (uint32_t)(BAR_GPA >> 16) | 0xdff00000u));
+	must(pci_cfg_write(port, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
+	must(pci_cfg_write(rig.vp->pdev, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR_GPA));
+	must(pci_cfg_write(rig.vp->pdev, PCI_BASE_ADDRESS_1, 4, 0));
+	must(pci_cfg_write(rig.vp->pdev, PCI_COMMAND, 2,
+	                   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO));
+}
+
+static void check_vectors(struct pci_msix *msix, struct pci_msi *msi, unsigned nr_msix)
+{
+	struct pci_msi_vector st;
+	bool pending;
+
+	for (unsigned i = 0; msix && i < nr_msix; i++) {
+		must(pci_msix_vector_state(msix, i, &st, &pending));
+		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
+	}
+	for (unsigned i = 0; msi && pci_msi_vector_state(msi, i, &st, &pending) == 0; i++)
+		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
+}
+
+static void check(unsigned nr_msix)
+{
+	struct vfio_pci *vp = rig.vp;
+
+	for (unsigned o = 0; o < sizeof(rig.device); o++) {
+		if (vp->emulated[o] && !vp->forwarded[o])
+			FUZZ_CHECK(rig.fv.config[o] == rig.device[o]);
+		else
+			rig.device[o] = rig.fv.config[o];
+	}
+	check_vectors(vp->msix, vp->msi, nr_msix);
+}
+
+static void op(struct fuzz_in *in, unsigned nr_msix)
+{
+	uint8_t kind = fuzz_u8(in), sel = fuzz_u8(in);
+	uint16_t raw = fuzz_u16(in), off = raw & 0xfff;
+	uint32_t val = fuzz_u32(in), len = 1u << ((sel & 3) % 3), rlen;
+	uint64_t wide = (uint64_t)val << 32 | val;
+	bool valid;
+
+	fuzz_u16(in);
+	switch (kind % 5) {
+	case 0: /* reads of any length and place: only aligned 1, 2 or 4 bytes are done */
+		rlen = sel & 4 ? (sel & 8 ? 3 : 8) : len;
+		valid = (rlen == 1 || rlen == 2 || rlen == 4) && !(off & (rlen - 1));
+		FUZZ_CHECK((pci_cfg_read(rig.vp->pdev, off, rlen, &val) == 0) == valid);
+		break;
+	case 1:
+		FUZZ_CHECK(pci_cfg_write(rig.vp->pdev, off & ~(len - 1), len, val) == 0);
+		break;
+	case 2: /* the device changes its own config space */
+		rig.fv.config[off] = (uint8_t)val;
+		rig.device[off] = (uint8_t)val;
+		break;
+	case 3:
+		enable();
+		break;
+	case 4: /* a guest access to the BARs, trapped pages included */
+		bus_access(&rig.vm->mmio, BAR_GPA + ((uint64_t)(sel >> 4) << 16 | raw), &wide,
+		           1 + (sel & 7), sel & 8);
+		break;
+	}
+	check(nr_msix);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct vfio_bdf bdf = { 0, 1, 0, 0 };
+	struct fuzz_in in = { data, size };
+	int fd = fuzz_lowest_free_fd();
+	unsigned nr_msix = 0;
+	int r;
+
+	log_set_level(LOG_ERR);
+	fake_hv_reset();
+	host_from_input(&in);
+	memset(&rig.cont, 0, sizeof(rig.cont));
+	must(fake_vm_create(1, RAM_SIZE, &rig.vm));
+	must(vfio_container_open(&fake_vfio_sys, &rig.cont));
+	rig.vp = calloc(1, sizeof(*rig.vp));
+	if (!rig.vp)
+		fuzz_fail(__FILE__, __LINE__, "out of memory");
+	must(vfio_device_open(&rig.cont, &bdf, &rig.vp->dev));
+	/* As vfio_assign_one(): once the function exists, the PCI core owns and frees it. */
+	r = vfio_pci_create(rig.vm, rig.vp);
+	if (r && !rig.vp->pdev)
+		vfio_pci_destroy(rig.vp);
+	if (!r) {
+		must(vfio_bars_mmap(rig.vp));
+		must(pci_attach(rig.vm, NULL, rig.vp->pdev));
+		if (rig.vp->msix)
+			nr_msix = (unsigned)(rig.vp->msix_len / PCI_MSIX_ENTRY_SIZE);
+		check(nr_msix);
+		for (unsigned i = 0; i < MAX_OPS && in.n; i++)
+			op(&in, nr_msix);
+		vfio_intr_disable(rig.vp);
+	}
+	vm_destroy(rig.vm);
+	vfio_container_close(&rig.cont);
+	FUZZ_CHECK(rig.fv.open_fds == 0);
+	FUZZ_CHECK(fake_hv_record()->irqfds == 0 && fake_hv_record()->mem_maps == 0);
+	FUZZ_CHECK(fuzz_lowest_free_fd() == fd);
+	return 0;
+}
