@@ -268,8 +268,9 @@ bool bus_access(struct bus *bus, uint64_t addr, void *data, uint32_t len, bool i
 	atomic_fetch_add_explicit(&bus->unclaimed, 1, memory_order_relaxed);
 	if (ratelimit_allow(&bus->unclaimed_rl, &suppressed)) {
 		if (suppressed)
-			log_warn("%s: %u unclaimed accesses not shown", bus->name, suppressed);
-		log_warn("unclaimed %s %s at %#llx, %u bytes", bus->name,
+			log_info("%s: %u unclaimed accesses not shown", bus->name, suppressed);
+		/* Info, not warning: guests probe for absent devices as a matter of course. */
+		log_info("unclaimed %s %s at %#llx, %u bytes", bus->name,
 		         is_write ? "write" : "read", (unsigned long long)addr, len);
 	}
 	return false;

@@ -13,6 +13,14 @@ static int count_lines(const char *buf, const char *needle)
 	return n;
 }
 
+/* Unclaimed accesses are logged at info level: show them for this run. */
+static int unclaimed_setup(struct gt_ctx *c)
+{
+	(void)c;
+	log_set_level(LOG_INFO);
+	return 0;
+}
+
 static int unclaimed_check(struct gt_ctx *c)
 {
 	static char err[1 << 16];
@@ -24,6 +32,11 @@ static int unclaimed_check(struct gt_ctx *c)
 	fflush(stderr);
 	if (gt_read_file(c->stderr_path, err, sizeof(err)))
 		return gt_fail(c, "cannot read the run's log %s", c->stderr_path);
+	if (atomic_load(&c->vm->pio.unclaimed) + atomic_load(&c->vm->mmio.unclaimed) < rounds * 8)
+		return gt_fail(c, "%llu unclaimed accesses counted, the guest made %llu",
+		               (unsigned long long)(atomic_load(&c->vm->pio.unclaimed) +
+		                                    atomic_load(&c->vm->mmio.unclaimed)),
+		               (unsigned long long)(rounds * 8));
 	lines = count_lines(err, "unclaimed");
 	/* Each round makes 8 unclaimed accesses. */
 	if (lines == 0)
@@ -37,6 +50,7 @@ static int unclaimed_check(struct gt_ctx *c)
 GUEST_TEST(gt_unclaimed) = {
 	.name = "unclaimed",
 	.expect_done = true,
+	.setup = unclaimed_setup,
 	.check = unclaimed_check,
 };
 
@@ -46,5 +60,6 @@ GUEST_TEST(gt_flood) = {
 	.cmdline = "flood",
 	.expect_done = true,
 	.timeout_s = 120,
+	.setup = unclaimed_setup,
 	.check = unclaimed_check,
 };
