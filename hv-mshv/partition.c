@@ -205,7 +205,11 @@ int mshv_vm_create_with(const struct mshv_sys *sys, struct hv_vm **out)
 		log_err("MSHV_INITIALIZE_PARTITION: %s", strerror(-r));
 		goto fail;
 	}
-	/* An MSR the hypervisor does not implement reads 0 and ignores writes, as on KVM. */
+	/*
+	 * An MSR the hypervisor does not implement reads 0 and ignores writes instead of raising
+	 * #GP (its default): Hyper-V implements fewer MSRs than hardware, and guests probe some
+	 * without a #GP handler ready.  QEMU's MSHV accelerator makes the same choice.
+	 */
 	r = mshv_set_property(vm, MSHV_PROP_UNIMPLEMENTED_MSR_ACTION,
 	                      MSHV_MSR_ACTION_IGNORE_WRITE_READ0);
 	if (r)
