@@ -189,8 +189,9 @@ for kind in pio mmio serial; do
 done
 # Where hvmm's per-exit instructions go, for the record (top functions of the PIO run).
 if command -v callgrind_annotate >/dev/null; then
-	callgrind_annotate --threshold=90 "$tmp/h-pio-n.cg" 2>/dev/null |
-		sed -n '/^Ir/,$p' | grep -E '^ *[0-9,]+ ' | head -12 >"$tmp/h-pio.top" || true
+	callgrind_annotate --auto=no --threshold=95 "$tmp/h-pio-n.cg" 2>/dev/null |
+		grep -E '^ *[0-9,]+ .*(PROGRAM TOTALS|:.*\[)' | sed "s|$root/||g" |
+		head -14 >"$tmp/h-pio.top" || true
 fi
 
 # ---- 3. interrupt path -----------------------------------------------------------------
