@@ -29,9 +29,15 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t released_cond;
 	bool released;
+	bool hanging;
 	unsigned fail_n, calls;
 	int fail_err;
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .released_cond = PTHREAD_COND_INITIALIZER };
+
+bool fake_hv_hanging(void)
+{
+	return __atomic_load_n(&fake.hanging, __ATOMIC_SEQ_CST);
+}
 
 void fake_hv_release(void)
 {
@@ -82,6 +88,7 @@ void fake_hv_reset(void)
 	memset(fake.nr, 0, sizeof(fake.nr));
 	fake.vm_create_err = 0;
 	fake.released = false;
+	fake.hanging = false;
 	fake.fail_n = 0;
 	fake.calls = 0;
 	memset(&fake.rec, 0, sizeof(fake.rec));
@@ -235,6 +242,7 @@ static int fake_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 		case FAKE_FAIL:
 			return s->err;
 		case FAKE_HANG:
+			__atomic_store_n(&fake.hanging, true, __ATOMIC_SEQ_CST);
 			pthread_mutex_lock(&fake.lock);
 			while (!fake.released)
 				pthread_cond_wait(&fake.released_cond, &fake.lock);

@@ -202,10 +202,14 @@ static void test_sigint_sighup(void **state)
 	}
 }
 
-static void *second_sigint(void *arg)
+/* SIGINT once the vCPU hangs, and again once the first one was acted on. */
+static void *two_sigints(void *arg)
 {
 	struct vm *vm = arg;
 
+	while (!fake_hv_hanging())
+		usleep(1000);
+	kill(getpid(), SIGINT);
 	while (!atomic_load(&vm->stopping))
 		usleep(1000);
 	kill(getpid(), SIGINT);
@@ -229,9 +233,8 @@ static void test_second_signal_abandons(void **state)
 	assert_true(sfd >= 0);
 	fake_hv_script(0, hang, 1);
 	assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
-	kill(getpid(), SIGINT);
-	/* signalfd merges pending signals: send the second once the first was acted on. */
-	assert_int_equal(pthread_create(&second, NULL, second_sigint, vm), 0);
+	/* signalfd merges pending signals: they are sent one at a time, at the right moment. */
+	assert_int_equal(pthread_create(&second, NULL, two_sigints, vm), 0);
 	assert_int_equal(vm_run(vm, sfd, &code), 0);
 	pthread_join(second, NULL);
 	assert_int_equal(code, VM_EXIT_SIGNAL + SIGINT);

@@ -52,6 +52,8 @@ void fake_hv_fail_vm_create(int err);
  */
 void fake_hv_fail_nth(unsigned n, int err);
 unsigned fake_hv_calls(void);
+/* True once a vCPU is inside a FAKE_HANG. */
+bool fake_hv_hanging(void);
 /* Let every FAKE_HANG return (HV_EXIT_INTERRUPTED). */
 void fake_hv_release(void);
 /* Forget every script and record. */
