@@ -78,3 +78,73 @@ e2e_pci_rebind() {
     if [ -e "$dev/driver" ]; then echo "$bdf" > "$dev/driver/unbind" || return 1; fi
     echo "$bdf" > /sys/bus/pci/drivers_probe
 }
+
+# ---- An hvmm run with L2's serial console on our side (boot, vfio-nvme) ----
+#
+# e2e_l2_start DIR cmd args...: hvmm's stdin is a FIFO we keep open on fd 3, so we can
+# type into L2's serial port and hvmm never sees EOF while L2 runs; its output goes to
+# DIR/out and, prefixed "L2| ", to L1's console; its stderr to DIR/err; its exit status
+# to DIR/rc.  setsid: hvmm leads its own process group, so a hang is ended with
+# everything it started (children would otherwise keep the pipe, and us, waiting).
+e2e_l2_start() {
+    E2E_L2W=$1; shift
+    rm -rf "$E2E_L2W"; mkdir -p "$E2E_L2W"
+    mkfifo "$E2E_L2W/in"; : > "$E2E_L2W/out"
+    e2e_log "run: $*"
+    E2E_L2T0=$(e2e_uptime)
+    (
+        setsid "$@" < "$E2E_L2W/in" 2> "$E2E_L2W/err" &
+        echo $! > "$E2E_L2W/pid"
+        wait $!
+        echo $? > "$E2E_L2W/rc"
+    ) | tee "$E2E_L2W/out" | sed 's/^/L2| /' &
+    E2E_L2MIRROR=$!
+    exec 3> "$E2E_L2W/in"
+}
+
+e2e_l2_has() { tr -d '\r' < "$E2E_L2W/out" 2>/dev/null | grep -q "$1"; }
+e2e_l2_done() { test -s "$E2E_L2W/rc"; }
+e2e_l2_elapsed() { awk -v a="$E2E_L2T0" -v b="$(e2e_uptime)" 'BEGIN{printf "%d", b-a}'; }
+
+# Kill an hvmm that still runs, let the mirror finish, show hvmm's stderr and dmesg.
+e2e_l2_abort() {
+    e2e_l2_done || kill -9 -- "-$(cat "$E2E_L2W/pid")" 2>/dev/null
+    wait "$E2E_L2MIRROR"
+    e2e_log "---- hvmm stderr ----"; sed 's/^/hvmm-err| /' "$E2E_L2W/err"
+    e2e_dmesg_tail 20
+}
+
+# e2e_l2_wait_input DEADLINE: wait for L2-READY-FOR-INPUT.  Returns 1, with the reason in
+# E2E_L2_WHY, if hvmm exited first or the deadline passed.  (Not in a subshell: the
+# waits below must run in the shell that started hvmm.)
+e2e_l2_wait_input() {
+    while ! e2e_l2_has L2-READY-FOR-INPUT && ! e2e_l2_done; do
+        if [ "$(e2e_l2_elapsed)" -ge "$1" ]; then
+            E2E_L2_WHY="L2 never reached its init (no L2-READY-FOR-INPUT in ${1}s)"; return 1
+        fi
+        sleep 0.5
+    done
+    if ! e2e_l2_has L2-READY-FOR-INPUT; then
+        E2E_L2_WHY="hvmm exited with status $(cat "$E2E_L2W/rc") before L2 reached its init"
+        return 1
+    fi
+}
+
+# e2e_l2_wait_exit DEADLINE: wait for hvmm to exit, then for all its output; returns 1,
+# with the reason in E2E_L2_WHY, on timeout.
+e2e_l2_wait_exit() {
+    while ! e2e_l2_done; do
+        if [ "$(e2e_l2_elapsed)" -ge "$1" ]; then
+            if e2e_l2_has L2-POWEROFF; then E2E_L2_WHY="L2 powered off but hvmm did not exit"
+            else E2E_L2_WHY="L2 did not finish within ${1}s"; fi
+            return 1
+        fi
+        sleep 0.5
+    done
+    exec 3>&-
+    wait "$E2E_L2MIRROR"   # tee has written all of L2's output
+    tr -d '\r' < "$E2E_L2W/out" > "$E2E_L2W/clean"
+}
+
+# The first value L2 reported for marker $1 ("L2-NPROC 2" -> 2).
+e2e_l2_val() { sed -n "s/.*$1 \([^ ]*\).*/\1/p" "$E2E_L2W/clean" | head -n1; }

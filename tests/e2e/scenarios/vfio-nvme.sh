@@ -16,7 +16,7 @@
 test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
 dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
 bdf=${dev##*/}
-W=/tmp/vfio-nvme; rm -rf "$W"; mkdir -p "$W"
+W=/tmp/vfio-nvme
 DEADLINE=360
 token=$(( $(od -An -N2 -tu2 /dev/urandom) + 1000 ))
 
@@ -25,53 +25,19 @@ e2e_wait_for 10 test -e "$dev/driver" || e2e_fail "vfio-pci did not bind $bdf"
 group=$(basename "$(readlink "$dev/iommu_group")")
 e2e_info device "$bdf group $group driver $(e2e_pci_driver "$dev")"
 
-mkfifo $W/in; : > $W/out
-set -- "$E2E_HVMM" -v --cpus 2 --memory 512M \
+give_back() { e2e_pci_rebind "$dev" "" 2>/dev/null; }
+cleanup_fail() { e2e_l2_abort; give_back; e2e_fail "$1"; }
+
+e2e_l2_start "$W" "$E2E_HVMM" -v --cpus 2 --memory 512M \
     --kernel /l2/vmlinuz --initrd /l2/initrd.cpio.gz \
     --cmdline "$E2E_L2_CMDLINE e2e.mode=vfio-nvme" --serial stdio --vfio "$bdf"
-e2e_log "run: $*"
-t0=$(e2e_uptime)
-(
-    setsid "$@" < $W/in 2> $W/err &
-    echo $! > $W/pid
-    wait $!
-    echo $? > $W/rc
-) | tee $W/out | sed 's/^/L2| /' &
-mirror=$!
-exec 3> $W/in
-
-l2_has() { tr -d '\r' < $W/out 2>/dev/null | grep -q "$1"; }
-hvmm_done() { test -s $W/rc; }
-elapsed() { awk -v a="$t0" -v b="$(e2e_uptime)" 'BEGIN{printf "%d", b-a}'; }
-give_back() {
-    e2e_pci_rebind "$dev" "" 2>/dev/null
-}
-cleanup_fail() {
-    hvmm_done || kill -9 -- "-$(cat $W/pid)" 2>/dev/null
-    wait $mirror
-    e2e_log "---- hvmm stderr ----"; sed 's/^/hvmm-err| /' $W/err
-    e2e_dmesg_tail 20
-    give_back
-    e2e_fail "$1"
-}
-
-while ! l2_has L2-READY-FOR-INPUT && ! hvmm_done; do
-    [ "$(elapsed)" -ge "$DEADLINE" ] && cleanup_fail "L2 never reached its init in ${DEADLINE}s"
-    sleep 0.5
-done
-hvmm_done && ! l2_has L2-READY-FOR-INPUT \
-    && cleanup_fail "hvmm exited with status $(cat $W/rc) before L2 reached its init"
+e2e_l2_wait_input "$DEADLINE" || cleanup_fail "$E2E_L2_WHY"
 echo "e2e-ping $token" >&3
-while ! hvmm_done; do
-    [ "$(elapsed)" -ge "$DEADLINE" ] && cleanup_fail "L2 did not finish within ${DEADLINE}s"
-    sleep 0.5
-done
-exec 3>&-
-wait $mirror
+e2e_l2_wait_exit "$DEADLINE" || cleanup_fail "$E2E_L2_WHY"
 rc=$(cat $W/rc)
 sed 's/^/hvmm-err| /' $W/err
-tr -d '\r' < $W/out > $W/clean
-val() { sed -n "s/.*$1 \([^ ]*\).*/\1/p" $W/clean | head -n1; }
+val() { e2e_l2_val "$1"; }
+l2_has() { e2e_l2_has "$1"; }
 [ "$rc" = 0 ] || cleanup_fail "hvmm exited with status $rc"
 l2_has L2-NVME-FOUND || cleanup_fail "L2's nvme driver found no controller"
 sig=$(val L2-NVME-SIG); irqs=$(val L2-NVME-IRQS); vecs=$(val L2-NVME-MSIX-VECTORS)
