@@ -66,7 +66,9 @@ $(HVMM): $(BUILD)/core/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(LIB)
+# Unit tests may also drive the /dev/mshv simulator (VFIO on each backend).
+SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 $(GT_RUNNER): $(GT_OBJS) $(LIB)

@@ -13,6 +13,8 @@
 
 #include "devices/pci/pci.h"
 #include "devices/vfio/vfio.h"
+#include "hv-kvm/hv_kvm.h"
+#include "tests/mshv-sim/sim.h"
 #include "tests/unit/unit.h"
 
 #define BAR0_GPA 0xc0000000ull
@@ -22,16 +24,37 @@ static struct vm *vm;
 static struct vfio_container *cont;
 static struct vfio_pci *vp;
 
+/*
+ * The hypervisor under the VM: the scripted fake, or (when this host has one) real KVM and
+ * the MSHV backend on its simulator, so BAR mappings and irqfds really go to a hypervisor.
+ */
+static const struct hv_ops *hv;
+
+static bool on_fake(void)
+{
+	return hv == &fake_hv_ops;
+}
+
 /* Assign the fake device by hand, as vfio_assign_all() does for the real host. */
 static int setup(void **state)
 {
 	const struct vfio_bdf bdf = { 0, 1, 0, 0 };
+	struct vm_config cfg = { .hypervisor = "test",
+		                 .mem_size = MiB(16),
+		                 .nr_cpus = 1,
+		                 .kernel = "none",
+		                 .cmdline = "",
+		                 .serial = SERIAL_NONE };
 
-	(void)state;
+	hv = *state ? *state : &fake_hv_ops;
 	fake_hv_reset();
 	fake_vfio_init(&fv);
 	log_set_level(LOG_ERR);
-	if (fake_vm_create(1, MiB(16), &vm))
+	if (hv->probe()) {
+		vm = NULL;
+		return 0; /* the test reports the skip */
+	}
+	if (vm_create(&cfg, hv, &vm))
 		return -1;
 	cont = calloc(1, sizeof(*cont));
 	vp = calloc(1, sizeof(*vp));
@@ -46,6 +69,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	if (!vm)
+		return 0;
 	vfio_intr_disable(vp);
 	/* The PCI core releases the function (vfio_pci_release) before the container goes. */
 	vm_destroy(vm);
@@ -54,6 +79,12 @@ static int teardown(void **state)
 	assert_int_equal(fv.open_fds, 0);
 	return 0;
 }
+
+#define NEED_VM()                                                                                  \
+	do {                                                                                       \
+		if (!vm)                                                                           \
+			skip(); /* no such hypervisor on this host */                              \
+	} while (0)
 
 static uint32_t cfg_rd(uint32_t off, uint32_t len)
 {
@@ -73,6 +104,7 @@ static void test_ids_proxied(void **state)
 	unsigned before = fv.cfg_reads;
 
 	(void)state;
+	NEED_VM();
 	assert_int_equal(cfg_rd(PCI_VENDOR_ID, 4), 0x00101b36);
 	assert_int_equal(cfg_rd(PCI_CLASS_REVISION, 4) >> 8, 0x010802);
 	assert_true(fv.cfg_reads > before);
@@ -86,6 +118,7 @@ static void test_bar_sizing_never_touches_hw(void **state)
 	uint8_t hw[8];
 
 	(void)state;
+	NEED_VM();
 	memcpy(hw, &fv.config[PCI_BASE_ADDRESS_0], 8);
 	cfg_wr(PCI_BASE_ADDRESS_0, 4, 0xffffffff);
 	cfg_wr(PCI_BASE_ADDRESS_1, 4, 0xffffffff);
@@ -115,13 +148,15 @@ static void test_bar_mapped_except_msix_pages(void **state)
 	uint32_t v = 0;
 
 	(void)state;
+	NEED_VM();
 	enable_bar0();
 	/* COMMAND reached the device too (bus master is the device's business). */
 	assert_int_equal(fv.config[PCI_COMMAND] & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
 	assert_int_equal(vp->nr_maps, 1);
 	assert_int_equal(vp->maps[0].r.gpa, BAR0_GPA);
 	assert_int_equal(vp->maps[0].r.size, 0x2000); /* doorbells mapped, 0x2000+ trapped */
-	assert_int_equal(fake_hv_record()->mem_maps, maps + 1);
+	if (on_fake())
+		assert_int_equal(fake_hv_record()->mem_maps, maps + 1);
 	/* A trapped access in the PBA page beyond the PBA proxies to the device and counts. */
 	fv.bar0[0x3800] = 0x77;
 	bus_access(&vm->mmio, BAR0_GPA + 0x3800, &v, 1, false);
@@ -131,7 +166,8 @@ static void test_bar_mapped_except_msix_pages(void **state)
 	/* Memory decode off: unmapped. */
 	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MASTER);
 	assert_int_equal(vp->nr_maps, 0);
-	assert_int_equal(fake_hv_record()->mem_maps, maps);
+	if (on_fake())
+		assert_int_equal(fake_hv_record()->mem_maps, maps);
 }
 
 static void msix_entry(unsigned i, uint32_t data, bool masked)
@@ -148,6 +184,7 @@ static void msix_entry(unsigned i, uint32_t data, bool masked)
 static void test_msix_lazy_vectors(void **state)
 {
 	(void)state;
+	NEED_VM();
 	enable_bar0();
 	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
 	/* Enabled with every vector masked: nothing is wired on the host. */
@@ -181,6 +218,7 @@ static void test_msix_lazy_vectors(void **state)
 static void test_msix_function_mask(void **state)
 {
 	(void)state;
+	NEED_VM();
 	enable_bar0();
 	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | 64);
 	msix_entry(0, 0x40, false);
@@ -191,15 +229,22 @@ static void test_msix_function_mask(void **state)
 	assert_true(fv.irq_fds[2][0] >= 0);
 }
 
+#define ON(h, t) cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)(h))
+#define ALL(h)                                                                                     \
+	ON(h, test_ids_proxied), ON(h, test_bar_sizing_never_touches_hw),                          \
+	    ON(h, test_bar_mapped_except_msix_pages), ON(h, test_msix_lazy_vectors),               \
+	    ON(h, test_msix_function_mask)
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ids_proxied, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bar_sizing_never_touches_hw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bar_mapped_except_msix_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msix_lazy_vectors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msix_function_mask, setup, teardown),
-	};
+	/* The same tests on each backend's hv_ops: a missing hypervisor skips with a reason. */
+	const struct CMUnitTest fake[] = { ALL(&fake_hv_ops) };
+	const struct CMUnitTest kvm[] = { ALL(&hv_kvm_ops) };
+	const struct CMUnitTest mshv_sim[] = { ALL(&hv_mshv_sim_ops) };
+	int failed = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("vfio-pci on the fake hypervisor", fake, NULL, NULL);
+	failed += cmocka_run_group_tests_name("vfio-pci on kvm", kvm, NULL, NULL);
+	failed += cmocka_run_group_tests_name("vfio-pci on mshv-sim", mshv_sim, NULL, NULL);
+	return failed;
 }
