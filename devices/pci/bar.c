@@ -215,6 +215,7 @@ static void pci_bar_unmap(struct pci_dev *dev, struct pci_bar *b)
 	else
 		pci_bar_unmap_default(dev, b->index, b->addr);
 	b->mapped = false;
+	dev->root->bars_freed = true;
 }
 
 static void pci_bar_map(struct pci_dev *dev, struct pci_bar *b, uint64_t addr)
@@ -225,6 +226,7 @@ static void pci_bar_map(struct pci_dev *dev, struct pci_bar *b, uint64_t addr)
 		r = dev->ops->bar_map(dev, b->index, addr, b->size);
 	else
 		r = pci_bar_map_default(dev, b->index, addr);
+	b->crowded = r == -EEXIST;
 	if (r) {
 		pci_guest_warn(dev->root, "%s: BAR %u at %#llx (%#llx bytes) %s: not decoding",
 		               dev->name, b->index, (unsigned long long)addr,
@@ -260,6 +262,24 @@ void pci_bars_update(struct pci_dev *dev)
 			pci_bar_unmap(dev, b);
 		if (want && !b->mapped)
 			pci_bar_map(dev, b, addr);
+		else if (!want)
+			b->crowded = false;
+	}
+	if (!dev->root->bars_freed)
+		return;
+	/*
+	 * A BAR that another range crowded out decodes once that range is gone, as on hardware
+	 * (Linux reassigning BARs can overlap one with another's stale address for a while).
+	 * Retried from here rather than at unmap time, so teardown never maps anything.
+	 */
+	dev->root->bars_freed = false;
+	for (struct pci_dev *d = dev->root->devs; d; d = d->next) {
+		for (unsigned i = 0; i < PCI_NR_BARS; i++) {
+			if (d->bars[i].crowded) {
+				pci_bars_update(d);
+				break;
+			}
+		}
 	}
 }
 

@@ -178,6 +178,7 @@ struct pci_bar {
 	uint64_t size;
 	bool mapped; /* decoding at addr */
 	uint64_t addr;
+	bool crowded; /* enabled and placed legally, but another range was there */
 };
 
 /*
@@ -409,6 +410,7 @@ struct pci_root {
 	uint32_t conf1_addr;
 	uint8_t reset_ctl;
 	struct ratelimit rl; /* guest-provoked messages */
+	bool bars_freed;     /* a BAR stopped decoding since crowded BARs were last retried */
 };
 
 struct pci_port {

@@ -16,8 +16,9 @@
  * Checked after every access, with an implementation of the decoding rules of its own: a BAR
  * that decodes has its enables on, sits where its register says, clear of RAM, the ECAM
  * window and the chipset range, inside the upstream port's open windows, and owns exactly
- * that bus range; a BAR that stopped decoding left nothing behind on the bus.  After the VM
- * is gone: no irqfd, memory mapping or file descriptor is left.
+ * that bus range; a BAR that stopped decoding left nothing behind on the bus, and a BAR that
+ * is enabled, legally placed and has room decodes.  After the VM is gone: no irqfd, memory
+ * mapping or file descriptor is left.
  */
 #include <string.h>
 
@@ -135,6 +136,21 @@ static bool place_ok(const struct vm *vm, const struct pci_dev *d, const struct 
 	return !d->port || port_passes(d->port->dev, addr, b->size, io);
 }
 
+/*
+ * Whether nothing on `bus` answers in [addr, addr + size), probing every `step` bytes: the
+ * smallest range in the PCI windows is a 2 KiB ROM BAR, on ports anything down to one port.
+ */
+static bool bus_free(struct bus *bus, uint64_t addr, uint64_t size, uint64_t step)
+{
+	struct bus_range r;
+
+	for (uint64_t a = addr; a - addr < size; a += step) {
+		if (bus_find(bus, a, &r) == 0)
+			return false;
+	}
+	return true;
+}
+
 static void check_bars(struct rig *rig)
 {
 	for (unsigned n = 0; n < NR_DEVS; n++) {
@@ -152,6 +168,12 @@ static void check_bars(struct rig *rig)
 				/* Nothing of this BAR may still answer where it was. */
 				FUZZ_CHECK(!rig->last[n][i] || bus_find(bus, rig->last[n][i], &r) ||
 				           r.opaque != b);
+				/* And it had a reason not to decode: off, misplaced or crowded out.
+				 */
+				FUZZ_CHECK(!bar_wanted(d, b, &addr) ||
+				           !place_ok(rig->vm, d, b, addr) ||
+				           !bus_free(bus, addr, b->size,
+				                     b->kind == PCI_BAR_IO ? 1 : KiB(2)));
 				continue;
 			}
 			FUZZ_CHECK(bar_wanted(d, b, &addr));

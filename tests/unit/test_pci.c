@@ -449,6 +449,42 @@ static void test_default_map_and_overlap(void **state)
 	assert_int_equal(bus_find(&vm->mmio, WIN_MEM + 0x2000, &r), 0);
 }
 
+/* Found by tests/fuzz (pci_config): a BAR crowded out by another stayed dead when it left. */
+static void test_crowded_bar_decodes_when_freed(void **state)
+{
+	struct pci_dev *a = new_dev(&plain_ops), *b = new_dev(&plain_ops);
+	struct pci_port *port;
+	uint64_t addr;
+
+	(void)state;
+	assert_int_equal(pci_bar_init(a, 0, PCI_BAR_MEM32, KiB(4), false), 0);
+	assert_int_equal(pci_bar_init(b, 0, PCI_BAR_MEM32, KiB(8), false), 0);
+	port = plug(a);
+	assert_int_equal(pci_attach_fn(vm, port, 1, b), 0);
+	wcfg(a, PCI_BASE_ADDRESS_0, 4, (uint32_t)WIN_MEM + 0x1000);
+	wcfg(a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	wcfg(b, PCI_BASE_ADDRESS_0, 4, (uint32_t)WIN_MEM);
+	wcfg(b, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	assert_false(pci_bar_decoding(b, 0, &addr));
+	/* a moves away: b, untouched, decodes where it was told to. */
+	wcfg(a, PCI_BASE_ADDRESS_0, 4, (uint32_t)WIN_MEM + 0x4000);
+	assert_true(pci_bar_decoding(b, 0, &addr) && addr == WIN_MEM);
+	assert_true(pci_bar_decoding(a, 0, &addr) && addr == WIN_MEM + 0x4000);
+	/* Crowded out again, then a's decoding turned off: b decodes again. */
+	wcfg(b, PCI_COMMAND, 2, 0);
+	wcfg(a, PCI_BASE_ADDRESS_0, 4, (uint32_t)WIN_MEM);
+	wcfg(b, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	assert_false(pci_bar_decoding(b, 0, &addr));
+	wcfg(a, PCI_COMMAND, 2, 0);
+	assert_true(pci_bar_decoding(b, 0, &addr) && addr == WIN_MEM);
+	/* A BAR that was crowded out and then turned off stays off. */
+	wcfg(a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	assert_false(pci_bar_decoding(a, 0, &addr));
+	wcfg(a, PCI_COMMAND, 2, 0);
+	wcfg(b, PCI_COMMAND, 2, 0);
+	assert_false(pci_bar_decoding(a, 0, &addr));
+}
+
 static void test_cap_lists(void **state)
 {
 	struct pci_dev *d;
@@ -644,6 +680,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_masks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_calls_bar_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_map_and_overlap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crowded_bar_decodes_when_freed, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flr_and_bus_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_api, setup, teardown),
