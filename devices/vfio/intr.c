@@ -45,7 +45,7 @@ static void vfio_set_off(struct vfio_pci *vp, struct vfio_vecset *s)
 /* Wire vector i to eventfd `fd` on the host; intr_lock held. */
 static void vfio_wire(struct vfio_pci *vp, struct vfio_vecset *s, uint32_t i, int fd)
 {
-	uint32_t count;
+	uint32_t count, old = *s->host_count;
 
 	s->fds[i] = fd;
 	if (i < *s->host_count) {
@@ -61,8 +61,17 @@ static void vfio_wire(struct vfio_pci *vp, struct vfio_vecset *s, uint32_t i, in
 	if (*s->host_count && vfio_device_set_irqs(&vp->dev, s->index, 0, 0, NULL))
 		log_warn("%s: resizing the host vector block failed", vp->dev.name);
 	if (vfio_device_set_irqs(&vp->dev, s->index, 0, count, s->fds)) {
-		*s->host_count = 0;
+		/*
+		 * The host refused the larger block (out of vectors; multiple MSI without
+		 * interrupt remapping): the vectors already wired must keep working, so go back
+		 * to the block as it was.
+		 */
 		s->fds[i] = -1;
+		if (!old || vfio_device_set_irqs(&vp->dev, s->index, 0, old, s->fds)) {
+			for (uint32_t k = 0; k < s->max; k++)
+				s->fds[k] = -1;
+			*s->host_count = 0;
+		}
 		return;
 	}
 	*s->host_count = count;

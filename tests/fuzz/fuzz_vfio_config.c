@@ -17,9 +17,10 @@
  *
  * Checked after every operation: bytes the core emulates without forwarding (BARs, ROM BAR,
  * MSI and MSI-X capabilities, capability links) never reach the device; every MSI/MSI-X
- * vector is live exactly when enabled and unmasked (of a large MSI-X table, the first 16
- * vectors, and all of them every 16th operation); and after teardown no device fd, irqfd,
- * guest mapping or file descriptor is left.
+ * vector is live exactly when enabled and unmasked, and then wired to the host vector if the
+ * host has one (of a large MSI-X table, the first 16 vectors, and all of them every 16th
+ * operation); and after teardown no device fd, irqfd, guest mapping or file descriptor is
+ * left.
  */
 #include <linux/vfio.h>
 #include <stdlib.h>
@@ -112,9 +113,16 @@ static void check_vectors(struct pci_msix *msix, struct pci_msi *msi, unsigned n
 	for (unsigned i = 0; msix && i < nr_msix; i++) {
 		must(pci_msix_vector_state(msix, i, &st, &pending));
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
+		/* A live vector the host can have (the fake keeps 64) is wired to its eventfd. */
+		if (st.live && i < 64 && i < rig.fv.msix_count)
+			FUZZ_CHECK(rig.fv.irq_fds[VFIO_IRQ_MSIX][i] == st.efd);
 	}
-	for (unsigned i = 0; msi && pci_msi_vector_state(msi, i, &st, &pending) == 0; i++)
+	for (unsigned i = 0; msi && pci_msi_vector_state(msi, i, &st, &pending) == 0; i++) {
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
+		/* The fake host has one MSI vector. */
+		if (st.live && i == 0)
+			FUZZ_CHECK(rig.fv.irq_fds[VFIO_IRQ_MSI][0] == st.efd);
+	}
 }
 
 /*

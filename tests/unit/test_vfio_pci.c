@@ -229,11 +229,34 @@ static void test_msix_function_mask(void **state)
 	assert_true(fv.irq_fds[2][0] >= 0);
 }
 
+/*
+ * Found by tests/fuzz (vfio_config): when the host refused to grow the vector block, the
+ * vectors already wired lost their host interrupt for good.
+ */
+static void test_msix_grow_refused_keeps_wired(void **state)
+{
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
+	msix_entry(3, 0x43, false);
+	assert_int_equal(vp->msix_host_count, 4);
+	/* The host has no vectors to spare beyond those 4. */
+	fv.msix_count = 4;
+	msix_entry(10, 0x4a, false);
+	assert_int_equal(vp->msix_host_count, 4);
+	assert_true(fv.irq_fds[2][3] >= 0);
+	assert_int_equal(fv.irq_fds[2][10], -1);
+	/* Vectors inside the block still wire. */
+	msix_entry(1, 0x41, false);
+	assert_true(fv.irq_fds[2][1] >= 0 && fv.irq_fds[2][3] >= 0);
+}
+
 #define ON(h, t) cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)(h))
 #define ALL(h)                                                                                     \
 	ON(h, test_ids_proxied), ON(h, test_bar_sizing_never_touches_hw),                          \
 	    ON(h, test_bar_mapped_except_msix_pages), ON(h, test_msix_lazy_vectors),               \
-	    ON(h, test_msix_function_mask)
+	    ON(h, test_msix_function_mask), ON(h, test_msix_grow_refused_keeps_wired)
 
 int main(void)
 {
