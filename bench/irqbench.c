@@ -5,9 +5,9 @@
  *   irqbench GUEST_ELF N [irq|irqhlt]
  *
  * It builds the VM exactly as hvmm's main() does (vm_create, vm_load, vm_run, which starts
- * the vCPU threads and the event-loop thread), with the bench guest (bench/guest/bench.c) in "irq" mode (the vCPU
- * spins with interrupts on) or "irqhlt" (it waits for each interrupt in hlt).  One MSI route
- * (vector 0x40 to vCPU 0) is bound to an eventfd with irqfd_assign(), as a passthrough
+ * the vCPU threads and the event-loop thread), with the bench guest (bench/guest/bench.c) in "irq"
+ * mode (the vCPU spins with interrupts on) or "irqhlt" (it waits for each interrupt in hlt).  One
+ * MSI route (vector 0x40 to vCPU 0) is bound to an eventfd with irqfd_assign(), as a passthrough
  * device's MSI-X vector would be.  A bench-only thread, which is not counted, then:
  *
  *   1. waits until the guest has written the address of its counter to BENCH_PORT;
@@ -246,9 +246,8 @@ static void *bench_thread(void *arg)
 	       nr_irqs, (unsigned long long)t, (unsigned long long)dur,
 	       (unsigned long long)gstate->count, b1.loop_wake - b0.loop_wake,
 	       b1.vcpu_wake - b0.vcpu_wake, b1.vcpu_nonvol - b0.vcpu_nonvol,
-	       (unsigned long long)(b1.vcpu_returns - b0.vcpu_returns),
-	       i1.loop_wake - i0.loop_wake, i1.vcpu_wake - i0.vcpu_wake,
-	       i1.vcpu_nonvol - i0.vcpu_nonvol,
+	       (unsigned long long)(b1.vcpu_returns - b0.vcpu_returns), i1.loop_wake - i0.loop_wake,
+	       i1.vcpu_wake - i0.vcpu_wake, i1.vcpu_nonvol - i0.vcpu_nonvol,
 	       (unsigned long long)(i1.vcpu_returns - i0.vcpu_returns));
 	fflush(stdout);
 	/* Let the guest power off; a halted vCPU needs one more interrupt to see the flag. */
@@ -269,8 +268,16 @@ int main(int argc, char **argv)
 	uint32_t gsi;
 	pthread_t th;
 	int code = VM_EXIT_ERROR;
-	char *args[] = { "irqbench", "--memory", "64M", "--serial", "none", "--kernel",
-		         argc > 1 ? argv[1] : "", "--cmdline", argc > 3 ? argv[3] : "irq", NULL };
+	char *args[] = { "irqbench",
+		         "--memory",
+		         "64M",
+		         "--serial",
+		         "none",
+		         "--kernel",
+		         argc > 1 ? argv[1] : "",
+		         "--cmdline",
+		         argc > 3 ? argv[3] : "irq",
+		         NULL };
 
 	if (argc < 3 || (nr_irqs = strtoul(argv[2], NULL, 10)) == 0) {
 		fprintf(stderr, "usage: irqbench GUEST_ELF N [irq|irqhlt]\n");

@@ -119,7 +119,8 @@ static void sample_memory(pid_t pid, long ram_mib, struct mem_sample *m)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: probe [-t SECONDS] [-m RAM_MIB] [-e STDERR_FILE] -- COMMAND [ARG...]\n");
+	fprintf(stderr,
+	        "usage: probe [-t SECONDS] [-m RAM_MIB] [-e STDERR_FILE] -- COMMAND [ARG...]\n");
 	exit(2);
 }
 

@@ -74,7 +74,7 @@ static void range_store(struct bus_range *r, const struct bus_range *v)
 
 /* Index of the first of r[0, nr) whose end is at or above addr (lower bound). */
 static inline __attribute__((always_inline)) size_t bus_lower(const struct bus_range *r, size_t nr,
-                                                               uint64_t addr)
+                                                              uint64_t addr)
 {
 	size_t lo = 0, hi = nr;
 

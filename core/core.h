@@ -18,11 +18,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WUR __attribute__((warn_unused_result))
+#define WUR           __attribute__((warn_unused_result))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define KiB(x) ((uint64_t)(x) << 10)
-#define MiB(x) ((uint64_t)(x) << 20)
-#define GiB(x) ((uint64_t)(x) << 30)
+#define KiB(x)        ((uint64_t)(x) << 10)
+#define MiB(x)        ((uint64_t)(x) << 20)
+#define GiB(x)        ((uint64_t)(x) << 30)
 
 #define HVMM_VERSION "0.1.0"
 
@@ -42,7 +42,7 @@ enum log_level log_get_level(void);
 /* One line to stderr, prefixed "hvmm: " (and "warning: " for LOG_WARN). Thread-safe. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_err(...)  log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)                                                                             \
@@ -173,7 +173,7 @@ struct hv_ops {
 	int (*mem_unmap)(struct hv_vm *vm, const struct hv_mem_region *r) WUR;
 	/* Create vCPU `index` (also its APIC ID) of `nr_vcpus`; `io` must outlive the vCPU. */
 	int (*vcpu_create)(struct hv_vm *vm, uint32_t index, uint32_t nr_vcpus,
-			   const struct hv_io *io, struct hv_vcpu **out) WUR;
+	                   const struct hv_io *io, struct hv_vcpu **out) WUR;
 	void (*vcpu_destroy)(struct hv_vcpu *vcpu);
 	int (*vcpu_set_state)(struct hv_vcpu *vcpu, enum hv_vcpu_state state) WUR;
 	int (*vcpu_get_regs)(struct hv_vcpu *vcpu, struct hv_regs *out) WUR;
@@ -182,7 +182,8 @@ struct hv_ops {
 	int (*vcpu_set_sregs)(struct hv_vcpu *vcpu, const struct hv_sregs *sregs) WUR;
 	/* Run until something core must see; I/O is handled through hv_io callbacks inside. */
 	int (*vcpu_run)(struct hv_vcpu *vcpu, enum hv_exit *out) WUR;
-	/* Make a running (or about to run) vcpu_run() return HV_EXIT_INTERRUPTED soon.  Any thread. */
+	/* Make a running (or about to run) vcpu_run() return HV_EXIT_INTERRUPTED soon.  Any thread.
+	 */
 	void (*vcpu_kick)(struct hv_vcpu *vcpu);
 	/* Bind eventfd `fd` to `gsi`: a write to fd delivers the gsi's MSI route. */
 	int (*irqfd_assign)(struct hv_vm *vm, int fd, uint32_t gsi) WUR;
@@ -215,16 +216,16 @@ int hv_select(const char *name, const struct hv_ops **out) WUR;
 /*
  * RAM fills [0, 3 GiB); the rest goes above 4 GiB.  The 3-4 GiB hole holds MMIO:
  */
-#define MEM_LOW_END      GiB(3)
-#define MEM_HIGH_BASE    GiB(4)
-#define MEM_PCI_MMIO32   0xC0000000ull /* 32-bit PCI BAR window */
+#define MEM_LOW_END       GiB(3)
+#define MEM_HIGH_BASE     GiB(4)
+#define MEM_PCI_MMIO32    0xC0000000ull /* 32-bit PCI BAR window */
 #define MEM_PCI_MMIO32_SZ MiB(512)
-#define MEM_ECAM_BASE    0xE0000000ull /* PCIe ECAM, 256 buses */
-#define MEM_ECAM_SIZE    MiB(256)
-#define MEM_IOAPIC_BASE  0xFEC00000ull
-#define MEM_LAPIC_BASE   0xFEE00000ull
-#define MEM_MIN_SIZE     MiB(2)
-#define MEM_MAX_SIZE     GiB(1024)
+#define MEM_ECAM_BASE     0xE0000000ull /* PCIe ECAM, 256 buses */
+#define MEM_ECAM_SIZE     MiB(256)
+#define MEM_IOAPIC_BASE   0xFEC00000ull
+#define MEM_LAPIC_BASE    0xFEE00000ull
+#define MEM_MIN_SIZE      MiB(2)
+#define MEM_MAX_SIZE      GiB(1024)
 
 struct mem_region {
 	uint64_t gpa;
@@ -282,7 +283,7 @@ struct bus {
 	_Atomic uint32_t seq;             /* odd while a writer changes the ranges */
 	struct bus_array *_Atomic ranges; /* sorted by base, non-overlapping */
 	_Atomic size_t nr;
-	struct bus_array *retired;        /* outgrown arrays, freed by bus_destroy() */
+	struct bus_array *retired; /* outgrown arrays, freed by bus_destroy() */
 	struct ratelimit unclaimed_rl;
 	_Atomic uint64_t unclaimed;
 };
@@ -291,13 +292,13 @@ int bus_init(struct bus *bus, const char *name) WUR;
 void bus_destroy(struct bus *bus);
 /* -EEXIST (logged, naming both owners) if the range overlaps one already there. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
-		 const char *name) WUR;
+                 const char *name) WUR;
 /*
  * bus_register() for ranges the guest places (PCI BARs): -EEXIST is not logged, so the
  * caller can report it under a rate limit.
  */
 int bus_try_register(struct bus *bus, uint64_t base, uint64_t size, bus_fn fn, void *opaque,
-		     const char *name) WUR;
+                     const char *name) WUR;
 /* Remove the range registered at exactly `base` with `opaque`; -ENOENT if there is none. */
 int bus_unregister(struct bus *bus, uint64_t base, void *opaque) WUR;
 /*
@@ -381,7 +382,8 @@ struct vm_config {
 	enum log_level log_level;
 	bool help, version;
 	enum sandbox_mode sandbox;
-	/* --vfio [PORT:]BDF: the port part is split off by cli_parse() (NULL: a port of its own). */
+	/* --vfio [PORT:]BDF: the port part is split off by cli_parse() (NULL: a port of its own).
+	 */
 	const char *vfio_bdf[VM_MAX_VFIO];
 	char vfio_port[VM_MAX_VFIO][32]; /* "" for none */
 	unsigned nr_vfio;
@@ -389,8 +391,8 @@ struct vm_config {
 	unsigned nr_root_ports;
 };
 
-#define VM_MAX_CPUS 255
-#define IOAPIC_PINS 24
+#define VM_MAX_CPUS    255
+#define IOAPIC_PINS    24
 #define IRQ_MAX_ROUTES 1024
 
 struct vm;
@@ -510,14 +512,14 @@ int irq_set_route(struct vm *vm, uint32_t gsi, uint64_t address, uint32_t data, 
 /* ------------------------------------------------------------------------------------------ */
 
 /* Fixed guest-physical places hvmm writes before the guest starts (below 1 MiB). */
-#define BOOT_GDT_GPA       0x500ull
-#define BOOT_START_INFO    0x6000ull  /* hvm_start_info for ELF guests */
-#define BOOT_MEMMAP_GPA    0x6100ull
-#define BOOT_CMDLINE_GPA   0x20000ull
-#define BOOT_CMDLINE_MAX   0x10000ull
-#define BOOT_PML4_GPA      0x10000ull /* page tables run from here up to ... */
-#define BOOT_PT_END        0x20000ull
-#define BOOT_ELF_MIN_GPA   MiB(1)     /* ELF segments load at or above 1 MiB */
+#define BOOT_GDT_GPA     0x500ull
+#define BOOT_START_INFO  0x6000ull /* hvm_start_info for ELF guests */
+#define BOOT_MEMMAP_GPA  0x6100ull
+#define BOOT_CMDLINE_GPA 0x20000ull
+#define BOOT_CMDLINE_MAX 0x10000ull
+#define BOOT_PML4_GPA    0x10000ull /* page tables run from here up to ... */
+#define BOOT_PT_END      0x20000ull
+#define BOOT_ELF_MIN_GPA MiB(1) /* ELF segments load at or above 1 MiB */
 
 /* PVH start-of-day structure (Xen's hvm_start_info, version 1), handed to ELF guests in RDI. */
 #define HVM_START_MAGIC 0x336ec578u
@@ -553,7 +555,7 @@ struct hvm_modlist_entry {
  * `err` says what is wrong with the file.  Does not log.
  */
 int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry, uint64_t *end,
-	     char *err, size_t errlen) WUR;
+             char *err, size_t errlen) WUR;
 /* True if buf starts with the ELF magic (used to pick a loader). */
 bool elf_is_elf(const void *buf, size_t len);
 
@@ -562,10 +564,10 @@ bool elf_is_elf(const void *buf, size_t len);
  * the registers that enter 64-bit long mode at `entry`.  Pure on guest memory.
  */
 int boot_setup_longmode(struct guest_mem *mem, uint64_t entry, struct hv_regs *regs,
-			struct hv_sregs *sregs) WUR;
+                        struct hv_sregs *sregs) WUR;
 /* Write hvm_start_info + memory map + command line + initrd module for an ELF guest. */
 int boot_setup_start_info(struct guest_mem *mem, const char *cmdline, uint64_t initrd_gpa,
-			  uint64_t initrd_size, uint64_t *start_info_gpa) WUR;
+                          uint64_t initrd_size, uint64_t *start_info_gpa) WUR;
 /* Read a whole file (for kernels and initrds); logs the failing operation with the path. */
 int file_read_all(const char *path, void **buf, size_t *len) WUR;
 

@@ -103,7 +103,7 @@ static int vm_map_ram(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->mem.nr_ram; i++) {
 		struct hv_mem_region r = { vm->mem.ram[i].gpa, vm->mem.ram[i].size,
-					   vm->mem.ram[i].hva, 0 };
+			                   vm->mem.ram[i].hva, 0 };
 		int ret = vm->hv->mem_map(vm->hvm, &r);
 
 		if (ret)
@@ -132,7 +132,7 @@ void vm_destroy(struct vm *vm)
 		/* Only what was mapped: a failed vm_create() may have mapped part of RAM. */
 		for (unsigned i = 0; i < vm->nr_ram_mapped; i++) {
 			struct hv_mem_region r = { vm->mem.ram[i].gpa, vm->mem.ram[i].size,
-						   vm->mem.ram[i].hva, 0 };
+				                   vm->mem.ram[i].hva, 0 };
 
 			if (vm->hv->mem_unmap(vm->hvm, &r))
 				log_debug("unmapping guest RAM region %u failed", i);
@@ -181,7 +181,7 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 	hv->caps(vm->hvm, &vm->caps);
 	if (cfg->nr_cpus > vm->caps.max_vcpus) {
 		log_err("--cpus %u: %s supports at most %u vCPUs here", cfg->nr_cpus, hv->name,
-			vm->caps.max_vcpus);
+		        vm->caps.max_vcpus);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -267,7 +267,7 @@ out:
 
 /* Place the initrd at the top of low RAM, page aligned, above the kernel. */
 static int vm_load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, uint64_t *gpa,
-			  uint64_t *size)
+                          uint64_t *size)
 {
 	void *buf, *dst;
 	size_t len;
@@ -279,8 +279,8 @@ static int vm_load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, 
 	at = (vm->mem.ram[0].size - len) & ~0xfffull;
 	if (len > vm->mem.ram[0].size || at < kernel_end || mem_ptr(&vm->mem, at, len, &dst)) {
 		log_err("initrd %s (%zu bytes) does not fit in guest RAM below 3 GiB above the "
-			"kernel; give more --memory",
-			path, len);
+		        "kernel; give more --memory",
+		        path, len);
 		free(buf);
 		return -E2BIG;
 	}
@@ -374,7 +374,7 @@ int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t 
 	r = boot_setup_start_info(&vm->mem, cfg->cmdline, initrd_gpa, initrd_size, &si);
 	if (r) {
 		log_err("--cmdline is %zu bytes; at most %llu fit", strlen(cfg->cmdline),
-			(unsigned long long)BOOT_CMDLINE_MAX - 1);
+		        (unsigned long long)BOOT_CMDLINE_MAX - 1);
 		return r;
 	}
 	if (!mem_ptr(&vm->mem, si, sizeof(*hsi), (void **)&hsi))
@@ -388,7 +388,8 @@ int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t 
 
 		regs.rdi = si;
 		regs.rsi = i;
-		if ((r = vm->hv->vcpu_set_sregs(v, &sregs)) || (r = vm->hv->vcpu_set_regs(v, &regs)) ||
+		if ((r = vm->hv->vcpu_set_sregs(v, &sregs)) ||
+		    (r = vm->hv->vcpu_set_regs(v, &regs)) ||
 		    (r = vm->hv->vcpu_set_state(v, HV_VCPU_RUNNABLE)))
 			return r;
 	}
