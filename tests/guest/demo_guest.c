@@ -17,6 +17,39 @@ static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 
+/* Bus 0 through ECAM: the host bridge and every root port. */
+static void demo_pci(void)
+{
+	for (uint32_t dev = 0; dev < 32; dev++) {
+		uint32_t id = MMIO32(0xe0000000ul + (dev << 15));
+		uint32_t class = MMIO32(0xe0000000ul + (dev << 15) + 8) >> 8;
+
+		if ((id & 0xffff) == 0xffff)
+			continue;
+		guest_printf("  PCI 00:%x.0 %x:%x class %x\n", dev, id & 0xffff, id >> 16, class);
+	}
+}
+
+/* The ACPI tables hvmm built, from the RSDP in start_info. */
+static void demo_acpi(void)
+{
+	const uint8_t *rsdp = (const void *)(uintptr_t)guest_si->rsdp_paddr;
+	const uint8_t *xsdt;
+	uint32_t len;
+
+	if (!guest_si->rsdp_paddr)
+		return;
+	xsdt = (const void *)(uintptr_t)(*(const uint64_t *)(rsdp + 24));
+	len = *(const uint32_t *)(xsdt + 4);
+	guest_printf("  ACPI at %p: RSDP XSDT", (const void *)rsdp);
+	for (uint32_t off = 36; off + 8 <= len; off += 8) {
+		const char *t = (const char *)(uintptr_t)(*(const uint64_t *)(xsdt + off));
+
+		guest_printf(" %c%c%c%c", t[0], t[1], t[2], t[3]);
+	}
+	guest_printf("\n");
+}
+
 void guest_main(uint32_t cpu)
 {
 	const struct guest_memmap_entry *mm;
@@ -54,6 +87,8 @@ void guest_main(uint32_t cpu)
 	guest_printf("  IOAPIC at 0xfec00000: version %x, %u pins\n", a & 0xff,
 	             ((a >> 16) & 0xff) + 1);
 	guest_printf("  LAPIC at 0xfee00000: version %x\n", MMIO32(0xfee00030) & 0xff);
+	demo_pci();
+	demo_acpi();
 	guest_printf("command line: '%s'\n", guest_cmdline());
 	guest_printf("demo done, powering off\n");
 	outb(0x600, (5 << 2) | (1 << 5));
