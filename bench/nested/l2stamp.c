@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * l2stamp: time a VMM from its start to a line its guest prints, for the nested boot
+ * benchmark (the same way for hvmm and for QEMU).
+ *
+ *   l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] MARKER -- COMMAND [ARG...]
+ *
+ * Takes a CLOCK_MONOTONIC timestamp just before it forks COMMAND, runs it in a session of
+ * its own with stdin on /dev/null, its stdout (the guest's serial console) on a pipe and
+ * its stderr in STDERR_FILE, copies the console to CONSOLE_LOG, and waits -- blocked in
+ * poll(2), using no CPU the guest could want -- until the console shows MARKER.  When the
+ * line holding MARKER is complete it kills the whole session with SIGKILL, reaps it, and
+ * prints one line:
+ *
+ *   L2STAMP marker=MARKER secs=S guest_uptime=U bytes=N
+ *
+ * secs: from just before the fork to the arrival of MARKER's last byte.  guest_uptime: the
+ * value of "uptime=" on the marker's line, if any (the guest's own /proc/uptime), else -1.
+ * If COMMAND exits or SECONDS (default 120) pass first, it prints the same line with
+ * secs=-1 and "status=" (exit status or 128 + signal) or "timeout=1", and exits 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] MARKER "
+	                "-- COMMAND [ARG...]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *logfile = "/dev/null", *errfile = "/dev/null", *marker;
+	long timeout_s = 120;
+	char line[4096], uptime[32] = "-1";
+	size_t len = 0, mlen;
+	unsigned long bytes = 0;
+	int pipefd[2], log, opt, status = 0;
+	bool found = false, done = false, timed_out = false;
+	uint64_t t0, t_marker = 0, deadline;
+	pid_t pid;
+
+	while ((opt = getopt(argc, argv, "t:o:e:")) != -1) {
+		switch (opt) {
+		case 't':
+			timeout_s = strtol(optarg, NULL, 10);
+			break;
+		case 'o':
+			logfile = optarg;
+			break;
+		case 'e':
+			errfile = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind < 2)
+		usage();
+	marker = argv[optind++];
+	mlen = strlen(marker);
+	if (!mlen || mlen >= sizeof(line))
+		usage();
+	log = open(logfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (log < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		perror("l2stamp");
+		return 1;
+	}
+	fflush(stdout);
+	t0 = now_ns();
+	pid = fork();
+	if (pid < 0) {
+		perror("l2stamp: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int err = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		/* Its own session: one kill of the group ends the VMM and anything it started. */
+		if (setsid() < 0 || in < 0 || err < 0 || dup2(in, 0) < 0 ||
+		    dup2(pipefd[1], 1) < 0 || dup2(err, 2) < 0)
+			_exit(127);
+		execvp(argv[optind], &argv[optind]);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	deadline = t0 + (uint64_t)timeout_s * 1000000000ull;
+
+	while (!done) {
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		uint64_t t = now_ns();
+		char buf[4096];
+		ssize_t n;
+
+		if (t >= deadline) {
+			timed_out = true;
+			break;
+		}
+		if (poll(&p, 1, (int)((deadline - t) / 1000000 + 1)) <= 0)
+			continue;
+		n = read(pipefd[0], buf, sizeof(buf));
+		t = now_ns();
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* the VMM exited (or closed its console) before the marker */
+		bytes += (unsigned long)n;
+		if (write(log, buf, (size_t)n) != n) {
+			perror("l2stamp: console log");
+			break;
+		}
+		/* Collect lines; a line longer than the buffer is cut (markers are short). */
+		for (ssize_t i = 0; i < n && !done; i++) {
+			if (buf[i] != '\n') {
+				if (len < sizeof(line) - 1)
+					line[len++] = buf[i];
+				line[len] = 0;
+				if (!found && len >= mlen && !memcmp(line + len - mlen, marker, mlen)) {
+					found = true;
+					t_marker = t;
+				}
+				continue;
+			}
+			if (found) {
+				const char *u = strstr(line, "uptime=");
+
+				if (u)
+					sscanf(u + 7, "%31[0-9.]", uptime);
+				done = true;
+			}
+			len = 0;
+			line[0] = 0;
+		}
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(log);
+	if (done) {
+		printf("L2STAMP marker=%s secs=%.3f guest_uptime=%s bytes=%lu\n", marker,
+		       (double)(t_marker - t0) / 1e9, uptime, bytes);
+		return 0;
+	}
+	if (timed_out)
+		printf("L2STAMP marker=%s secs=-1 guest_uptime=-1 bytes=%lu timeout=1\n", marker,
+		       bytes);
+	else
+		printf("L2STAMP marker=%s secs=-1 guest_uptime=-1 bytes=%lu status=%d\n", marker,
+		       bytes,
+		       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return 1;
+}

@@ -1,0 +1,149 @@
+#!/bin/sh
+# e2e-timeout: 540
+# e2e-needs: qemu
+#
+# bench-nvme: 4 KiB random reads at queue depth 1 on the rig's NVMe, measured in the
+# same run (make bench-nested; not in the default make e2e list):
+#   l1-native-before  in L1, nvme driver, /dev/nvmeXn1
+#   hvmm              in L2, the device passed through by hvmm --vfio
+#   qemu              in L2, the device passed through by QEMU's -device vfio-pci
+#   l1-native-after   in L1 again, to see how far the machine drifted meanwhile
+# Each place runs /bin/randread (bench/nested/randread.c: O_DIRECT, pread at random
+# 4 KiB-aligned offsets within the first BENCH_NVME_SPAN_MIB MiB, default 32, fixed seed)
+# BENCH_NVME_RUNS times (default 3) for BENCH_NVME_SECS seconds (default 5) each.
+# Both L2s get the same kernel, initrd, 2 vCPUs, 512 MiB and command line
+# ($E2E_L2_CMDLINE + BENCH_NVME_CMDLINE, default "quiet", + e2e.mode=bench-nvme and
+# randread's options); QEMU is -M microvm,pcie=on (a PCIe host bridge for vfio-pci).
+#
+# hvmm runs with -v.  L2 waits for a line from L1 before and after its reads
+# (tests/e2e/l2/init, mode bench-nvme); in between L1 sends hvmm SIGUSR1, which prints
+# its VFIO counters, so the difference of the two prints is what hvmm trapped during
+# exactly the reads.  While L2 reads, L1 only sleeps.
+#
+# Reported (the host's bench/nested/run.sh turns them into the table):
+#   E2E-INFO bench-nvme randread <place> <run> RANDREAD dev=... iops=... lat_us_p50=...
+#   E2E-INFO bench-nvme hvmm-counters-before|after|exit <bdf>: config reads ...
+. ${E2E_LIB:-/e2e/lib.sh}
+
+[ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
+    || e2e_skip "no hvmm binary in L1 (set HVMM=/path/to/static/hvmm on the host)"
+command -v qemu-system-x86_64 >/dev/null || e2e_skip "no qemu-system-x86_64 in L1"
+command -v randread >/dev/null \
+    || e2e_skip "no randread in L1 (make bench-nested builds it and sets E2E_EXTRA_BINS)"
+test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
+dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
+bdf=${dev##*/}
+
+RUNS=${BENCH_NVME_RUNS:-3}
+SECS=${BENCH_NVME_SECS:-5}
+SPAN=${BENCH_NVME_SPAN_MIB:-32}
+DEADLINE=150            # seconds an L2 may take to boot, and again to finish
+cmdline="$E2E_L2_CMDLINE ${BENCH_NVME_CMDLINE-quiet} e2e.mode=bench-nvme"
+cmdline="$cmdline e2e.randread=-t,$SECS,-s,$SPAN e2e.runs=$RUNS"
+W=/tmp/bench-nvme; rm -rf "$W"; mkdir -p "$W"
+e2e_info l2-cmdline "$cmdline"
+e2e_info device "$bdf"
+
+# ---- L1 native: the nvme driver, the namespace's block device --------------------------
+native() {
+    place=$1
+    bound_to_nvme || e2e_fail "$bdf is not bound to nvme for $place"
+    e2e_wait_for 20 sh -c "ls -d $dev/nvme/nvme*/nvme*n1 >/dev/null 2>&1" \
+        || e2e_fail "no namespace under $bdf for $place"
+    ns=$(basename "$(ls -d "$dev"/nvme/nvme*/nvme*n1 | head -n1)")
+    e2e_wait_for 10 test -b "/dev/$ns" || e2e_fail "/dev/$ns did not appear"
+    r=0
+    while [ $r -lt "$RUNS" ]; do
+        r=$((r + 1))
+        line=$(randread -t "$SECS" -s "$SPAN" "/dev/$ns") || e2e_fail "randread on /dev/$ns failed"
+        e2e_info randread "$place" "$r" "$line"
+    done
+}
+
+# ---- one L2 run: boot, handshake, reads, power-off -------------------------------------
+# l2_bench NAME CMD...: the VMM's stdin is our FIFO (fd 3, lib.sh's e2e_l2_start).
+l2_bench() {
+    name=$1; shift
+    e2e_l2_start "$W/$name" "$@"
+    e2e_l2_wait_input "$DEADLINE" || l2_fail "$name: $E2E_L2_WHY"
+    echo "e2e-ping 1" >&3
+    while ! e2e_l2_has L2-BENCH-READY; do
+        e2e_l2_has L2-NVME-MISSING && l2_fail "$name: L2 found no NVMe"
+        e2e_l2_done && l2_fail "$name: the VMM exited before L2's reads"
+        [ "$(e2e_l2_elapsed)" -lt "$DEADLINE" ] || l2_fail "$name: no L2-BENCH-READY in ${DEADLINE}s"
+        sleep 0.5
+    done
+    e2e_info l2-msix-vectors "$name $(e2e_l2_val_live L2-NVME-MSIX-VECTORS)"
+    [ "$name" = hvmm ] && hvmm_counters before
+    echo go >&3
+    # Stay idle while L2 measures: the warm-up and reads take about RUNS * (SECS + 0.5).
+    sleep $((RUNS * SECS + RUNS / 2))
+    t=$(e2e_l2_elapsed)
+    while ! e2e_l2_has L2-BENCH-DONE; do
+        e2e_l2_done && l2_fail "$name: the VMM exited during L2's reads"
+        [ "$(e2e_l2_elapsed)" -lt $((t + 60)) ] || l2_fail "$name: no L2-BENCH-DONE"
+        sleep 0.5
+    done
+    [ "$name" = hvmm ] && hvmm_counters after
+    echo done >&3
+    # hvmm exits when L2 powers off.  Should QEMU's microvm not turn L2's poweroff -f
+    # into an exit, we end it 20 s after L2 said so: the numbers are in already.
+    t=$(e2e_l2_elapsed)
+    while ! e2e_l2_done; do
+        if [ "$(e2e_l2_elapsed)" -ge $((t + 60)) ] \
+            || { [ "$name" = qemu ] && e2e_l2_has L2-POWEROFF && [ "$(e2e_l2_elapsed)" -ge $((t + 20)) ]; }; then
+            e2e_log "$name did not exit after L2's power-off; killing it"
+            kill -9 -- "-$(cat "$W/$name/pid")" 2>/dev/null
+            break
+        fi
+        sleep 0.5
+    done
+    e2e_l2_wait_exit 600 || l2_fail "$name: $E2E_L2_WHY"
+    e2e_info exit-status "$name $(cat "$W/$name/rc")"
+    grep -q L2-RANDREAD-FAILED "$W/$name/clean" && l2_fail "$name: randread failed in L2"
+    r=0
+    grep '^RANDREAD ' "$W/$name/clean" | while read -r line; do
+        r=$((r + 1))
+        e2e_info randread "$name" "$r" "$line"
+    done
+    [ "$(grep -c '^RANDREAD ' "$W/$name/clean")" = "$RUNS" ] || l2_fail "$name: not $RUNS randread results from L2"
+}
+
+# The value of marker $1 in the (still growing) output of the running L2.
+e2e_l2_val_live() { tr -d '\r' < "$E2E_L2W/out" | sed -n "s/.*$1 \([^ ]*\).*/\1/p" | head -n1; }
+
+# hvmm_counters WHEN: SIGUSR1 makes hvmm print its VFIO counters on stderr; wait for
+# the new line and report it.
+hvmm_counters() {
+    n0=$(grep -c "$bdf: config reads" "$W/hvmm/err")
+    kill -USR1 "$(cat "$W/hvmm/pid")"
+    e2e_wait_for 10 sh -c "[ \$(grep -c '$bdf: config reads' '$W/hvmm/err') -gt $n0 ]" \
+        || l2_fail "hvmm printed no counters on SIGUSR1"
+    e2e_info hvmm-counters-$1 "$(grep "$bdf: config reads" "$W/hvmm/err" | tail -n1 | sed 's/.*: config reads/config reads/')"
+}
+
+give_back() { e2e_pci_rebind "$dev" "" 2>/dev/null; }
+bound_to_nvme() { [ "$(e2e_pci_driver "$dev")" = nvme ]; }
+l2_fail() { e2e_l2_abort; give_back; e2e_fail "$1"; }
+
+native l1-native-before
+
+e2e_pci_rebind "$dev" vfio-pci || e2e_fail "could not bind $bdf to vfio-pci"
+e2e_wait_for 10 test -e "$dev/driver" || e2e_fail "vfio-pci did not bind $bdf"
+
+l2_bench hvmm "$E2E_HVMM" -v --cpus 2 --memory 512M \
+    --kernel /l2/vmlinuz --initrd /l2/initrd.cpio.gz \
+    --cmdline "$cmdline" --serial stdio --vfio "$bdf"
+counters=$(grep "$bdf: config reads" "$W/hvmm/err" | tail -n1)
+e2e_info hvmm-counters-exit "${counters#*: }"
+
+l2_bench qemu qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm,pcie=on \
+    -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic -serial stdio \
+    -kernel /l2/vmlinuz -initrd /l2/initrd.cpio.gz -append "$cmdline" \
+    -device vfio-pci,host="$bdf"
+
+give_back
+e2e_wait_for 20 bound_to_nvme || e2e_fail "L1's nvme did not take $bdf back"
+native l1-native-after
+
+e2e_pass "randread in L1 (before and after), in L2 under hvmm and under QEMU: $RUNS x ${SECS}s each"
