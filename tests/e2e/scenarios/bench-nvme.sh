@@ -1,14 +1,16 @@
 #!/bin/sh
-# e2e-timeout: 540
+# e2e-timeout: 720
 # e2e-needs: qemu
 #
 # bench-nvme: 4 KiB random reads at queue depth 1 on the rig's NVMe, measured in the
-# same run (make bench-nested; not in the default make e2e list):
-#   l1-native-before  in L1, nvme driver, /dev/nvmeXn1
-#   hvmm              in L2, the device passed through by hvmm --vfio
-#   qemu              in L2, the device passed through by QEMU's -device vfio-pci
-#   l1-native-after   in L1 again, to see how far the machine drifted meanwhile
-# Each place runs /bin/randread (bench/nested/randread.c: O_DIRECT, pread at random
+# same run (make bench-nested; not in the default make e2e list) in three places:
+#   l1-native  in L1, nvme driver, /dev/nvmeXn1
+#   hvmm       in L2, the device passed through by hvmm --vfio
+#   qemu       in L2, the device passed through by QEMU's -device vfio-pci
+# The host under L1 is shared and its speed drifts, so the places are visited in
+# BENCH_NVME_ROUNDS (default 2) rounds of mirrored order -- native, hvmm, qemu, native,
+# qemu, hvmm, native -- which cancels a steady drift between hvmm and QEMU.
+# Each visit runs /bin/randread (bench/nested/randread.c: O_DIRECT, pread at random
 # 4 KiB-aligned offsets within the first BENCH_NVME_SPAN_MIB MiB, default 32, fixed seed)
 # BENCH_NVME_RUNS times (default 3) for BENCH_NVME_SECS seconds (default 5) each.
 # Both L2s get the same kernel, initrd, 2 vCPUs, 512 MiB and command line
@@ -21,8 +23,9 @@
 # exactly the reads.  While L2 reads, L1 only sleeps.
 #
 # Reported (the host's bench/nested/run.sh turns them into the table):
-#   E2E-INFO bench-nvme randread <place> <run> RANDREAD dev=... iops=... lat_us_p50=...
-#   E2E-INFO bench-nvme hvmm-counters-before|after|exit <bdf>: config reads ...
+#   E2E-INFO bench-nvme randread <place> <visit>.<run> RANDREAD dev=... iops=... ...
+#   E2E-INFO bench-nvme hvmm-counters-before|after|exit <visit> config reads ...
+#   E2E-INFO bench-nvme kvm-stats-before|after <vmm> <visit> exits=N mmio_exits=N ...
 . ${E2E_LIB:-/e2e/lib.sh}
 
 [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
@@ -35,6 +38,7 @@ dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
 bdf=${dev##*/}
 
 RUNS=${BENCH_NVME_RUNS:-3}
+ROUNDS=${BENCH_NVME_ROUNDS:-2}
 SECS=${BENCH_NVME_SECS:-5}
 SPAN=${BENCH_NVME_SPAN_MIB:-32}
 DEADLINE=150            # seconds an L2 may take to boot, and again to finish
@@ -46,7 +50,7 @@ e2e_info device "$bdf"
 
 # ---- L1 native: the nvme driver, the namespace's block device --------------------------
 native() {
-    place=$1
+    place=l1-native nvisit=$((nvisit + 1))
     bound_to_nvme || e2e_fail "$bdf is not bound to nvme for $place"
     e2e_wait_for 20 sh -c "ls -d $dev/nvme/nvme*/nvme*n1 >/dev/null 2>&1" \
         || e2e_fail "no namespace under $bdf for $place"
@@ -56,14 +60,15 @@ native() {
     while [ $r -lt "$RUNS" ]; do
         r=$((r + 1))
         line=$(randread -t "$SECS" -s "$SPAN" "/dev/$ns") || e2e_fail "randread on /dev/$ns failed"
-        e2e_info randread "$place" "$r" "$line"
+        e2e_info randread "$place" "$nvisit.$r" "$line"
     done
 }
+nvisit=0
 
 # ---- one L2 run: boot, handshake, reads, power-off -------------------------------------
-# l2_bench NAME CMD...: the VMM's stdin is our FIFO (fd 3, lib.sh's e2e_l2_start).
+# l2_bench NAME VISIT CMD...: the VMM's stdin is our FIFO (fd 3, lib.sh's e2e_l2_start).
 l2_bench() {
-    name=$1; shift
+    name=$1 visit=$2; shift 2
     e2e_l2_start "$W/$name" "$@"
     e2e_l2_wait_input "$DEADLINE" || l2_fail "$name: $E2E_L2_WHY"
     echo "e2e-ping 1" >&3
@@ -73,8 +78,9 @@ l2_bench() {
         [ "$(e2e_l2_elapsed)" -lt "$DEADLINE" ] || l2_fail "$name: no L2-BENCH-READY in ${DEADLINE}s"
         sleep 0.5
     done
-    e2e_info l2-msix-vectors "$name $(e2e_l2_val_live L2-NVME-MSIX-VECTORS)"
+    e2e_info l2-msix-vectors "$name $visit $(e2e_l2_val_live L2-NVME-MSIX-VECTORS)"
     [ "$name" = hvmm ] && hvmm_counters before
+    kvm_stats before
     echo go >&3
     # Stay idle while L2 measures: the warm-up and reads take about RUNS * (SECS + 0.5).
     sleep $((RUNS * SECS + RUNS / 2))
@@ -84,6 +90,7 @@ l2_bench() {
         [ "$(e2e_l2_elapsed)" -lt $((t + 60)) ] || l2_fail "$name: no L2-BENCH-DONE"
         sleep 0.5
     done
+    kvm_stats after
     [ "$name" = hvmm ] && hvmm_counters after
     echo done >&3
     # hvmm exits when L2 powers off.  Should QEMU's microvm not turn L2's poweroff -f
@@ -99,12 +106,12 @@ l2_bench() {
         sleep 0.5
     done
     e2e_l2_wait_exit 600 || l2_fail "$name: $E2E_L2_WHY"
-    e2e_info exit-status "$name $(cat "$W/$name/rc")"
+    e2e_info exit-status "$name $visit $(cat "$W/$name/rc")"
     grep -q L2-RANDREAD-FAILED "$W/$name/clean" && l2_fail "$name: randread failed in L2"
     r=0
     grep '^RANDREAD ' "$W/$name/clean" | while read -r line; do
         r=$((r + 1))
-        e2e_info randread "$name" "$r" "$line"
+        e2e_info randread "$name" "$visit.$r" "$line"
     done
     [ "$(grep -c '^RANDREAD ' "$W/$name/clean")" = "$RUNS" ] || l2_fail "$name: not $RUNS randread results from L2"
 }
@@ -119,31 +126,58 @@ hvmm_counters() {
     kill -USR1 "$(cat "$W/hvmm/pid")"
     e2e_wait_for 10 sh -c "[ \$(grep -c '$bdf: config reads' '$W/hvmm/err') -gt $n0 ]" \
         || l2_fail "hvmm printed no counters on SIGUSR1"
-    e2e_info hvmm-counters-$1 "$(grep "$bdf: config reads" "$W/hvmm/err" | tail -n1 | sed 's/.*: config reads/config reads/')"
+    e2e_info hvmm-counters-$1 "$visit $(grep "$bdf: config reads" "$W/hvmm/err" | tail -n1 | sed 's/.*: config reads/config reads/')"
+}
+
+# kvm_stats WHEN: L1 KVM's own counters, summed over its VMs (only the one L2 runs now):
+# exits of L2 to L1's KVM, those of them that went on to the VMM in userspace for MMIO
+# or port I/O, and interrupts injected.  Read around the reads, for both VMMs alike.
+kvm_stats() {
+    d=/sys/kernel/debug/kvm
+    [ -d $d ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    [ -r $d/exits ] || return 0
+    v=
+    for f in exits mmio_exits io_exits irq_exits halt_exits irq_injections; do
+        v="$v $f=$(cat $d/$f 2>/dev/null)"
+    done
+    e2e_info kvm-stats-$1 "$name $visit$v"
 }
 
 give_back() { e2e_pci_rebind "$dev" "" 2>/dev/null; }
 bound_to_nvme() { [ "$(e2e_pci_driver "$dev")" = nvme ]; }
 l2_fail() { e2e_l2_abort; give_back; e2e_fail "$1"; }
 
-native l1-native-before
+run_hvmm() {
+    l2_bench hvmm "$1" "$E2E_HVMM" -v --cpus 2 --memory 512M \
+        --kernel /l2/vmlinuz --initrd /l2/initrd.cpio.gz \
+        --cmdline "$cmdline" --serial stdio --vfio "$bdf"
+    e2e_info hvmm-counters-exit "$1 $(grep "$bdf: config reads" "$W/hvmm/err" | tail -n1 \
+        | sed 's/.*: config reads/config reads/')"
+}
+run_qemu() {
+    l2_bench qemu "$1" qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm,pcie=on \
+        -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic -serial stdio \
+        -kernel /l2/vmlinuz -initrd /l2/initrd.cpio.gz -append "$cmdline" \
+        -device vfio-pci,host="$bdf"
+}
+to_vfio() {
+    e2e_pci_rebind "$dev" vfio-pci || e2e_fail "could not bind $bdf to vfio-pci"
+    e2e_wait_for 10 test -e "$dev/driver" || e2e_fail "vfio-pci did not bind $bdf"
+}
+to_nvme() {
+    give_back
+    e2e_wait_for 20 bound_to_nvme || e2e_fail "L1's nvme did not take $bdf back"
+}
 
-e2e_pci_rebind "$dev" vfio-pci || e2e_fail "could not bind $bdf to vfio-pci"
-e2e_wait_for 10 test -e "$dev/driver" || e2e_fail "vfio-pci did not bind $bdf"
+native
+round=0
+while [ $round -lt "$ROUNDS" ]; do
+    round=$((round + 1))
+    to_vfio
+    if [ $((round % 2)) = 1 ]; then run_hvmm $round; run_qemu $round
+    else run_qemu $round; run_hvmm $round; fi
+    to_nvme
+    native
+done
 
-l2_bench hvmm "$E2E_HVMM" -v --cpus 2 --memory 512M \
-    --kernel /l2/vmlinuz --initrd /l2/initrd.cpio.gz \
-    --cmdline "$cmdline" --serial stdio --vfio "$bdf"
-counters=$(grep "$bdf: config reads" "$W/hvmm/err" | tail -n1)
-e2e_info hvmm-counters-exit "${counters#*: }"
-
-l2_bench qemu qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm,pcie=on \
-    -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic -serial stdio \
-    -kernel /l2/vmlinuz -initrd /l2/initrd.cpio.gz -append "$cmdline" \
-    -device vfio-pci,host="$bdf"
-
-give_back
-e2e_wait_for 20 bound_to_nvme || e2e_fail "L1's nvme did not take $bdf back"
-native l1-native-after
-
-e2e_pass "randread in L1 (before and after), in L2 under hvmm and under QEMU: $RUNS x ${SECS}s each"
+e2e_pass "randread in L1 ($nvisit visits), in L2 under hvmm and under QEMU ($ROUNDS each): $RUNS x ${SECS}s per visit"
