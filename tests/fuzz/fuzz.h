@@ -37,6 +37,8 @@ const uint8_t *fuzz_bytes(struct fuzz_in *in, size_t want, size_t *got);
 			fuzz_fail(__FILE__, __LINE__, #cond);                                      \
 	} while (0)
 void fuzz_fail(const char *file, int line, const char *what) __attribute__((noreturn));
+/* A set-up step of the harness itself that must succeed (0); otherwise a failure as above. */
+#define FUZZ_MUST(call) FUZZ_CHECK((call) == 0)
 
 /*
  * The lowest free file descriptor.  Taken before and after one input, the two must match:

@@ -41,22 +41,16 @@ struct rig {
 	unsigned irqfds_at_start; /* irqfds of the VM before any vector went live */
 };
 
-static void must(int r)
-{
-	if (r)
-		fuzz_fail(__FILE__, __LINE__, "a set-up step failed");
-}
-
 /* Firmware's part after every reset: BAR0 and BAR2 placed, decoding and bus mastering on. */
 static void enable(struct rig *rig)
 {
 	struct pci_dev *d = rig->dev;
 
-	must(pci_cfg_write(d, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR0));
-	must(pci_cfg_write(d, PCI_BASE_ADDRESS_1, 4, 0));
-	must(pci_cfg_write(d, PCI_BASE_ADDRESS_2, 4, BAR2 | PCI_BASE_ADDRESS_SPACE_IO));
-	must(pci_cfg_write(d, PCI_COMMAND, 2,
-	                   PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
+	FUZZ_MUST(pci_cfg_write(d, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR0));
+	FUZZ_MUST(pci_cfg_write(d, PCI_BASE_ADDRESS_1, 4, 0));
+	FUZZ_MUST(pci_cfg_write(d, PCI_BASE_ADDRESS_2, 4, BAR2 | PCI_BASE_ADDRESS_SPACE_IO));
+	FUZZ_MUST(pci_cfg_write(d, PCI_COMMAND, 2,
+	                        PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
 	rig->decoding = true;
 	memset(rig->table, 0, sizeof(rig->table));
 	for (unsigned i = 0; i < NR_VEC; i++)
@@ -69,14 +63,14 @@ static void setup(struct rig *rig)
 	struct pci_dev *p;
 
 	fake_hv_reset();
-	must(fake_vm_create(1, RAM_SIZE, &rig->vm));
-	must(pci_root_port_create(rig->vm, "a", &rig->port));
-	must(pci_testdev_create(rig->vm, rig->port, &rig->dev));
+	FUZZ_MUST(fake_vm_create(1, RAM_SIZE, &rig->vm));
+	FUZZ_MUST(pci_root_port_create(rig->vm, "a", &rig->port));
+	FUZZ_MUST(pci_testdev_create(rig->vm, rig->port, &rig->dev));
 	p = pci_port_dev(rig->port);
-	must(pci_cfg_write(p, PCI_PRIMARY_BUS, 4, SEC_BUS << 16 | SEC_BUS << 8));
-	must(pci_cfg_write(p, PCI_IO_BASE, 2, (BAR2 >> 8) | (BAR2 >> 8) << 8));
-	must(pci_cfg_write(p, PCI_MEMORY_BASE, 4, (uint32_t)(BAR0 >> 16) | (uint32_t)BAR0));
-	must(pci_cfg_write(p, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+	FUZZ_MUST(pci_cfg_write(p, PCI_PRIMARY_BUS, 4, SEC_BUS << 16 | SEC_BUS << 8));
+	FUZZ_MUST(pci_cfg_write(p, PCI_IO_BASE, 2, (BAR2 >> 8) | (BAR2 >> 8) << 8));
+	FUZZ_MUST(pci_cfg_write(p, PCI_MEMORY_BASE, 4, (uint32_t)(BAR0 >> 16) | (uint32_t)BAR0));
+	FUZZ_MUST(pci_cfg_write(p, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
 	rig->msix_cap = pci_cap_find(rig->dev, PCI_CAP_ID_MSIX);
 	rig->msi_cap = pci_cap_find(rig->dev, PCI_CAP_ID_MSI);
 	if (!rig->msix_cap || !rig->msi_cap)
@@ -133,14 +127,14 @@ static void check(struct rig *rig)
 		uint64_t addr;
 		uint32_t data;
 
-		must(pci_msix_vector_state(rig->dev->msix, i, &st, &pending));
+		FUZZ_MUST(pci_msix_vector_state(rig->dev->msix, i, &st, &pending));
 		memcpy(&addr, e + PCI_MSIX_ENTRY_LOWER_ADDR, 8);
 		memcpy(&data, e + PCI_MSIX_ENTRY_DATA, 4);
 		FUZZ_CHECK(st.address == addr && st.data == data);
 		FUZZ_CHECK(st.masked || !(e[PCI_MSIX_ENTRY_VECTOR_CTRL] & 1));
 		live += check_vector(&st, pending);
 	}
-	must(pci_msi_vector_state(rig->dev->msi, 0, &st, &pending));
+	FUZZ_MUST(pci_msi_vector_state(rig->dev->msi, 0, &st, &pending));
 	live += check_vector(&st, pending);
 	/* The port's own MSI is never touched here: it stays as it was at set-up. */
 	FUZZ_CHECK(fake_hv_record()->irqfds == rig->irqfds_at_start + live);
@@ -180,7 +174,7 @@ static void bar0_access(struct rig *rig, uint8_t sel, uint16_t off, uint64_t val
 			uint8_t want = 0;
 
 			for (unsigned i = 0; o + k == 0 && i < NR_VEC; i++) {
-				must(pci_msix_vector_state(rig->dev->msix, i, &st, &pending));
+				FUZZ_MUST(pci_msix_vector_state(rig->dev->msix, i, &st, &pending));
 				want |= (uint8_t)(pending << i);
 			}
 			FUZZ_CHECK(buf[k] == want);
@@ -240,9 +234,9 @@ static void op(struct rig *rig, struct fuzz_in *in)
 			fuzz_fail(__FILE__, __LINE__, "loop_poll");
 		break;
 	case 7: /* memory decode and bus mastering on or off */
-		must(pci_cfg_write(rig->dev, PCI_COMMAND, 2,
-		                   PCI_COMMAND_IO |
-		                       (val & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER))));
+		FUZZ_MUST(pci_cfg_write(rig->dev, PCI_COMMAND, 2,
+		                        PCI_COMMAND_IO |
+		                            (val & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER))));
 		rig->decoding = val & PCI_COMMAND_MEMORY;
 		break;
 	case 8: /* Function Level Reset */
@@ -251,8 +245,8 @@ static void op(struct rig *rig, struct fuzz_in *in)
 		enable(rig);
 		break;
 	case 9: /* secondary bus reset through the port */
-		must(pci_cfg_write(p, PCI_BRIDGE_CONTROL, 2, PCI_BRIDGE_CTL_BUS_RESET));
-		must(pci_cfg_write(p, PCI_BRIDGE_CONTROL, 2, 0));
+		FUZZ_MUST(pci_cfg_write(p, PCI_BRIDGE_CONTROL, 2, PCI_BRIDGE_CTL_BUS_RESET));
+		FUZZ_MUST(pci_cfg_write(p, PCI_BRIDGE_CONTROL, 2, 0));
 		enable(rig);
 		break;
 	}

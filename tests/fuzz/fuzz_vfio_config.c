@@ -45,12 +45,6 @@ struct rig {
 
 static struct rig rig; /* struct fake_vfio and the shadow are too big for the stack */
 
-static void must(int r)
-{
-	if (r)
-		fuzz_fail(__FILE__, __LINE__, "a set-up step failed");
-}
-
 static void host_from_input(struct fuzz_in *in)
 {
 	struct fake_vfio *f = &rig.fv;
@@ -96,13 +90,13 @@ static void enable(void)
 {
 	struct pci_dev *port = pci_port_dev(rig.vp->pdev->port);
 
-	must(pci_cfg_write(port, PCI_PRIMARY_BUS, 4, 0x00010100));
-	must(pci_cfg_write(port, PCI_MEMORY_BASE, 4, (uint32_t)(BAR_GPA >> 16) | 0xdff00000u));
-	must(pci_cfg_write(port, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
-	must(pci_cfg_write(rig.vp->pdev, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR_GPA));
-	must(pci_cfg_write(rig.vp->pdev, PCI_BASE_ADDRESS_1, 4, 0));
-	must(pci_cfg_write(rig.vp->pdev, PCI_COMMAND, 2,
-	                   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO));
+	FUZZ_MUST(pci_cfg_write(port, PCI_PRIMARY_BUS, 4, 0x00010100));
+	FUZZ_MUST(pci_cfg_write(port, PCI_MEMORY_BASE, 4, (uint32_t)(BAR_GPA >> 16) | 0xdff00000u));
+	FUZZ_MUST(pci_cfg_write(port, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
+	FUZZ_MUST(pci_cfg_write(rig.vp->pdev, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR_GPA));
+	FUZZ_MUST(pci_cfg_write(rig.vp->pdev, PCI_BASE_ADDRESS_1, 4, 0));
+	FUZZ_MUST(pci_cfg_write(rig.vp->pdev, PCI_COMMAND, 2,
+	                        PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO));
 }
 
 static void check_vectors(struct pci_msix *msix, struct pci_msi *msi, unsigned nr_msix)
@@ -111,7 +105,7 @@ static void check_vectors(struct pci_msix *msix, struct pci_msi *msi, unsigned n
 	bool pending;
 
 	for (unsigned i = 0; msix && i < nr_msix; i++) {
-		must(pci_msix_vector_state(msix, i, &st, &pending));
+		FUZZ_MUST(pci_msix_vector_state(msix, i, &st, &pending));
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
 		/* A live vector the host can have (the fake keeps 64) is wired to its eventfd. */
 		if (st.live && i < 64 && i < rig.fv.msix_count)
@@ -191,19 +185,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_hv_reset();
 	host_from_input(&in);
 	memset(&rig.cont, 0, sizeof(rig.cont));
-	must(fake_vm_create(1, RAM_SIZE, &rig.vm));
-	must(vfio_container_open(&fake_vfio_sys, &rig.cont));
+	FUZZ_MUST(fake_vm_create(1, RAM_SIZE, &rig.vm));
+	FUZZ_MUST(vfio_container_open(&fake_vfio_sys, &rig.cont));
 	rig.vp = calloc(1, sizeof(*rig.vp));
 	if (!rig.vp)
 		fuzz_fail(__FILE__, __LINE__, "out of memory");
-	must(vfio_device_open(&rig.cont, &bdf, &rig.vp->dev));
+	FUZZ_MUST(vfio_device_open(&rig.cont, &bdf, &rig.vp->dev));
 	/* As vfio_assign_one(): once the function exists, the PCI core owns and frees it. */
 	r = vfio_pci_create(rig.vm, rig.vp);
 	if (r && !rig.vp->pdev)
 		vfio_pci_destroy(rig.vp);
 	if (!r) {
-		must(vfio_bars_mmap(rig.vp));
-		must(pci_attach(rig.vm, NULL, rig.vp->pdev));
+		FUZZ_MUST(vfio_bars_mmap(rig.vp));
+		FUZZ_MUST(pci_attach(rig.vm, NULL, rig.vp->pdev));
 		if (rig.vp->msix)
 			nr_msix = (unsigned)(rig.vp->msix_len / PCI_MSIX_ENTRY_SIZE);
 		check(0, 4096, nr_msix);
