@@ -24,6 +24,9 @@
 #   E2E-INFO bench-boot hvmm-l2-uptime-s <s>...   qemu-l2-uptime-s <s>...
 #   E2E-INFO bench-boot ratio-hvmm-to-qemu <best hvmm / best QEMU>
 #   E2E-INFO bench-boot ratio-median-hvmm-to-qemu <median hvmm / median QEMU>
+# BENCH_BOOT_SHOW_CONSOLE=1 copies the last run's L2 consoles to L1's (prefixed
+# "hvmm| " and "qemu| "), to see where a boot spends its time (with BENCH_BOOT_CMDLINE=""
+# for the kernel's timestamps).
 # The rig stages QEMU into L1 only for scenarios that say "e2e-needs: qemu".
 . ${E2E_LIB:-/e2e/lib.sh}
 
@@ -85,6 +88,10 @@ hb=$(best $hvmm_t); qb=$(best $qemu_t)
 hm=$(median $hvmm_t); qm=$(median $qemu_t)
 ratio=$(awk -v a="$hb" -v b="$qb" 'BEGIN{printf "%.3f", a/b}')
 ratio_m=$(awk -v a="$hm" -v b="$qm" 'BEGIN{printf "%.3f", a/b}')
+if [ "${BENCH_BOOT_SHOW_CONSOLE:-0}" = 1 ]; then
+    tr -d '\r' < "$W/hvmm-$RUNS.out" | sed 's/^/hvmm| /'
+    tr -d '\r' < "$W/qemu-$RUNS.out" | sed 's/^/qemu| /'
+fi
 e2e_info hvmm-l2-init-s $hvmm_t
 e2e_info qemu-l2-init-s $qemu_t
 e2e_info hvmm-l2-uptime-s $hvmm_u
