@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 				if (len < sizeof(line) - 1)
 					line[len++] = buf[i];
 				line[len] = 0;
-				if (!found && len >= mlen && !memcmp(line + len - mlen, marker, mlen)) {
+				if (!found && len >= mlen &&
+				    !memcmp(line + len - mlen, marker, mlen)) {
 					found = true;
 					t_marker = t;
 				}
@@ -166,7 +167,6 @@ int main(int argc, char **argv)
 		       bytes);
 	else
 		printf("L2STAMP marker=%s secs=-1 guest_uptime=-1 bytes=%lu status=%d\n", marker,
-		       bytes,
-		       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		       bytes, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	return 1;
 }

@@ -18,7 +18,8 @@
  *   RANDREAD dev=D bs=B span_mib=M qd=1 ios=N secs=S iops=X
  *            lat_us_min= lat_us_p50= lat_us_p99= lat_us_max= lat_us_mean= all_ios=A
  *
- * A counts the warm-up reads too (every read this run issued).  iops is N / S, S the time from the first counted read's start to the last one's end.
+ * A counts the warm-up reads too (every read this run issued).  iops is N / S, S the time
+ * from the first counted read's start to the last one's end.
  * Latency is per pread(2) (CLOCK_MONOTONIC around the call): the whole round trip from the
  * system call through the driver, the device and its interrupt back to the caller.
  * Exit status 0, or 1 with a message when the device cannot be opened or a read fails.

@@ -92,7 +92,7 @@ l2_bench() {
     done
     kvm_stats after
     [ "$name" = hvmm ] && hvmm_counters after
-    echo done >&3
+    echo finished >&3
     # hvmm exits when L2 powers off.  Should QEMU's microvm not turn L2's poweroff -f
     # into an exit, we end it 20 s after L2 said so: the numbers are in already.
     t=$(e2e_l2_elapsed)
