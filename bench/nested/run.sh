@@ -87,11 +87,13 @@ field() { echo "$1" | cut -d' ' -f"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # Boot: seconds of L1's clock from exec to L2-INIT-START, and L2's uptime then.
+# QEMU twice: microvm as it comes, and with rtc=off (no CMOS RTC, like hvmm; see
+# bench-boot.sh).  The boot target is judged against the faster of the two.
 hb=$(stats $(info bench-boot hvmm-l2-init-s)); qb=$(stats $(info bench-boot qemu-l2-init-s))
+nb=$(stats $(info bench-boot qemu-nortc-l2-init-s))
 hu=$(stats $(info bench-boot hvmm-l2-uptime-s)); qu=$(stats $(info bench-boot qemu-l2-uptime-s))
-boot_ratio_med=$(ratio "$(field "$hb" 2)" "$(field "$qb" 2)")
-boot_ratio_min=$(ratio "$(field "$hb" 1)" "$(field "$qb" 1)")
-uptime_ratio_med=$(ratio "$(field "$hu" 2)" "$(field "$qu" 2)")
+nu=$(stats $(info bench-boot qemu-nortc-l2-uptime-s))
+best_q=$(awk -v a="$(field "$qb" 2)" -v b="$(field "$nb" 2)" 'BEGIN { print (a < b) ? a : b }')
 
 # NVMe: one line per randread run, "randread PLACE VISIT.RUN RANDREAD key=value ...".
 rr=$out/randread.txt
@@ -147,7 +149,7 @@ nvme_rounds=$(sed -n 's/.*E2E-INFO bench-nvme exit-status hvmm //p' "$markers" |
 
 # ---- targets --------------------------------------------------------------------------
 met() { awk "BEGIN { exit !($1) }" && echo met || echo "not met"; }
-t_boot=$(met "$(field "$hb" 2) <= $(field "$qb" 2)")
+t_boot=$(met "$(field "$hb" 2) <= $best_q")
 t_iops_q=$(met "$(field "$hv" 2) >= $(field "$qe" 2)")
 t_iops_n=$(met "$(field "$hv" 2) >= 0.9 * $(field "$nat" 2)")
 t_door=$( [ "$traps_doorbell" = 0 ] && [ -z "$doorbell_exit" ] && echo met || echo "not met")
@@ -158,13 +160,22 @@ cmdline_nvme=$(info bench-nvme l2-cmdline)
 tables() {
 	echo "### L2 boot to init ($(field "$hb" 4) boots per VMM, alternating)"
 	echo
-	echo "| | hvmm | QEMU (microvm) | hvmm / QEMU |"
-	echo "|---|---|---|---|"
-	echo "| exec to L2 init's first line, s of L1's clock: min | $(field "$hb" 1) | $(field "$qb" 1) | $boot_ratio_min |"
-	echo "| exec to L2 init's first line, s of L1's clock: median | $(field "$hb" 2) | $(field "$qb" 2) | $boot_ratio_med |"
-	echo "| L2's own /proc/uptime at init, s: min / median | $(field "$hu" 1) / $(field "$hu" 2) | $(field "$qu" 1) / $(field "$qu" 2) | $uptime_ratio_med (median) |"
+	echo "| | hvmm | QEMU microvm | QEMU microvm,rtc=off | hvmm / QEMU | hvmm / QEMU rtc=off |"
+	echo "|---|---|---|---|---|---|"
+	local k
+	for k in 1:min 2:median; do
+		echo "| exec to L2 init's first line, s of L1's clock: ${k#*:} |" \
+			"$(field "$hb" "${k%:*}") | $(field "$qb" "${k%:*}") | $(field "$nb" "${k%:*}") |" \
+			"$(ratio "$(field "$hb" "${k%:*}")" "$(field "$qb" "${k%:*}")") |" \
+			"$(ratio "$(field "$hb" "${k%:*}")" "$(field "$nb" "${k%:*}")") |"
+	done
+	echo "| L2's own /proc/uptime at init, s: median (min) |" \
+		"$(field "$hu" 2) ($(field "$hu" 1)) | $(field "$qu" 2) ($(field "$qu" 1)) |" \
+		"$(field "$nu" 2) ($(field "$nu" 1)) | $(ratio "$(field "$hu" 2)" "$(field "$qu" 2)") |" \
+		"$(ratio "$(field "$hu" 2)" "$(field "$nu" 2)") |"
 	echo
-	echo "each run, s: hvmm $(info bench-boot hvmm-l2-init-s); QEMU $(info bench-boot qemu-l2-init-s)"
+	echo "each run, s: hvmm $(info bench-boot hvmm-l2-init-s); QEMU $(info bench-boot qemu-l2-init-s);" \
+		"QEMU rtc=off $(info bench-boot qemu-nortc-l2-init-s)"
 	echo
 	echo "### NVMe 4 KiB random reads, queue depth 1, ${BENCH_NVME_SECS} s per run"
 	echo
@@ -173,7 +184,7 @@ tables() {
 	row() { echo "| $1 | $(field "$2" 4) | $(field "$2" 2) ($(field "$2" 1)-$(field "$2" 3)) | $(field "$2" 5) | $(field "$2" 6) | $3 |"; }
 	row "L1 native (nvme driver)" "$nat" "1.00"
 	row "L2, hvmm --vfio" "$hv" "$hv_vs_nat"
-	row "L2, QEMU -device vfio-pci" "$qe" "$qe_vs_nat"
+	row "L2, QEMU microvm,pcie=on,rtc=off -device vfio-pci" "$qe" "$qe_vs_nat"
 	echo
 	echo "hvmm / QEMU IOPS (medians): $hv_vs_qe.  p50/p99: the median over the runs of each run's percentile."
 	echo
@@ -195,7 +206,7 @@ tables() {
 	echo
 	echo "| target | result |"
 	echo "|---|---|"
-	echo "| L2 boot-to-init ≤ QEMU's (medians) | $t_boot: $(field "$hb" 2) s vs $(field "$qb" 2) s |"
+	echo "| L2 boot-to-init ≤ QEMU's (medians, the faster QEMU) | $t_boot: $(field "$hb" 2) s vs $best_q s |"
 	echo "| passthrough IOPS ≥ QEMU vfio-pci's (medians) | $t_iops_q: $(field "$hv" 2) vs $(field "$qe" 2) |"
 	echo "| passthrough IOPS ≥ 0.9 × L1 native (medians) | $t_iops_n: $(field "$hv" 2) vs 0.9 × $(field "$nat" 2) |"
 	echo "| zero VMM exits per NVMe doorbell write | $t_door: $traps_doorbell doorbell-page traps in $hv_ios reads${doorbell_exit:+, $doorbell_exit in the whole run} |"

@@ -15,7 +15,8 @@
 # BENCH_NVME_RUNS times (default 3) for BENCH_NVME_SECS seconds (default 5) each.
 # Both L2s get the same kernel, initrd, 2 vCPUs, 512 MiB and command line
 # ($E2E_L2_CMDLINE + BENCH_NVME_CMDLINE, default "quiet", + e2e.mode=bench-nvme and
-# randread's options); QEMU is -M microvm,pcie=on (a PCIe host bridge for vfio-pci).
+# randread's options); QEMU is -M microvm,pcie=on,rtc=off (a PCIe host bridge for
+# vfio-pci; without the RTC, whose probe stalls L2's boot ~10 s -- see bench-boot).
 #
 # hvmm runs with -v.  L2 waits for a line from L1 before and after its reads
 # (tests/e2e/l2/init, mode bench-nvme); in between L1 sends hvmm SIGUSR1, which prints
@@ -155,7 +156,8 @@ run_hvmm() {
         | sed 's/.*: config reads/config reads/')"
 }
 run_qemu() {
-    l2_bench qemu "$1" qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm,pcie=on \
+    l2_bench qemu "$1" qemu-system-x86_64 -L /usr/share/qemu -accel kvm \
+        -M microvm,pcie=on,rtc=off \
         -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic -serial stdio \
         -kernel /l2/vmlinuz -initrd /l2/initrd.cpio.gz -append "$cmdline" \
         -device vfio-pci,host="$bdf"
