@@ -8,7 +8,8 @@
  * pci_cfg_write(), BAR accesses, and the device changing its own config bytes meanwhile.
  *
  * Input:
- *   flags (u8): bit 0 the next 256 bytes are config space 0-255, bit 1 no reset support
+ *   flags (u8): bit 0 the next 256 bytes are config space 0-255, bit 1 no reset support,
+ *   bits 2-3 the config region's size (4096, 256, 2050, 128)
  *   six BAR size selectors (u8: 0 none, else 2^(s & 63), or s * 4099 when s & 0x40),
  *   BAR mmap bits (u8, a set bit: not mappable), MSI-X host vector count (u8), sparse areas (u8
  * count, then u16 offset and u16 size per area, in pages) [256 bytes of config], patches (u8 count,
@@ -47,12 +48,15 @@ static struct rig rig; /* struct fake_vfio and the shadow are too big for the st
 
 static void host_from_input(struct fuzz_in *in)
 {
+	/* PCI Express, conventional PCI, a size no device has, too small to be a function. */
+	static const uint32_t sizes[] = { 4096, 256, 2050, 128 };
 	struct fake_vfio *f = &rig.fv;
 	uint8_t flags = fuzz_u8(in), mmap_bits, n;
 	size_t got;
 
 	fake_vfio_init(f);
 	f->reset_supported = !(flags & 2);
+	f->config_size = sizes[flags >> 2 & 3];
 	for (unsigned i = 0; i < 6; i++) {
 		uint8_t s = fuzz_u8(in);
 

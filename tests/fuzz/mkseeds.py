@@ -300,3 +300,6 @@ write("vfio_config", "sparse-bars", vf([ENABLE, op(4, 7, 0x1000), op(4, 7, 0x200
                                          vrd(0x40), op(4, 0x8 | 3, 0x0, 1)],
                                         bars=(14, 0, 5, 0, 0, 0), nommap=0x3C, msix=8,
                                         sparse=[(0, 2), (3, 1)]))
+write("vfio_config", "conventional-256", vf([ENABLE, vrd(0xFC), vrd(0x100), vwr(0x100, 4, 1), vrd(0xFFC),
+                                              vwr(0x52, 2, 0x0001), vwr(0x54, 4, 0xFEE00000)],
+                                             flags=4, raw=raw_cfg([(0x40, pm), (0x50, msi32)])))

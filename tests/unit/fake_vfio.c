@@ -106,7 +106,7 @@ static int f_region_info(struct vfio_region_info *ri)
 		ri->size = fv->bar_size[ri->index];
 		ri->flags = fv->bar_flags[ri->index];
 	} else if (ri->index == VFIO_PCI_CONFIG_REGION_INDEX) {
-		ri->size = sizeof(fv->config);
+		ri->size = fv->config_size ? fv->config_size : sizeof(fv->config);
 		ri->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 	} else if (ri->index == VFIO_PCI_VGA_REGION_INDEX) {
 		return -EINVAL;
@@ -233,7 +233,7 @@ static uint8_t *f_region(off_t off, size_t len, uint64_t *limit)
 
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
 		base = fv->config;
-		*limit = sizeof(fv->config);
+		*limit = fv->config_size ? fv->config_size : sizeof(fv->config);
 	} else if (index == 0) {
 		base = fv->bar0;
 		*limit = sizeof(fv->bar0);

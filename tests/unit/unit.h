@@ -91,6 +91,7 @@ struct fake_vfio {
 	const char *member_drivers[4];
 	/* The device. */
 	uint8_t config[4096];
+	uint32_t config_size; /* the config region's size; 0: all of config[] */
 	uint64_t bar_size[6];
 	uint32_t bar_flags[6];
 	uint8_t bar0[16384];
