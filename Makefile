@@ -69,7 +69,10 @@ $(HVMM): $(BUILD)/core/main.o $(LIB)
 # Unit tests may also drive the /dev/mshv simulator (VFIO on each backend).
 SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ -lcmocka
+
+# The fault-injection walk routes core's own system calls through its wrappers.
+$(BUILD)/tests/unit/test_faults: UNIT_WRAP := -Wl,--wrap=eventfd,--wrap=epoll_create1,--wrap=mmap
 
 $(GT_RUNNER): $(GT_OBJS) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^

@@ -60,7 +60,7 @@ unsigned fake_hv_calls(void)
 }
 
 /* Count a set-up call; the n-th fails, logged as a backend would log it. */
-static int fake_fault(const char *op)
+int fake_hv_fault(const char *op)
 {
 	unsigned n = __atomic_add_fetch(&fake.calls, 1, __ATOMIC_SEQ_CST);
 
@@ -106,7 +106,7 @@ static int fake_probe(void)
 
 static int fake_vm_create_hv(struct hv_vm **out)
 {
-	if (fake_fault("FAKE_CREATE_VM"))
+	if (fake_hv_fault("FAKE_CREATE_VM"))
 		return fake.fail_err;
 	if (fake.vm_create_err)
 		return fake.vm_create_err;
@@ -130,7 +130,7 @@ static void fake_caps(struct hv_vm *vm, struct hv_caps *out)
 
 static int fake_mem_map(struct hv_vm *vm, const struct hv_mem_region *r)
 {
-	if (fake_fault("FAKE_MAP_MEMORY"))
+	if (fake_hv_fault("FAKE_MAP_MEMORY"))
 		return fake.fail_err;
 	(void)vm;
 	(void)r;
@@ -155,7 +155,7 @@ static int fake_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const
 	(void)nr;
 	if (index >= FAKE_MAX_VCPUS)
 		return -EINVAL;
-	if (fake_fault("FAKE_CREATE_VCPU"))
+	if (fake_hv_fault("FAKE_CREATE_VCPU"))
 		return fake.fail_err;
 	v = calloc(1, sizeof(*v));
 	if (!v)
@@ -177,7 +177,7 @@ static void fake_vcpu_destroy(struct hv_vcpu *v)
 
 static int fake_ok_state(struct hv_vcpu *v, enum hv_vcpu_state s)
 {
-	if (fake_fault("FAKE_SET_MP_STATE"))
+	if (fake_hv_fault("FAKE_SET_MP_STATE"))
 		return fake.fail_err;
 	(void)v;
 	(void)s;
@@ -193,7 +193,7 @@ static int fake_get_regs(struct hv_vcpu *v, struct hv_regs *r)
 
 static int fake_set_regs(struct hv_vcpu *v, const struct hv_regs *r)
 {
-	if (fake_fault("FAKE_SET_REGS"))
+	if (fake_hv_fault("FAKE_SET_REGS"))
 		return fake.fail_err;
 	(void)v;
 	(void)r;
@@ -209,7 +209,7 @@ static int fake_get_sregs(struct hv_vcpu *v, struct hv_sregs *r)
 
 static int fake_set_sregs(struct hv_vcpu *v, const struct hv_sregs *r)
 {
-	if (fake_fault("FAKE_SET_SREGS"))
+	if (fake_hv_fault("FAKE_SET_SREGS"))
 		return fake.fail_err;
 	(void)v;
 	(void)r;
@@ -274,7 +274,7 @@ static void fake_vcpu_kick(struct hv_vcpu *v)
 
 static int fake_irqfd_assign(struct hv_vm *vm, int fd, uint32_t gsi)
 {
-	if (fake_fault("FAKE_IRQFD"))
+	if (fake_hv_fault("FAKE_IRQFD"))
 		return fake.fail_err;
 	(void)vm;
 	(void)fd;
@@ -301,7 +301,7 @@ static int fake_ioeventfd(struct hv_vm *vm, const struct hv_ioeventfd *e)
 
 static int fake_set_msi_routes(struct hv_vm *vm, const struct hv_msi_route *r, size_t n)
 {
-	if (fake_fault("FAKE_SET_MSI_ROUTING"))
+	if (fake_hv_fault("FAKE_SET_MSI_ROUTING"))
 		return fake.fail_err;
 	(void)vm;
 	pthread_mutex_lock(&fake.lock);

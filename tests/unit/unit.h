@@ -51,6 +51,8 @@ void fake_hv_fail_vm_create(int err);
  * registers, irqfd, MSI routing) fails with err (n = 0: none).  fake_hv_calls() counts them.
  */
 void fake_hv_fail_nth(unsigned n, int err);
+/* Count one more injectable call (`op` names it); the error to return if it is the n-th. */
+int fake_hv_fault(const char *op);
 unsigned fake_hv_calls(void);
 /* True once a vCPU is inside a FAKE_HANG. */
 bool fake_hv_hanging(void);
