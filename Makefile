@@ -129,12 +129,13 @@ bench: deps all $(BENCH_ELF) $(BENCH_BINS)
 # Nested benchmarks (bench/nested/run.sh): L2 boot and NVMe passthrough against QEMU inside
 # the e2e rig, about 10 minutes.  The tools run inside L1 and L2, which have no libc: static.
 BN_DIR := build/bench-nested
-$(BN_DIR)/randread $(BN_DIR)/l2stamp: $(BN_DIR)/%: bench/nested/%.c
+BN_TOOLS := $(BN_DIR)/randread $(BN_DIR)/l2stamp $(BN_DIR)/kvmhold
+$(BN_TOOLS): $(BN_DIR)/%: bench/nested/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
-bench-nested: deps $(BN_DIR)/randread $(BN_DIR)/l2stamp
+bench-nested: deps $(BN_TOOLS)
 	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
-	@bash bench/nested/run.sh build/static/hvmm $(BN_DIR)/randread $(BN_DIR)/l2stamp
+	@bash bench/nested/run.sh build/static/hvmm $(BN_TOOLS)
 
 demo: deps $(HVMM) $(BUILD)/guest/demo.elf
 	$(HVMM) --memory 64M --cpus 2 --kernel $(BUILD)/guest/demo.elf --serial stdio </dev/null

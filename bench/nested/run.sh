@@ -2,7 +2,9 @@
 # make bench-nested: hvmm against QEMU where only the nested rig can measure -- a real
 # Linux L2 and real VFIO passthrough of an NVMe, on L1's real KVM inside QEMU-TCG.
 #
-#   bash bench/nested/run.sh HVMM_STATIC RANDREAD L2STAMP   (make bench-nested builds them)
+#   bash bench/nested/run.sh HVMM_STATIC TOOL...   (make bench-nested builds them)
+#
+# TOOL...: the static programs L1 and L2 need, randread, l2stamp and kvmhold.
 #
 # Runs the rig (tests/e2e/run) once with the scenarios bench-boot and bench-nvme, which
 # are not in make e2e's default list, then turns their E2E-INFO lines into two tables,
@@ -23,10 +25,12 @@
 # the whole L1 run, 1140 s), BENCH_NESTED_DIR (build/bench-nested).
 set -euo pipefail
 
-[ $# = 3 ] || { echo "usage: bench/nested/run.sh HVMM_STATIC RANDREAD L2STAMP" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: bench/nested/run.sh HVMM_STATIC TOOL..." >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-hvmm=$(realpath "$1") randread=$(realpath "$2") l2stamp=$(realpath "$3")
+hvmm=$(realpath "$1"); shift
+tools=
+for t in "$@"; do tools="$tools $(realpath "$t")"; done
 cd "$root"
 t_start=$EPOCHREALTIME
 
@@ -60,7 +64,7 @@ else
 	echo "bench-nested: rig run with bench-boot and bench-nvme (about 10 minutes); log in $out/rig.log"
 	set +e
 	E2E_BUILD_DIR=$e2e HVMM=$hvmm SCENARIOS="bench-boot bench-nvme" \
-		E2E_EXTRA_BINS="$randread $l2stamp" "$root/tests/e2e/run" 2>&1 | tee "$out/rig.log" |
+		E2E_EXTRA_BINS="$tools" "$root/tests/e2e/run" 2>&1 | tee "$out/rig.log" |
 		grep -a --line-buffered -E 'E2E-(BEGIN|RESULT|DONE)|\[bench-(boot|nvme)\]|ERROR|FAILED'
 	rig_rc=${PIPESTATUS[0]}
 	set -e

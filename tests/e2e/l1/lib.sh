@@ -148,3 +148,20 @@ e2e_l2_wait_exit() {
 
 # The first value L2 reported for marker $1 ("L2-NPROC 2" -> 2).
 e2e_l2_val() { sed -n "s/.*$1 \([^ ]*\).*/\1/p" "$E2E_L2W/clean" | head -n1; }
+
+# e2e_kvm_hold: keep one idle KVM VM alive for the rest of the scenario, if /bin/kvmhold
+# is in L1 (make bench-nested puts it there).  A scenario that starts and stops many VMs
+# otherwise makes KVM flip kernel static keys each time, and L1's TCG has been seen to
+# wedge both CPUs on such a live code patch (bench/nested/kvmhold.c tells the story).
+# The holder is killed when the scenario's shell exits.
+e2e_kvm_hold() {
+    command -v kvmhold >/dev/null || { e2e_info kvmhold no; return 0; }
+    kvmhold > /tmp/kvmhold.out 2>&1 &
+    E2E_KVMHOLD=$!
+    trap 'kill $E2E_KVMHOLD 2>/dev/null' EXIT
+    if e2e_wait_for 10 grep -q 'KVMHOLD ready' /tmp/kvmhold.out; then
+        e2e_info kvmhold yes
+    else
+        e2e_info kvmhold "failed: $(cat /tmp/kvmhold.out)"
+    fi
+}

@@ -41,6 +41,7 @@ command -v qemu-system-x86_64 >/dev/null || e2e_skip "no qemu-system-x86_64 in L
 command -v l2stamp >/dev/null \
     || e2e_skip "no l2stamp in L1 (make bench-nested builds it and sets E2E_EXTRA_BINS)"
 test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
+e2e_kvm_hold            # see lib.sh: no kernel code patching while we start VMs
 
 L2=${E2E_L2_DIR:-/l2}
 W=${E2E_WORK:-/tmp/bench-boot}; rm -rf "$W"; mkdir -p "$W"

@@ -35,6 +35,7 @@ command -v qemu-system-x86_64 >/dev/null || e2e_skip "no qemu-system-x86_64 in L
 command -v randread >/dev/null \
     || e2e_skip "no randread in L1 (make bench-nested builds it and sets E2E_EXTRA_BINS)"
 test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
+e2e_kvm_hold            # see lib.sh: no kernel code patching while we start VMs
 dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
 bdf=${dev##*/}
 
