@@ -266,7 +266,8 @@ bool bus_access(struct bus *bus, uint64_t addr, void *data, uint32_t len, bool i
 	if (!is_write)
 		memset(data, 0xff, len > 8 ? 8 : len);
 	atomic_fetch_add_explicit(&bus->unclaimed, 1, memory_order_relaxed);
-	if (ratelimit_allow(&bus->unclaimed_rl, &suppressed)) {
+	/* The message is info-level: skip the clock read of the rate limit when it is off. */
+	if (log_get_level() >= LOG_INFO && ratelimit_allow(&bus->unclaimed_rl, &suppressed)) {
 		if (suppressed)
 			log_info("%s: %u unclaimed accesses not shown", bus->name, suppressed);
 		/* Info, not warning: guests probe for absent devices as a matter of course. */
