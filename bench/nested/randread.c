@@ -4,18 +4,19 @@
  * NVMe in L1 (native driver) and in L2 (passed through by hvmm, or by QEMU's vfio-pci).
  *
  *   randread [-b BYTES] [-s SPAN_MIB] [-t SECONDS] [-n COUNT] [-w WARMUP_SECONDS]
- *            [-S SEED] DEVICE
+ *            [-S SEED] [-c CPU] DEVICE
  *
  * Opens DEVICE with O_DIRECT (no page cache in the guest doing the reading) and issues one
  * pread(2) at a time at a random BYTES-aligned offset within the first SPAN_MIB MiB, until
  * SECONDS have passed or COUNT reads are done (whichever is first; default 5 s, no count).
  * The first WARMUP_SECONDS of reads (default 0.5) are not counted.  The offsets come from a
  * fixed-seed generator, so every run with the same SEED reads the same sequence of blocks:
- * the three places the benchmark compares read the same data.
+ * the three places the benchmark compares read the same data.  -c CPU pins the reader to
+ * one CPU, so its I/O queue and completion interrupt stay on that CPU from run to run.
  *
  * Prints one line of key=value pairs:
  *
- *   RANDREAD dev=D bs=B span_mib=M qd=1 ios=N secs=S iops=X
+ *   RANDREAD dev=D cpu=C bs=B span_mib=M qd=1 ios=N secs=S iops=X
  *            lat_us_min= lat_us_p50= lat_us_p99= lat_us_max= lat_us_mean= all_ios=A
  *
  * A counts the warm-up reads too (every read this run issued).  iops is N / S, S the time
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +78,7 @@ static uint32_t percentile(const uint32_t *v, size_t n, double q)
 static void usage(void)
 {
 	fprintf(stderr, "usage: randread [-b BYTES] [-s SPAN_MIB] [-t SECONDS] [-n COUNT] "
-	                "[-w WARMUP_SECONDS] [-S SEED] DEVICE\n");
+	                "[-w WARMUP_SECONDS] [-S SEED] [-c CPU] DEVICE\n");
 	exit(2);
 }
 
@@ -99,9 +101,9 @@ int main(int argc, char **argv)
 	uint32_t *lat;
 	struct stat st;
 	void *buf;
-	int fd, opt;
+	int fd, opt, cpu = -1;
 
-	while ((opt = getopt(argc, argv, "b:s:t:n:w:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:s:t:n:w:S:c:")) != -1) {
 		switch (opt) {
 		case 'b':
 			bs = (uint64_t)number(optarg);
@@ -121,6 +123,9 @@ int main(int argc, char **argv)
 		case 'S':
 			seed = (uint64_t)number(optarg) | 1; /* xorshift must not start at 0 */
 			break;
+		case 'c':
+			cpu = (int)number(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -128,6 +133,17 @@ int main(int argc, char **argv)
 	if (optind != argc - 1 || bs < 512 || (bs & (bs - 1)))
 		usage();
 
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "randread: cannot run on CPU %d: %s\n", cpu,
+			        strerror(errno));
+			return 1;
+		}
+	}
 	fd = open(argv[optind], O_RDONLY | O_DIRECT);
 	if (fd < 0) {
 		fprintf(stderr, "randread: %s: %s\n", argv[optind], strerror(errno));
@@ -197,10 +213,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		sum += lat[i];
 	qsort(lat, n, sizeof(*lat), cmp_u32);
-	printf("RANDREAD dev=%s bs=%llu span_mib=%llu qd=1 ios=%zu secs=%.3f iops=%.1f "
+	printf("RANDREAD dev=%s cpu=%d bs=%llu span_mib=%llu qd=1 ios=%zu secs=%.3f iops=%.1f "
 	       "lat_us_min=%.1f lat_us_p50=%.1f lat_us_p99=%.1f lat_us_max=%.1f lat_us_mean=%.1f "
 	       "all_ios=%zu\n",
-	       argv[optind], (unsigned long long)bs, (unsigned long long)(span >> 20), n, secs,
+	       argv[optind], cpu, (unsigned long long)bs, (unsigned long long)(span >> 20), n, secs,
 	       secs > 0 ? (double)n / secs : 0, lat[0] / 1e3, percentile(lat, n, 0.50) / 1e3,
 	       percentile(lat, n, 0.99) / 1e3, lat[n - 1] / 1e3, sum / (double)n / 1e3, all);
 	free(lat);

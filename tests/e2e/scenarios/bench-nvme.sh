@@ -8,15 +8,17 @@
 #   hvmm       in L2, the device passed through by hvmm --vfio
 #   qemu       in L2, the device passed through by QEMU's -device vfio-pci
 # The host under L1 is shared and its speed drifts, so the places are visited in
-# BENCH_NVME_ROUNDS (default 2) rounds of mirrored order -- native, hvmm, qemu, native,
-# qemu, hvmm, native -- which cancels a steady drift between hvmm and QEMU.
+# BENCH_NVME_ROUNDS (default 4) rounds of alternating order -- native, hvmm, qemu, native,
+# qemu, hvmm, native, ... -- which cancels a steady drift between hvmm and QEMU.
 # Each visit runs /bin/randread (bench/nested/randread.c: O_DIRECT, pread at random
 # 4 KiB-aligned offsets within the first BENCH_NVME_SPAN_MIB MiB, default 32, fixed seed)
-# BENCH_NVME_RUNS times (default 3) for BENCH_NVME_SECS seconds (default 5) each.
+# BENCH_NVME_RUNS times (default 2) for BENCH_NVME_SECS seconds (default 5) each, pinned
+# to CPU BENCH_NVME_CPU (default 0) of L1 or L2, so the submission queue and its
+# completion interrupt do not move between CPUs from run to run.
 # Both L2s get the same kernel, initrd, 2 vCPUs, 512 MiB and command line
 # ($E2E_L2_CMDLINE + BENCH_NVME_CMDLINE, default "quiet", + e2e.mode=bench-nvme and
 # randread's options); QEMU is -M microvm,pcie=on,rtc=off (a PCIe host bridge for
-# vfio-pci; without the RTC, whose probe stalls L2's boot ~10 s -- see bench-boot).
+# vfio-pci; no RTC, and initcall_blacklist=cmos_init as in bench-boot).
 #
 # hvmm runs with -v.  L2 waits for a line from L1 before and after its reads
 # (tests/e2e/l2/init, mode bench-nvme); in between L1 sends hvmm SIGUSR1, which prints
@@ -39,13 +41,15 @@ e2e_kvm_hold            # see lib.sh: no kernel code patching while we start VMs
 dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
 bdf=${dev##*/}
 
-RUNS=${BENCH_NVME_RUNS:-3}
-ROUNDS=${BENCH_NVME_ROUNDS:-2}
+RUNS=${BENCH_NVME_RUNS:-2}
+ROUNDS=${BENCH_NVME_ROUNDS:-4}
 SECS=${BENCH_NVME_SECS:-5}
 SPAN=${BENCH_NVME_SPAN_MIB:-32}
+CPU=${BENCH_NVME_CPU:-0}
 DEADLINE=150            # seconds an L2 may take to boot, and again to finish
-cmdline="$E2E_L2_CMDLINE ${BENCH_NVME_CMDLINE-quiet} e2e.mode=bench-nvme"
-cmdline="$cmdline e2e.randread=-t,$SECS,-s,$SPAN e2e.runs=$RUNS"
+# initcall_blacklist=cmos_init: spares QEMU's L2 a 9 s rtc_cmos stall (see bench-boot.sh).
+cmdline="$E2E_L2_CMDLINE ${BENCH_NVME_CMDLINE-quiet} initcall_blacklist=cmos_init e2e.mode=bench-nvme"
+cmdline="$cmdline e2e.randread=-c,$CPU,-t,$SECS,-s,$SPAN e2e.runs=$RUNS"
 W=/tmp/bench-nvme; rm -rf "$W"; mkdir -p "$W"
 e2e_info l2-cmdline "$cmdline"
 e2e_info device "$bdf"
@@ -61,7 +65,8 @@ native() {
     r=0
     while [ $r -lt "$RUNS" ]; do
         r=$((r + 1))
-        line=$(randread -t "$SECS" -s "$SPAN" "/dev/$ns") || e2e_fail "randread on /dev/$ns failed"
+        line=$(randread -c "$CPU" -t "$SECS" -s "$SPAN" "/dev/$ns") \
+            || e2e_fail "randread on /dev/$ns failed"
         e2e_info randread "$place" "$nvisit.$r" "$line"
     done
 }
