@@ -3,7 +3,8 @@
  * l2stamp: time a VMM from its start to a line its guest prints, for the nested boot
  * benchmark (the same way for hvmm and for QEMU).
  *
- *   l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] MARKER -- COMMAND [ARG...]
+ *   l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] [-r FILE]... MARKER
+ *           -- COMMAND [ARG...]
  *
  * Takes a CLOCK_MONOTONIC timestamp just before it forks COMMAND, runs it in a session of
  * its own with stdin on /dev/null, its stdout (the guest's serial console) on a pipe and
@@ -12,14 +13,18 @@
  * line holding MARKER is complete it kills the whole session with SIGKILL, reaps it, and
  * prints one line:
  *
- *   L2STAMP marker=MARKER secs=S guest_uptime=U bytes=N
+ *   L2STAMP marker=MARKER secs=S guest_uptime=U bytes=N [NAME=VALUE]...
  *
  * secs: from just before the fork to the arrival of MARKER's last byte.  guest_uptime: the
  * value of "uptime=" on the marker's line, if any (the guest's own /proc/uptime), else -1.
+ * Each -r FILE is read when the marker's line is complete, before the kill, and printed as
+ * NAME=VALUE (NAME its base name, VALUE its first word): the nested benchmark reads L1
+ * KVM's debugfs counters this way, which count only VMs still alive.
  * If COMMAND exits or SECONDS (default 120) pass first, it prints the same line with
  * secs=-1 and "status=" (exit status or 128 + signal) or "timeout=1", and exits 1.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -40,16 +45,31 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* values[i] = the first word of files[i], or "-1". */
+static void read_files(const char *const *files, char (*values)[64], unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		FILE *f = fopen(files[i], "r");
+
+		if (!f || fscanf(f, "%63s", values[i]) != 1)
+			strcpy(values[i], "-1");
+		if (f)
+			fclose(f);
+	}
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] MARKER "
-	                "-- COMMAND [ARG...]\n");
+	fprintf(stderr, "usage: l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] "
+	                "[-r FILE]... MARKER -- COMMAND [ARG...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *logfile = "/dev/null", *errfile = "/dev/null", *marker;
+	const char *logfile = "/dev/null", *errfile = "/dev/null", *marker, *reads[16];
+	char values[16][64];
+	unsigned nreads = 0;
 	long timeout_s = 120;
 	char line[4096], uptime[32] = "-1";
 	size_t len = 0, mlen;
@@ -59,7 +79,7 @@ int main(int argc, char **argv)
 	uint64_t t0, t_marker = 0, deadline;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "t:o:e:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:e:r:")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = strtol(optarg, NULL, 10);
@@ -69,6 +89,11 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			errfile = optarg;
+			break;
+		case 'r':
+			if (nreads == sizeof(reads) / sizeof(reads[0]))
+				usage();
+			reads[nreads++] = optarg;
 			break;
 		default:
 			usage();
@@ -147,6 +172,7 @@ int main(int argc, char **argv)
 
 				if (u)
 					sscanf(u + 7, "%31[0-9.]", uptime);
+				read_files(reads, values, nreads);
 				done = true;
 			}
 			len = 0;
@@ -158,8 +184,15 @@ int main(int argc, char **argv)
 		;
 	close(log);
 	if (done) {
-		printf("L2STAMP marker=%s secs=%.3f guest_uptime=%s bytes=%lu\n", marker,
+		printf("L2STAMP marker=%s secs=%.3f guest_uptime=%s bytes=%lu", marker,
 		       (double)(t_marker - t0) / 1e9, uptime, bytes);
+		for (unsigned i = 0; i < nreads; i++) {
+			char name[256];
+
+			snprintf(name, sizeof(name), "%s", reads[i]);
+			printf(" %s=%s", basename(name), values[i]);
+		}
+		printf("\n");
 		return 0;
 	}
 	if (timed_out)

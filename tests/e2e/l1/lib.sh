@@ -165,3 +165,11 @@ e2e_kvm_hold() {
         e2e_info kvmhold "failed: $(cat /tmp/kvmhold.out)"
     fi
 }
+
+# e2e_kvm_debugfs: print the directory of KVM's debugfs counters (mounting debugfs if
+# needed), or nothing if there is none.  Its top-level files (exits, mmio_exits, io_exits,
+# ...) are sums over the VMs alive at the moment they are read.
+e2e_kvm_debugfs() {
+    [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    [ -r /sys/kernel/debug/kvm/exits ] && echo /sys/kernel/debug/kvm
+}

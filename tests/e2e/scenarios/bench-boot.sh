@@ -29,6 +29,9 @@
 # one value per run (seconds of L1's clock; L2's uptime in seconds of L2's clock):
 #   E2E-INFO bench-boot <vmm>-l2-init-s <s>...    (vmm: hvmm, qemu, qemu-nortc)
 #   E2E-INFO bench-boot <vmm>-l2-uptime-s <s>...
+#   E2E-INFO bench-boot <vmm>-l2-boot-kvm-exits <exits>/<mmio exits>/<io exits>...
+#       (L1 KVM's counters at the marker: L2's exits to L1's KVM, and those that went
+#       on to the VMM in userspace for MMIO and for port I/O)
 #   E2E-INFO bench-boot ratio-hvmm-to-qemu <best hvmm / best QEMU>
 #   E2E-INFO bench-boot ratio-median-hvmm-to-qemu <median hvmm / median QEMU>
 #   E2E-INFO bench-boot ratio-median-hvmm-to-qemu-nortc <the same against rtc=off>
@@ -57,11 +60,20 @@ e2e_info l2-cmdline-qemu "$cmdline"
 e2e_info hvmm-version "$($E2E_HVMM --version 2>&1 | head -n1)"
 e2e_info qemu-version "$(qemu-system-x86_64 --version | head -n1)"
 
-# boot_once NAME CMD...: prints "<seconds> <L2 uptime>" of one boot, or fails with
-# the VMM's stderr and console tail on L1's console.
+# L1 KVM's counters of the VM under test, read by l2stamp at the marker (they count only
+# live VMs: this one and kvmhold's, which never runs): how often L2 left to L1's KVM while
+# booting, and how many of those exits went on to the VMM for MMIO or port I/O.
+kd=$(e2e_kvm_debugfs)
+kvm_reads=
+for f in exits mmio_exits io_exits; do [ -n "$kd" ] && kvm_reads="$kvm_reads -r $kd/$f"; done
+
+# boot_once NAME CMD...: prints "<seconds> <L2 uptime> <exits> <mmio exits> <io exits>"
+# of one boot (-1 for counters not read), or fails with the VMM's stderr and console
+# tail on L1's console.
 boot_once() {
     name=$1; shift
-    line=$(l2stamp -t "$DEADLINE" -o "$W/$name.out" -e "$W/$name.err" L2-INIT-START -- "$@")
+    line=$(l2stamp -t "$DEADLINE" -o "$W/$name.out" -e "$W/$name.err" $kvm_reads \
+        L2-INIT-START -- "$@")
     case $line in
         *" secs=-1 "*|"")
             e2e_log "$name: no L2-INIT-START ($line); stderr and console tail:" >&2
@@ -69,29 +81,31 @@ boot_once() {
             tr -d '\r' < "$W/$name.out" | tail -n 20 | sed "s/^/[$E2E_NAME] $name| /" >&2
             return 1 ;;
     esac
-    echo "$line" | sed -n 's/.* secs=\([0-9.]*\) guest_uptime=\([0-9.-]*\).*/\1 \2/p'
+    kv() { v=$(echo "$line" | sed -n "s/.* $1=\([0-9.-]*\).*/\1/p"); echo "${v:--1}"; }
+    echo "$(kv secs) $(kv guest_uptime) $(kv exits) $(kv mmio_exits) $(kv io_exits)"
 }
 
 hvmm_t= qemu_t= hvmm_u= qemu_u= nortc_t= nortc_u=
+hvmm_x= qemu_x= nortc_x=       # "exits/mmio/io" of each boot
 i=0
 while [ $i -lt "$RUNS" ]; do
     i=$((i + 1))
     r=$(boot_once hvmm-$i "$E2E_HVMM" --cpus 2 --memory 512M --kernel $L2/vmlinuz \
         --initrd $L2/initrd.cpio.gz --cmdline "$nortc" --serial stdio) \
         || e2e_fail "hvmm run $i did not reach L2's init within ${DEADLINE}s"
-    set -- $r; hvmm_t="$hvmm_t $1"; hvmm_u="$hvmm_u $2"
+    set -- $r; hvmm_t="$hvmm_t $1"; hvmm_u="$hvmm_u $2"; hvmm_x="$hvmm_x $3/$4/$5"
     e2e_log "hvmm run $i: L2 init after ${1}s (L2 uptime $2 s)"
     r=$(boot_once qemu-$i qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm \
         -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic -serial stdio \
         -kernel $L2/vmlinuz -initrd $L2/initrd.cpio.gz -append "$cmdline") \
         || e2e_fail "QEMU run $i did not reach L2's init within ${DEADLINE}s"
-    set -- $r; qemu_t="$qemu_t $1"; qemu_u="$qemu_u $2"
+    set -- $r; qemu_t="$qemu_t $1"; qemu_u="$qemu_u $2"; qemu_x="$qemu_x $3/$4/$5"
     e2e_log "qemu run $i: L2 init after ${1}s (L2 uptime $2 s)"
     r=$(boot_once qemu-nortc-$i qemu-system-x86_64 -L /usr/share/qemu -accel kvm \
         -M microvm,rtc=off -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic \
         -serial stdio -kernel $L2/vmlinuz -initrd $L2/initrd.cpio.gz -append "$nortc") \
         || e2e_fail "QEMU rtc=off run $i did not reach L2's init within ${DEADLINE}s"
-    set -- $r; nortc_t="$nortc_t $1"; nortc_u="$nortc_u $2"
+    set -- $r; nortc_t="$nortc_t $1"; nortc_u="$nortc_u $2"; nortc_x="$nortc_x $3/$4/$5"
     e2e_log "qemu rtc=off run $i: L2 init after ${1}s (L2 uptime $2 s)"
 done
 
@@ -118,6 +132,9 @@ e2e_info hvmm-l2-uptime-s $hvmm_u
 e2e_info qemu-l2-uptime-s $qemu_u
 e2e_info qemu-nortc-l2-init-s $nortc_t
 e2e_info qemu-nortc-l2-uptime-s $nortc_u
+e2e_info hvmm-l2-boot-kvm-exits $hvmm_x
+e2e_info qemu-l2-boot-kvm-exits $qemu_x
+e2e_info qemu-nortc-l2-boot-kvm-exits $nortc_x
 e2e_info ratio-hvmm-to-qemu "$ratio"
 e2e_info ratio-median-hvmm-to-qemu "$ratio_m"
 e2e_info ratio-median-hvmm-to-qemu-nortc "$ratio_n"
