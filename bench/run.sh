@@ -238,7 +238,7 @@ if [ -f "$e2e_dir/markers.log" ] && grep -q 'E2E-RESULT bench-boot PASS' "$e2e_d
 	nested_boot_q=$(nb qemu-l2-init-s)
 	nested_boot_r=$(nb ratio-hvmm-to-qemu)
 fi
-nested_nvme="not measured: needs the nested rig, which has no NVMe benchmark scenario yet"
+nested_nvme="not measured by make bench: run make bench-nested (the nested rig, about 10 min); its table is in bench/nested/results.md"
 
 # ---- the table -------------------------------------------------------------------------------
 ms() { fmt 1000000 "$1"; }
