@@ -14,6 +14,7 @@
 [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
     || e2e_skip "no hvmm binary in L1 (set HVMM=/path/to/static/hvmm on the host)"
 test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
+e2e_kvm_hold
 
 # (E2E_L2_DIR and E2E_WORK let tests/e2e/selftest-boot run this script on the
 # build host, with QEMU standing in for hvmm.)

@@ -14,6 +14,7 @@
 [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
     || e2e_skip "no hvmm binary in L1 (set HVMM=/path/to/static/hvmm on the host)"
 test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
+e2e_kvm_hold
 dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
 bdf=${dev##*/}
 W=/tmp/vfio-nvme
