@@ -470,7 +470,7 @@ static void acpi_dsdt_body(struct aml *a, const struct guest_mem *mem)
 	aml_byte(a, AML_ROOT);
 	aml_put(a, "_SB_", 4);
 
-	/* PCIe host bridge: ECAM segment 0, buses 0-255, its I/O and memory windows. */
+	/* PCIe host bridge: ECAM segment 0, buses 0-31, its I/O and memory windows. */
 	dev = aml_device(a, "PCI0");
 	aml_name_eisaid(a, "_HID", "PNP0A08");
 	aml_name_eisaid(a, "_CID", "PNP0A03");
@@ -478,7 +478,7 @@ static void acpi_dsdt_body(struct aml *a, const struct guest_mem *mem)
 	aml_name_int(a, "_BBN", 0);
 	aml_name_int(a, "_UID", 0);
 	r.n = 0;
-	res_word(&r, RES_BUS, 0, 0, 0xff);
+	res_word(&r, RES_BUS, 0, 0, MEM_ECAM_BUSES - 1);
 	res_io(&r, 0xcf8, 8);
 	res_word(&r, RES_IO, RES_IO_ENTIRE_RANGE, 0x0d00, 0xffff);
 	res_dword_mem(&r, RES_MEM_RW, (uint32_t)MEM_PCI_MMIO32, (uint32_t)MEM_PCI_MMIO32_SZ);

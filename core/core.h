@@ -220,12 +220,19 @@ int hv_select(const char *name, const struct hv_ops **out) WUR;
 #define MEM_HIGH_BASE     GiB(4)
 #define MEM_PCI_MMIO32    0xC0000000ull /* 32-bit PCI BAR window */
 #define MEM_PCI_MMIO32_SZ MiB(512)
-#define MEM_ECAM_BASE     0xE0000000ull /* PCIe ECAM, 256 buses */
-#define MEM_ECAM_SIZE     MiB(256)
-#define MEM_IOAPIC_BASE   0xFEC00000ull
-#define MEM_LAPIC_BASE    0xFEE00000ull
-#define MEM_MIN_SIZE      MiB(2)
-#define MEM_MAX_SIZE      GiB(1024)
+/*
+ * PCIe ECAM for buses 0-31: bus 0 and one secondary bus for each of at most 31 root ports.
+ * Not 256 buses: Linux probes every bus MCFG declares through 0xCF8/0xCFC at boot (the
+ * peer-bridge scan), some 64 exits a bus.
+ */
+#define MEM_ECAM_BASE   0xE0000000ull
+#define MEM_ECAM_BUSES  32
+#define MEM_ECAM_SIZE   MiB(MEM_ECAM_BUSES)
+#define MEM_IOAPIC_BASE 0xFEC00000ull
+#define MEM_LAPIC_BASE  0xFEE00000ull
+#define MEM_MIN_SIZE    MiB(2)
+#define MEM_HUGE_ALIGN  MiB(2) /* guest RAM's host alignment (transparent huge pages) */
+#define MEM_MAX_SIZE    GiB(1024)
 
 struct mem_region {
 	uint64_t gpa;

@@ -24,7 +24,8 @@ int mem_layout(uint64_t ram_size, struct mem_region out[2], unsigned *nr)
 
 int mem_init(struct guest_mem *mem, uint64_t ram_size)
 {
-	void *base;
+	void *raw, *base;
+	uintptr_t head;
 	int r;
 
 	memset(mem, 0, sizeof(*mem));
@@ -36,16 +37,29 @@ int mem_init(struct guest_mem *mem, uint64_t ram_size)
 		        (unsigned long long)(MEM_MAX_SIZE >> 30));
 		return r;
 	}
-	/* NORESERVE: RAM is backed on first touch, so a large guest costs nothing up front. */
-	base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-	            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED) {
+	/*
+	 * NORESERVE: RAM is backed on first touch, so a large guest costs nothing up front.
+	 * Over-allocate by one huge page and trim, so the RAM starts 2 MiB-aligned: only then
+	 * can the host back it with transparent huge pages and KVM map it into the guest with
+	 * 2 MiB pages (fewer stage-2 faults and TLB misses; it halves page-walk work in L2).
+	 */
+	raw = mmap(NULL, ram_size + MEM_HUGE_ALIGN, PROT_READ | PROT_WRITE,
+	           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED) {
 		r = -errno;
 		log_err("mmap of %llu MiB guest RAM: %s", (unsigned long long)(ram_size >> 20),
 		        strerror(errno));
 		return r;
 	}
+	head = (MEM_HUGE_ALIGN - ((uintptr_t)raw & (MEM_HUGE_ALIGN - 1))) & (MEM_HUGE_ALIGN - 1);
+	base = (uint8_t *)raw + head;
+	/* Both trims are of pages this mmap just made; munmap cannot fail on them. */
+	if (head)
+		munmap(raw, head);
+	munmap((uint8_t *)base + ram_size, MEM_HUGE_ALIGN - head);
 	madvise(base, ram_size, MADV_DONTDUMP);
+	/* Best effort: hosts without transparent huge pages refuse it, and that is fine. */
+	madvise(base, ram_size, MADV_HUGEPAGE);
 	mem->base = base;
 	mem->ram_size = ram_size;
 	mem->ram[0].hva = base;

@@ -365,7 +365,7 @@ bool pci_msi_enabled(struct pci_msi *m);
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * The root complex of `vm`: ECAM at MEM_ECAM_BASE (buses 0-255, accesses of 1, 2, 4 and 8
+ * The root complex of `vm`: ECAM at MEM_ECAM_BASE (buses 0-31, accesses of 1, 2, 4 and 8
  * bytes), 0xCF8/0xCFC (dword address register; data of any width at 0xCFC-0xCFF; a byte write
  * to 0xCF9 with PCI_RESET_CTL_RST stops the VM with VM_EXIT_RESET) and the host bridge at
  * 00:00.0.  Absent functions read all-ones.  Torn down with the VM (vm_on_destroy), which

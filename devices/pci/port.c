@@ -11,6 +11,9 @@
 
 #include "devices/pci/pci.h"
 
+/* Each root port's secondary bus must be reachable through ECAM, which MCFG declares. */
+_Static_assert(PCI_MAX_ROOT_PORTS < MEM_ECAM_BUSES, "one ECAM bus for each root port");
+
 /* Bridge control bits a PCIe root port implements. */
 #define PCI_PORT_BRCTL_WMASK                                                                       \
 	(PCI_BRIDGE_CTL_PARITY | PCI_BRIDGE_CTL_SERR | PCI_BRIDGE_CTL_ISA | PCI_BRIDGE_CTL_VGA |   \

@@ -200,7 +200,9 @@ static void test_mcfg(void **state)
 	assert_int_equal(r64(mcfg + 44), MEM_ECAM_BASE);
 	assert_int_equal(r16(mcfg + 52), 0);
 	assert_int_equal(mcfg[54], 0);
-	assert_int_equal(mcfg[55], 255);
+	/* Buses 0-31, no more: Linux's boot-time scan probes every bus MCFG declares. */
+	assert_int_equal(mcfg[55], 31);
+	assert_int_equal((uint64_t)(mcfg[55] + 1) << 20, MEM_ECAM_SIZE);
 }
 
 /* Decode an AML PkgLength at p: its value, and how many bytes it took. */
@@ -306,7 +308,7 @@ static void test_dsdt_devices(void **state)
 static void test_pci_windows(void **state)
 {
 	static const uint8_t ecam[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00,
-		                        0x00, 0xe0, 0x00, 0x00, 0x00, 0x10 };
+		                        0x00, 0xe0, 0x00, 0x00, 0x00, 0x02 };
 	struct guest_mem big = { .nr_ram = 2 };
 	const uint8_t *fadt, *dsdt, *q;
 	uint64_t base, size;
@@ -330,6 +332,11 @@ static void test_pci_windows(void **state)
 	assert_non_null(q);
 	assert_memory_equal(q + 14, want, 8);
 	assert_non_null(find(dsdt, r32(dsdt + 4), ecam, sizeof(ecam)));
+	/* WordBusNumber: the host bridge decodes buses 0-31, the range MCFG gives. */
+	q = find(dsdt, r32(dsdt + 4), (uint8_t[]){ 0x88, 0x0d, 0x00, 0x02 }, 4);
+	assert_non_null(q);
+	assert_int_equal(q[8] | q[9] << 8, 0);
+	assert_int_equal(q[10] | q[11] << 8, 31);
 }
 
 static void test_build_limits(void **state)

@@ -149,7 +149,7 @@ static void test_host_bridge_and_absent(void **state)
 	assert_int_equal(ecam_rd(0, 31, 7, 0, 4), 0xffffffffu);
 	assert_int_equal(ecam_rd(0, 0, 1, 0, 2), 0xffff);
 	assert_int_equal(ecam_rd(5, 0, 0, 0x100, 1), 0xff);
-	assert_true(ecam_rd(255, 31, 7, 0xff8, 8) == ~0ull);
+	assert_true(ecam_rd(MEM_ECAM_BUSES - 1, 31, 7, 0xff8, 8) == ~0ull);
 	ecam_wr(0, 3, 0, PCI_COMMAND, 2, 0xffff);
 	assert_int_equal(ecam_rd(0, 3, 0, PCI_COMMAND, 2), 0xffff);
 	/* The vendor ID is read-only. */
