@@ -15,6 +15,28 @@
 #include "core/core.h"
 #include "devices/devices.h"
 
+/* What the guest was doing when it crashed: enough to find the code in its System.map. */
+static void vcpu_report_crash(struct vcpu *vcpu)
+{
+	const struct hv_ops *hv = vcpu->vm->hv;
+	struct hv_regs r;
+	struct hv_sregs s;
+
+	if (hv->vcpu_get_regs(vcpu->hv, &r) || hv->vcpu_get_sregs(vcpu->hv, &s)) {
+		log_err("vCPU %u: guest crashed (triple fault or unrecoverable exception); its "
+		        "registers could not be read",
+		        vcpu->index);
+		return;
+	}
+	log_err("vCPU %u: guest crashed (triple fault or unrecoverable exception) at rip %#llx "
+	        "rsp %#llx rflags %#llx cs %#x cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx "
+	        "idt %#llx+%#x",
+	        vcpu->index, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+	        (unsigned long long)r.rflags, s.cs.selector, (unsigned long long)s.cr0,
+	        (unsigned long long)s.cr2, (unsigned long long)s.cr3, (unsigned long long)s.cr4,
+	        (unsigned long long)s.efer, (unsigned long long)s.idt.base, s.idt.limit);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -32,9 +54,7 @@ static void *vcpu_thread(void *arg)
 		}
 		if (vm_exit_action(exit, &code)) {
 			if (code == VM_EXIT_CRASH)
-				log_err("vCPU %u: guest crashed (triple fault or unrecoverable "
-				        "exception)",
-				        vcpu->index);
+				vcpu_report_crash(vcpu);
 			vm_stop(vm, code);
 			break;
 		}

@@ -19,6 +19,8 @@ struct hv_vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool kicked;
+	struct hv_regs regs; /* what set_regs/set_sregs stored, for get_regs/get_sregs */
+	struct hv_sregs sregs;
 };
 
 static struct {
@@ -186,8 +188,7 @@ static int fake_ok_state(struct hv_vcpu *v, enum hv_vcpu_state s)
 
 static int fake_get_regs(struct hv_vcpu *v, struct hv_regs *r)
 {
-	(void)v;
-	memset(r, 0, sizeof(*r));
+	*r = v->regs;
 	return 0;
 }
 
@@ -195,15 +196,13 @@ static int fake_set_regs(struct hv_vcpu *v, const struct hv_regs *r)
 {
 	if (fake_hv_fault("FAKE_SET_REGS"))
 		return fake.fail_err;
-	(void)v;
-	(void)r;
+	v->regs = *r;
 	return 0;
 }
 
 static int fake_get_sregs(struct hv_vcpu *v, struct hv_sregs *r)
 {
-	(void)v;
-	memset(r, 0, sizeof(*r));
+	*r = v->sregs;
 	return 0;
 }
 
@@ -211,8 +210,7 @@ static int fake_set_sregs(struct hv_vcpu *v, const struct hv_sregs *r)
 {
 	if (fake_hv_fault("FAKE_SET_SREGS"))
 		return fake.fail_err;
-	(void)v;
-	(void)r;
+	v->sregs = *r;
 	return 0;
 }
 

@@ -83,9 +83,27 @@ static void test_sleep_without_s5_keeps_running(void **state)
 static void test_triple_fault(void **state)
 {
 	struct fake_step s[] = { { .kind = FAKE_EXIT, .exit = HV_EXIT_SHUTDOWN } };
+	struct hv_regs regs = { .rip = 0xffffffff81234567ull, .rsp = 0x7ff0 };
+	struct hv_sregs sregs = { .cr3 = 0x10a000, .idt = { 0xfffffe0000000000ull, 0xfff } };
+	const char *log;
+	struct vm *vm;
+	int code = -1;
 
 	(void)state;
-	assert_int_equal(run_script(s, 1, NULL, 0, 1), VM_EXIT_CRASH);
+	fake_hv_script(0, s, 1);
+	assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
+	assert_int_equal(vm->hv->vcpu_set_regs(vm->vcpus[0].hv, &regs), 0);
+	assert_int_equal(vm->hv->vcpu_set_sregs(vm->vcpus[0].hv, &sregs), 0);
+	capture_begin();
+	assert_int_equal(vm_run(vm, -1, &code), 0);
+	log = capture_end();
+	vm_destroy(vm);
+	assert_int_equal(code, VM_EXIT_CRASH);
+	/* The crash report says where the guest was, so its System.map can tell what ran. */
+	assert_non_null(strstr(log, "vCPU 0: guest crashed"));
+	assert_non_null(strstr(log, "rip 0xffffffff81234567 rsp 0x7ff0"));
+	assert_non_null(strstr(log, "cr3 0x10a000"));
+	assert_non_null(strstr(log, "idt 0xfffffe0000000000+0xfff"));
 }
 
 static void test_reset_paths(void **state)
