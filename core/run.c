@@ -28,6 +28,13 @@ static void vcpu_report_crash(struct vcpu *vcpu)
 		        vcpu->index);
 		return;
 	}
+	/* KVM on AMD re-initialises a vCPU at a shutdown: then the state is the reset state. */
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000) {
+		log_err("vCPU %u: guest crashed (triple fault or unrecoverable exception); the "
+		        "hypervisor reset the vCPU, so where it was is not known",
+		        vcpu->index);
+		return;
+	}
 	log_err("vCPU %u: guest crashed (triple fault or unrecoverable exception) at rip %#llx "
 	        "rsp %#llx rflags %#llx cs %#x cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx "
 	        "idt %#llx+%#x",

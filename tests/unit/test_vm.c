@@ -104,6 +104,21 @@ static void test_triple_fault(void **state)
 	assert_non_null(strstr(log, "rip 0xffffffff81234567 rsp 0x7ff0"));
 	assert_non_null(strstr(log, "cr3 0x10a000"));
 	assert_non_null(strstr(log, "idt 0xfffffe0000000000+0xfff"));
+
+	/* A vCPU the hypervisor put back in its reset state has nothing to tell. */
+	regs = (struct hv_regs){ .rip = 0xfff0 };
+	sregs = (struct hv_sregs){ .cs = { .selector = 0xf000, .base = 0xffff0000 } };
+	fake_hv_script(0, s, 1);
+	assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
+	assert_int_equal(vm->hv->vcpu_set_regs(vm->vcpus[0].hv, &regs), 0);
+	assert_int_equal(vm->hv->vcpu_set_sregs(vm->vcpus[0].hv, &sregs), 0);
+	capture_begin();
+	assert_int_equal(vm_run(vm, -1, &code), 0);
+	log = capture_end();
+	vm_destroy(vm);
+	assert_int_equal(code, VM_EXIT_CRASH);
+	assert_non_null(strstr(log, "the hypervisor reset the vCPU"));
+	assert_null(strstr(log, "rip 0x"));
 }
 
 static void test_reset_paths(void **state)
