@@ -22,8 +22,7 @@
 # kernel arguments, "quiet"), BENCH_NVME_ROUNDS (mirrored rounds of native, hvmm, QEMU,
 # 4), BENCH_NVME_RUNS (randread runs per visit, 2),
 # BENCH_NVME_SECS (seconds per run, 5), BENCH_NVME_SPAN_MIB (32), E2E_TIMEOUT (limit for
-# the whole L1 run, 1140 s), BENCH_NESTED_RETRY_BEFORE (a rig run whose L1 died before
-# this many seconds is run once more, 480), BENCH_NESTED_DIR (build/bench-nested).
+# each L1 run, 1140 s), BENCH_NESTED_DIR (build/bench-nested).
 set -euo pipefail
 
 [ $# -ge 2 ] || { echo "usage: bench/nested/run.sh HVMM_STATIC TOOL..." >&2; exit 2; }
@@ -43,10 +42,6 @@ export BENCH_NVME_SPAN_MIB=${BENCH_NVME_SPAN_MIB:-32}
 # The rig's own default limit is the sum of the scenarios' limits (over 26 min); a
 # normal run takes about 11, so 19 keeps a hang inside the 20 minutes we allow.
 timeout_total=${E2E_TIMEOUT:-1140}
-# A soft lockup in L1 (TCG has wedged it so) panics it, which ends QEMU at once.
-export E2E_L1_CMDLINE_EXTRA=${E2E_L1_CMDLINE_EXTRA:-softlockup_panic=1}
-# If L1 itself dies this early (seconds), the rig runs once more: see run_rig below.
-retry_before=${BENCH_NESTED_RETRY_BEFORE:-480}
 out=${BENCH_NESTED_DIR:-$root/build/bench-nested}
 e2e=$out/e2e
 results=bench/nested/results.md
@@ -72,25 +67,16 @@ else
 		set +e
 		E2E_TIMEOUT=$1 E2E_BUILD_DIR=$e2e HVMM=$hvmm SCENARIOS="bench-boot bench-nvme" \
 			E2E_EXTRA_BINS="$tools" "$root/tests/e2e/run" 2>&1 | tee "$out/rig.log" |
-			grep -a --line-buffered -E 'E2E-(BEGIN|RESULT|DONE)|ERROR|FAILED'
+			grep -a --line-buffered -E 'E2E-(BEGIN|RESULT|DONE)|ERROR|FAILED|L1 died|L1 once more'
 		rig_rc=${PIPESTATUS[0]}
 		set -e
 	}
 	run_rig "$timeout_total"
-	# L1 runs under TCG, which has (rarely) wedged or crashed L1's kernel in the middle of
-	# a run -- the rig's fault, not a VMM's: L1 never reached E2E-DONE.  Then, if there is
-	# time left for a whole run within the limit, the rig runs once more; results.md says
-	# so and why.  A scenario that failed in a live L1 is never retried.
+	# If L1's kernel died under TCG (the rig's fault, not a VMM's), the rig booted L1 once
+	# more for the scenarios that had no verdict yet: results.md says so.
 	first_attempt=
-	elapsed=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", b - a }')
-	if [ "$rig_rc" != 0 ] && ! grep -q 'E2E-DONE' "$e2e/markers.log" && [ "$elapsed" -lt "$retry_before" ]; then
-		first_attempt="L1 died after ${elapsed} s: $(tr -d '\r' < "$e2e/serial.log" |
-			grep -a -m1 -o -E 'Kernel panic.*|BUG: .*|watchdog: .*' || echo 'no kernel message')"
-		echo "bench-nested: $first_attempt -- running the rig once more" >&2
-		for f in serial.log markers.log rig.log; do
-			cp "$e2e/$f" "$out/first-attempt.$f" 2>/dev/null || cp "$out/$f" "$out/first-attempt.$f" 2>/dev/null || true
-		done
-		run_rig $((timeout_total + 40 - elapsed))
+	if [ -s "$e2e/rerun.txt" ]; then
+		first_attempt="L1 died ($(sed -n 1p "$e2e/rerun.txt")) and was booted again for: $(sed -n 2p "$e2e/rerun.txt")"
 	fi
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -276,7 +262,7 @@ commit=$(git describe --always --dirty 2>/dev/null || echo '?')
 	echo "- L2 command line, boot: \`$cmdline_boot\` (QEMU as is: \`$cmdline_boot_q\`); NVMe: \`$cmdline_nvme\`"
 	echo "- wall time of the rig run (image build, L1 boot, both scenarios): ${wall} s"
 	[ -z "${first_attempt:-}" ] ||
-		echo "- the first rig run broke and was run again (wall time above includes both): $first_attempt"
+		echo "- $first_attempt (wall time above includes both L1 runs)"
 	echo
 	tables
 	echo
