@@ -130,6 +130,25 @@ e2e_l2_wait_input() {
     fi
 }
 
+# e2e_l2_boot DIR DEADLINE cmd args...: e2e_l2_start, then e2e_l2_wait_input.  An L2
+# that crashes before its init (hvmm exits with status 4, "guest crashed") is booted once
+# more, and E2E_L2_RETRIED says so: under L1's TCG, L2 kernels reset at random points of
+# their early boot -- QEMU as the VMM in L1 does the same (tests/e2e/README.md).  Any
+# other failure, or a second crash, returns 1 with the reason in E2E_L2_WHY.
+e2e_l2_boot() {
+    _dir=$1 _deadline=$2; shift 2
+    E2E_L2_RETRIED=
+    e2e_l2_start "$_dir" "$@"
+    e2e_l2_wait_input "$_deadline" && return 0
+    e2e_l2_done && [ "$(cat "$_dir/rc")" = 4 ] || return 1
+    e2e_info l2-retry "L2 crashed before its init (hvmm exit 4): booting it once more"
+    exec 3>&-
+    e2e_l2_abort
+    E2E_L2_RETRIED=1
+    e2e_l2_start "$_dir" "$@"
+    e2e_l2_wait_input "$_deadline"
+}
+
 # e2e_l2_wait_exit DEADLINE: wait for hvmm to exit, then for all its output; returns 1,
 # with the reason in E2E_L2_WHY, on timeout.
 e2e_l2_wait_exit() {

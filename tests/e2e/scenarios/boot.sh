@@ -9,6 +9,12 @@
 #   L2-SERIAL-PONG <n+1>         -> serial input reached L2 (n+1, so the tty's
 #                                   own echo of our line cannot fake it)
 #   L2-UPTIME, L2-POWEROFF       -> then L2 runs poweroff -f; hvmm must exit 0.
+#
+# L2 boots with "quiet", and once more if it crashes before its init.  Under L1's TCG, an
+# L2 that prints its whole boot log (thousands of console port-I/O exits in its first
+# seconds) resets at random points of its early boot: hvmm 4 times in 6, and QEMU
+# microvm run the same way in L1 4 times in 4 (tests/e2e/README.md).  Quiet, that was
+# not seen with either.
 . ${E2E_LIB:-/e2e/lib.sh}
 
 [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
@@ -26,12 +32,11 @@ token=$(( $(od -An -N2 -tu2 /dev/urandom) + 1000 ))
 
 cleanup_fail() { e2e_l2_abort; e2e_fail "$1"; }
 
-e2e_l2_start "$W" "$E2E_HVMM" --cpus 2 --memory 512M \
+# 1. Boot L2 (quiet: see below), wait for it to ask for input (or hvmm to die), then
+# type into its serial port.
+e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" --cpus 2 --memory 512M \
     --kernel $L2/vmlinuz --initrd $L2/initrd.cpio.gz \
-    --cmdline "$E2E_L2_CMDLINE e2e.mode=boot" --serial stdio
-
-# 1. Wait for L2 to ask for input (or hvmm to die), then type into its serial port.
-e2e_l2_wait_input "$DEADLINE" || cleanup_fail "$E2E_L2_WHY"
+    --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=boot" --serial stdio || cleanup_fail "$E2E_L2_WHY"
 e2e_info l2-init-reached-after "$(e2e_l2_elapsed)s"
 echo "e2e-ping $token" >&3
 
@@ -54,4 +59,4 @@ e2e_info l2-uptime "$up"
 [ "$pong" = $((token + 1)) ] || cleanup_fail "serial input: sent $token, L2 answered '${pong:-nothing}'"
 [ -n "$up" ] || cleanup_fail "no L2-UPTIME marker"
 e2e_l2_has L2-POWEROFF || cleanup_fail "no L2-POWEROFF marker"
-e2e_pass "L2 booted: 2 CPUs, MemTotal ${mem} kB, serial in/out ok, L2 uptime ${up}s, hvmm exit 0"
+e2e_pass "L2 booted: 2 CPUs, MemTotal ${mem} kB, serial in/out ok, L2 uptime ${up}s, hvmm exit 0${E2E_L2_RETRIED:+ (on the second boot: the first L2 crashed early)}"
