@@ -199,6 +199,14 @@ struct hv_ops {
 	 * VM (KVM's KVM-VFIO device, which lets it honour the device's cache coherency).
 	 */
 	int (*vfio_group_add)(struct hv_vm *vm, int group_fd) WUR;
+	/*
+	 * The ioctl requests the backend makes once the VM runs, from vCPU threads and the event
+	 * loop (run, registers, memory regions, irqfds, ioeventfds, routes, MSIs).  The seccomp
+	 * filter lets these through, with those a device adds by vm_sandbox_allow(), and no
+	 * other ioctl.
+	 */
+	const uint32_t *run_ioctls;
+	size_t nr_run_ioctls;
 };
 
 /* Backends compiled in, in probe order. */
@@ -369,13 +377,17 @@ enum sandbox_mode { SANDBOX_ON, SANDBOX_LOG, SANDBOX_OFF };
 enum sandbox_role { SANDBOX_VCPU, SANDBOX_LOOP };
 
 /*
- * Install the seccomp allow-list of `role` on the calling thread (core/sandbox.c).  Called by
- * vm_run() on each vCPU thread and on the event-loop thread once set-up is over.
+ * Install the seccomp allow-list of `role` on the calling thread (core/sandbox.c): its system
+ * calls, and of ioctl only the `nr_ioctls` requests in `ioctls` (compared on their low 32
+ * bits, which is all the kernel looks at).  Called by vm_run() on each vCPU thread and on the
+ * event-loop thread once set-up is over.  -E2BIG if the lists do not fit in one filter.
  */
-int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode) WUR;
+int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode, const uint32_t *ioctls,
+                  size_t nr_ioctls) WUR;
 
-#define VM_MAX_VFIO       8
-#define VM_MAX_ROOT_PORTS 16
+#define VM_MAX_VFIO           8
+#define VM_MAX_ROOT_PORTS     16
+#define VM_MAX_SANDBOX_IOCTLS 48
 
 struct vm_config {
 	const char *hypervisor; /* "kvm", "mshv", "auto" */
@@ -459,6 +471,8 @@ struct vm {
 	int stop_efd; /* wakes the event loop when a vCPU thread stops the VM */
 	int signal_fd;
 	enum sandbox_mode sandbox;
+	uint32_t sandbox_ioctls[VM_MAX_SANDBOX_IOCTLS]; /* what the filter lets through */
+	unsigned nr_sandbox_ioctls;
 	_Atomic uint32_t vcpus_running;
 	/* A second signal gave up on vCPUs that would not stop: only vm_abandon() is safe now. */
 	_Atomic bool abandoned;
@@ -472,6 +486,12 @@ struct vm {
  */
 int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **out) WUR;
 void vm_destroy(struct vm *vm);
+/*
+ * Let the running VM's threads make these ioctl requests too (a device's run-time calls, e.g.
+ * VFIO's interrupt set-up); vm_create() adds the backend's run_ioctls.  Call before vm_run().
+ * -ENOSPC past VM_MAX_SANDBOX_IOCTLS.
+ */
+int vm_sandbox_allow(struct vm *vm, const uint32_t *reqs, size_t n) WUR;
 /*
  * Register fn(opaque, level) to print a device's counters: on SIGUSR1 and, with -v, at exit.
  */

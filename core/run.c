@@ -52,7 +52,7 @@ static void *vcpu_thread(void *arg)
 	enum hv_exit exit;
 	int code;
 
-	if (sandbox_apply(SANDBOX_VCPU, vm->sandbox))
+	if (sandbox_apply(SANDBOX_VCPU, vm->sandbox, vm->sandbox_ioctls, vm->nr_sandbox_ioctls))
 		vm_stop(vm, VM_EXIT_ERROR);
 	while (!atomic_load(&vm->stopping)) {
 		if (vm->hv->vcpu_run(vcpu->hv, &exit)) {
@@ -126,7 +126,7 @@ static void *loop_thread(void *arg)
 {
 	struct vm *vm = arg;
 
-	if (sandbox_apply(SANDBOX_LOOP, vm->sandbox))
+	if (sandbox_apply(SANDBOX_LOOP, vm->sandbox, vm->sandbox_ioctls, vm->nr_sandbox_ioctls))
 		vm_stop(vm, VM_EXIT_ERROR);
 	while (!atomic_load(&vm->stopping) ||
 	       (atomic_load(&vm->vcpus_running) > 0 && !atomic_load(&vm->abandoned))) {

@@ -16,14 +16,17 @@
 
 #include "core/core.h"
 
-/* What every filtered thread needs: guest I/O, device fds, memory for malloc, locks, logs. */
+/*
+ * What every filtered thread needs: guest I/O, device fds, memory for malloc, locks, logs.
+ * ioctl is not here: only the requests the backend and the devices name pass (see below).
+ */
 static const int sandbox_common[] = {
-	SYS_read,         SYS_write,       SYS_writev, SYS_pread64,       SYS_pwrite64,
-	SYS_ioctl,        SYS_futex,       SYS_mmap,   SYS_munmap,        SYS_mprotect,
-	SYS_madvise,      SYS_brk,         SYS_mremap, SYS_clock_gettime, SYS_clock_nanosleep,
-	SYS_nanosleep,    SYS_gettid,      SYS_getpid, SYS_tgkill,        SYS_rt_sigprocmask,
-	SYS_rt_sigreturn, SYS_sched_yield, SYS_exit,   SYS_exit_group,    SYS_restart_syscall,
-	SYS_eventfd2,     SYS_epoll_ctl,   SYS_close,  SYS_fcntl,         SYS_getrandom,
+	SYS_read,        SYS_write,  SYS_writev,        SYS_pread64,         SYS_pwrite64,
+	SYS_futex,       SYS_mmap,   SYS_munmap,        SYS_mprotect,        SYS_madvise,
+	SYS_brk,         SYS_mremap, SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep,
+	SYS_gettid,      SYS_getpid, SYS_tgkill,        SYS_rt_sigprocmask,  SYS_rt_sigreturn,
+	SYS_sched_yield, SYS_exit,   SYS_exit_group,    SYS_restart_syscall, SYS_eventfd2,
+	SYS_epoll_ctl,   SYS_close,  SYS_fcntl,         SYS_getrandom,
 };
 
 /* The event loop also waits. */
@@ -45,7 +48,7 @@ static const int sandbox_sanitizer[] = {
 #define SANDBOX_SANITIZED 0
 #endif
 
-#define MAX_INSNS 128
+#define MAX_INSNS 256
 
 static void emit(struct sock_filter *f, unsigned *n, struct sock_filter insn)
 {
@@ -64,7 +67,27 @@ static void allow_list(struct sock_filter *f, unsigned *n, const int *nrs, size_
 	}
 }
 
-int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode)
+/*
+ * if (nr == SYS_ioctl) { if (request is one of reqs) return ALLOW; }  -- then on to the deny.
+ * The kernel takes an ioctl's request as 32 bits, so the low word of args[1] (first, on
+ * little-endian x86-64) is compared.
+ */
+static void allow_ioctls(struct sock_filter *f, unsigned *n, const uint32_t *reqs, size_t count)
+{
+	emit(f, n,
+	     (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0,
+	                                  (uint8_t)(1 + 2 * count)));
+	emit(f, n,
+	     (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	                                  offsetof(struct seccomp_data, args[1])));
+	for (size_t i = 0; i < count; i++) {
+		emit(f, n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, reqs[i], 0, 1));
+		emit(f, n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+	}
+}
+
+int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode, const uint32_t *ioctls,
+                  size_t nr_ioctls)
 {
 	struct sock_filter f[MAX_INSNS];
 	struct sock_fprog prog;
@@ -88,6 +111,12 @@ int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode)
 		allow_list(f, &n, sandbox_loop, ARRAY_SIZE(sandbox_loop));
 	if (SANDBOX_SANITIZED)
 		allow_list(f, &n, sandbox_sanitizer, ARRAY_SIZE(sandbox_sanitizer));
+	/* The jump over the requests holds at most 255 instructions. */
+	if (nr_ioctls > 127) {
+		log_err("seccomp: %zu ioctl requests do not fit in one filter", nr_ioctls);
+		return -E2BIG;
+	}
+	allow_ioctls(f, &n, ioctls, nr_ioctls);
 	emit(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny));
 	if (n == MAX_INSNS) {
 		log_err("seccomp filter too long");

@@ -54,6 +54,25 @@ void vm_abandon(struct vm *vm)
 		serial_restore_console(vm->serial);
 }
 
+int vm_sandbox_allow(struct vm *vm, const uint32_t *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+
+		for (unsigned j = 0; j < vm->nr_sandbox_ioctls && !have; j++)
+			have = vm->sandbox_ioctls[j] == reqs[i];
+		if (have)
+			continue;
+		if (vm->nr_sandbox_ioctls == VM_MAX_SANDBOX_IOCTLS) {
+			log_err("seccomp: more than %d ioctl requests to allow",
+			        VM_MAX_SANDBOX_IOCTLS);
+			return -ENOSPC;
+		}
+		vm->sandbox_ioctls[vm->nr_sandbox_ioctls++] = reqs[i];
+	}
+	return 0;
+}
+
 int vm_on_stats(struct vm *vm, void (*fn)(void *opaque, enum log_level level), void *opaque)
 {
 	if (vm->nr_stats == ARRAY_SIZE(vm->stats)) {
@@ -168,7 +187,8 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 	atomic_init(&vm->stopping, 0);
 	atomic_init(&vm->exit_code, VM_EXIT_POWEROFF);
 	if ((r = bus_init(&vm->pio, "pio")) || (r = bus_init(&vm->mmio, "mmio")) ||
-	    (r = loop_init(&vm->loop)))
+	    (r = loop_init(&vm->loop)) ||
+	    (r = vm_sandbox_allow(vm, hv->run_ioctls, hv->nr_run_ioctls)))
 		goto fail;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0) {

@@ -375,6 +375,21 @@ static int kvm_vfio_group_add(struct hv_vm *vm, int group_fd)
 	return 0;
 }
 
+/* What vcpu_run, register access, memory and interrupt changes call once the VM runs. */
+static const uint32_t kvm_run_ioctls[] = {
+	KVM_RUN,
+	KVM_GET_REGS,
+	KVM_SET_REGS,
+	KVM_GET_SREGS,
+	KVM_SET_SREGS,
+	KVM_SET_MP_STATE,
+	KVM_IRQFD,
+	KVM_IOEVENTFD,
+	KVM_SIGNAL_MSI,
+	KVM_SET_GSI_ROUTING,
+	KVM_SET_USER_MEMORY_REGION,
+};
+
 const struct hv_ops hv_kvm_ops = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -399,4 +414,6 @@ const struct hv_ops hv_kvm_ops = {
 	.set_msi_routes = kvm_set_msi_routes,
 	.signal_msi = kvm_signal_msi,
 	.vfio_group_add = kvm_vfio_group_add,
+	.run_ioctls = kvm_run_ioctls,
+	.nr_run_ioctls = ARRAY_SIZE(kvm_run_ioctls),
 };

@@ -348,6 +348,12 @@ int mshv_mem_unmap(struct hv_vm *vm, const struct hv_mem_region *r)
 	return ret;
 }
 
+/* What the run loop, register hypercalls, memory and interrupt changes call once the VM runs. */
+static const uint32_t mshv_run_ioctls[] = {
+	MSHV_RUN_VP, MSHV_ROOT_HVCALL, MSHV_SET_GUEST_MEMORY,
+	MSHV_IRQFD,  MSHV_IOEVENTFD,   MSHV_SET_MSI_ROUTING,
+};
+
 const struct hv_ops hv_mshv_ops = {
 	.name = "mshv",
 	.probe = mshv_probe,
@@ -371,4 +377,6 @@ const struct hv_ops hv_mshv_ops = {
 	.ioeventfd_deassign = mshv_ioeventfd_deassign,
 	.set_msi_routes = mshv_set_msi_routes,
 	.signal_msi = mshv_signal_msi,
+	.run_ioctls = mshv_run_ioctls,
+	.nr_run_ioctls = ARRAY_SIZE(mshv_run_ioctls),
 };

@@ -4,6 +4,7 @@
  * (interrupts stopped and devices reset before DMA is unmapped; device fds closed only after
  * the PCI core has unmapped their BARs).
  */
+#include <linux/vfio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,8 @@ fail:
 int vfio_assign_all(struct vm *vm, const struct vm_config *cfg)
 {
 	struct vfio_assign *a;
+	/* Run-time calls: vectors enabled as the guest unmasks them; a reset the guest asks for. */
+	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET };
 	int r;
 
 	for (unsigned i = 0; i < cfg->nr_root_ports; i++) {
@@ -170,7 +173,8 @@ int vfio_assign_all(struct vm *vm, const struct vm_config *cfg)
 		free(a);
 		return r;
 	}
-	if ((r = vm_on_stats(vm, vfio_assign_stats, a)))
+	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
+	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
 		return r;
 	if ((r = vfio_container_open(&vfio_sys_host, &a->c)))
 		return r;

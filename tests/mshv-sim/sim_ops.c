@@ -139,6 +139,28 @@ static int sim_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const 
 	return mshv_vcpu_create(vm, index, nr, &r->io, out);
 }
 
+/*
+ * The simulator stands in for /dev/mshv inside the process: the system calls the running VM
+ * makes are its KVM ones (run, registers, MSRs, translation, memory, interrupts).
+ */
+static const uint32_t sim_run_ioctls[] = {
+	KVM_RUN,
+	KVM_GET_REGS,
+	KVM_SET_REGS,
+	KVM_GET_SREGS,
+	KVM_SET_SREGS,
+	KVM_GET_MP_STATE,
+	KVM_SET_MP_STATE,
+	KVM_GET_MSRS,
+	KVM_SET_MSRS,
+	KVM_TRANSLATE,
+	KVM_SET_USER_MEMORY_REGION,
+	KVM_IRQFD,
+	KVM_IOEVENTFD,
+	KVM_SET_GSI_ROUTING,
+	KVM_SIGNAL_MSI,
+};
+
 const struct hv_ops hv_mshv_sim_ops = {
 	.name = "mshv-sim",
 	.probe = sim_probe,
@@ -162,4 +184,6 @@ const struct hv_ops hv_mshv_sim_ops = {
 	.ioeventfd_deassign = mshv_ioeventfd_deassign,
 	.set_msi_routes = mshv_set_msi_routes,
 	.signal_msi = mshv_signal_msi,
+	.run_ioctls = sim_run_ioctls,
+	.nr_run_ioctls = ARRAY_SIZE(sim_run_ioctls),
 };
