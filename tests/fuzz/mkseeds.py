@@ -303,3 +303,25 @@ write("vfio_config", "sparse-bars", vf([ENABLE, op(4, 7, 0x1000), op(4, 7, 0x200
 write("vfio_config", "conventional-256", vf([ENABLE, vrd(0xFC), vrd(0x100), vwr(0x100, 4, 1), vrd(0xFFC),
                                               vwr(0x52, 2, 0x0001), vwr(0x54, 4, 0xFEE00000)],
                                              flags=4, raw=raw_cfg([(0x40, pm), (0x50, msi32)])))
+
+# ---- platform: 11-byte records (op, sel, offset, value) ----
+def pf(kind, sel=0, off=0, val=0):
+    return struct.pack("<BBBQ", kind, sel, off, val)
+
+
+W = 4  # sel bit 2: a write; bits 0-1: size 1/2/4/8
+# A guest setting up a level-triggered pin (COM1's IRQ 4, vector 0x24), the line rising,
+# the EOI, the line falling; an edge pin; a masked pin.
+write("platform", "ioapic-level", pf(1, 4, 0, 0x8024) + pf(1, 4 | 0x80, 0, 0) + pf(2, 4, 0, 1) +
+      pf(3, 0, 0, 0x24) + pf(2, 4, 0, 0) + pf(3, 0, 0, 0x24))
+write("platform", "ioapic-edge-masked", pf(1, 2, 0, 0x30) + pf(2, 2, 0, 1) + pf(2, 2, 0, 0) +
+      pf(1, 9, 0, 0x10031) + pf(2, 9, 0, 1) + pf(1, 9, 0, 0x31))
+write("platform", "ioapic-raw", pf(0, W | 2, 0x00, 0x10) + pf(0, 2, 0x10) + pf(0, W | 3, 0x10, 0x1234) +
+      pf(0, W | 0, 0x40, 0x24) + pf(0, 1, 0x03) + pf(0, W | 2, 0x20, 0xffffffff))
+# COM1: divisor latch, line control, FIFO, interrupt enable, scratch, input while enabled.
+write("platform", "serial", pf(4, W, 3, 0x80) + pf(4, W, 0, 1) + pf(4, W, 1, 0) + pf(4, W, 3, 3) +
+      pf(4, W, 2, 0xc7) + pf(4, W, 1, 0x0f) + pf(5, 0, 0, 0x5a) + pf(6, 0, 8) + b"hello\r\n\x01" +
+      pf(4, 0, 5) + pf(4, 0, 0) + pf(4, 0, 2) + pf(4, W, 4, 0x10) + pf(4, W, 0, 0x41))
+# Power and reset: S5 through the sleep control register, the i8042 pulse, 0xCF9, unclaimed.
+write("platform", "power-reset", pf(4, W | 1, 1, 0x3400 >> 8) + pf(4, W, 1, 0x34) + pf(4, 0, 0) +
+      pf(4, W, 2, 0xfe) + pf(4, W, 5, 0x06) + pf(7, 2, 0, 0x1234) + pf(7, 0, 0, 0x2f8))
