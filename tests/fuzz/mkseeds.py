@@ -325,3 +325,36 @@ write("platform", "serial", pf(4, W, 3, 0x80) + pf(4, W, 0, 1) + pf(4, W, 1, 0) 
 # Power and reset: S5 through the sleep control register, the i8042 pulse, 0xCF9, unclaimed.
 write("platform", "power-reset", pf(4, W | 1, 1, 0x3400 >> 8) + pf(4, W, 1, 0x34) + pf(4, 0, 0) +
       pf(4, W, 2, 0xfe) + pf(4, W, 5, 0x06) + pf(7, 2, 0, 0x1234) + pf(7, 0, 0, 0x2f8))
+
+# ---- mshv_intercept: a 64-byte register file, then records (kind, flags, length, payload) ----
+def seg(sel, attr):  # struct mshv_seg: base, limit, selector, attributes
+    return struct.pack("<QIHH", 0, 0xFFFFFFFF, sel, attr)
+
+
+def ihdr(rip, ilen, access):  # struct mshv_intercept_header, 64-bit code (CR0.PE, EFER.LMA)
+    return struct.pack("<IBBH", 0, ilen, access, (1 << 2) | (1 << 4)) + seg(0x10, 0xA09B) + \
+        struct.pack("<QQ", rip, 2)
+
+
+def mrec(kind, payload, flags=0):
+    return struct.pack("<BBB", kind, flags, len(payload)) + payload
+
+
+KIND_IO, KIND_GPA, KIND_MSR, KIND_CPUID, KIND_EOI, KIND_HALT = 0, 1, 3, 4, 5, 6
+regs = bytes(range(64))
+io_out = ihdr(0x101000, 1, 1) + struct.pack("<HBBIQ", 0x3F8, 1, 1, 0, 0x41) + \
+    b"\xee" + bytes(15) + seg(0x18, 0xC093) * 2 + struct.pack("<QQQ", 0, 0, 0)
+io_rep_in = ihdr(0x101000, 2, 0) + struct.pack("<HBBIQ", 0x60, 1 | (1 << 3) | (1 << 4), 2, 0, 0) + \
+    b"\xf3\x6c" + bytes(14) + seg(0x18, 0xC093) * 2 + struct.pack("<QQQ", 3, 0, 0x102000)
+mmio_store = ihdr(0x101000, 0, 1) + struct.pack("<IBBBBQQ", 0, 3, 2, 0, 0, 0x101000, 0xD0000000) + \
+    b"\x89\x07\x90" + bytes(13)
+mmio_noinsn = ihdr(0x101000, 0, 0) + struct.pack("<IBBBBQQ", 0, 0, 1, 0, 0, 0x100000, 0xD0000010) + \
+    bytes(16)
+msr = ihdr(0x101000, 2, 1) + struct.pack("<IIQQ", 0xC0010007, 0, 0, 0xFFFF)
+cpuid = ihdr(0x101000, 2, 0) + struct.pack("<8Q", 1, 0, 0, 0, 0x800F12, 0, 0x178BFBFF, 0)
+eoi = struct.pack("<II", 0, 0x24)
+write("mshv_intercept", "io", regs + mrec(KIND_IO, io_out, 1) + mrec(KIND_IO, io_rep_in, 0) + b"abc")
+write("mshv_intercept", "mmio", regs + mrec(KIND_GPA, mmio_store, 1) + mrec(KIND_GPA, mmio_noinsn, 2) +
+      b"\x01\x02\x03\x04")
+write("mshv_intercept", "misc", regs + mrec(KIND_MSR, msr) + mrec(KIND_CPUID, cpuid) + mrec(KIND_EOI, eoi) +
+      mrec(KIND_HALT, ihdr(0x101000, 1, 0)) + mrec(200, b""))
