@@ -68,15 +68,18 @@ static void allow_list(struct sock_filter *f, unsigned *n, const int *nrs, size_
 }
 
 /*
- * if (nr == SYS_ioctl) { if (request is one of reqs) return ALLOW; }  -- then on to the deny.
- * The kernel takes an ioctl's request as 32 bits, so the low word of args[1] (first, on
- * little-endian x86-64) is compared.
+ * if (nr == SYS_ioctl) { if (request is one of reqs) return ALLOW; return deny; }
+ * First in the filter, because KVM_RUN (first in its backend's list) is the call a vCPU
+ * thread makes on every exit.  The kernel takes an ioctl's request as 32 bits, so the low
+ * word of args[1] (first, on little-endian x86-64) is compared.  The accumulator keeps the
+ * system call number for what follows when the call is not ioctl.
  */
-static void allow_ioctls(struct sock_filter *f, unsigned *n, const uint32_t *reqs, size_t count)
+static void allow_ioctls(struct sock_filter *f, unsigned *n, const uint32_t *reqs, size_t count,
+                         uint32_t deny)
 {
 	emit(f, n,
 	     (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0,
-	                                  (uint8_t)(1 + 2 * count)));
+	                                  (uint8_t)(2 + 2 * count)));
 	emit(f, n,
 	     (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 	                                  offsetof(struct seccomp_data, args[1])));
@@ -84,6 +87,7 @@ static void allow_ioctls(struct sock_filter *f, unsigned *n, const uint32_t *req
 		emit(f, n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, reqs[i], 0, 1));
 		emit(f, n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	}
+	emit(f, n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny));
 }
 
 int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode, const uint32_t *ioctls,
@@ -103,20 +107,20 @@ int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode, const uint32_t
 	emit(f, &n,
 	     (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
 	emit(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+	/* The jump over the requests holds at most 255 instructions. */
+	if (nr_ioctls > 126) {
+		log_err("seccomp: %zu ioctl requests do not fit in one filter", nr_ioctls);
+		return -E2BIG;
+	}
 	emit(f, &n,
 	     (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 	                                  offsetof(struct seccomp_data, nr)));
+	allow_ioctls(f, &n, ioctls, nr_ioctls, deny);
 	allow_list(f, &n, sandbox_common, ARRAY_SIZE(sandbox_common));
 	if (role == SANDBOX_LOOP)
 		allow_list(f, &n, sandbox_loop, ARRAY_SIZE(sandbox_loop));
 	if (SANDBOX_SANITIZED)
 		allow_list(f, &n, sandbox_sanitizer, ARRAY_SIZE(sandbox_sanitizer));
-	/* The jump over the requests holds at most 255 instructions. */
-	if (nr_ioctls > 127) {
-		log_err("seccomp: %zu ioctl requests do not fit in one filter", nr_ioctls);
-		return -E2BIG;
-	}
-	allow_ioctls(f, &n, ioctls, nr_ioctls);
 	emit(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny));
 	if (n == MAX_INSNS) {
 		log_err("seccomp filter too long");

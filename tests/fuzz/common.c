@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "tests/fuzz/fuzz.h"
 
 static uint64_t fuzz_le(struct fuzz_in *in, unsigned n)
@@ -67,4 +68,22 @@ int fuzz_lowest_free_fd(void)
 bool fuzz_terminated(const char *s, size_t len)
 {
 	return memchr(s, 0, len) != NULL;
+}
+
+void fuzz_guest_mem(struct guest_mem *mem, uint8_t *ref[2], uint64_t low, uint64_t high)
+{
+	const uint64_t sizes[2] = { low, high };
+
+	mem->ram[0].gpa = 0;
+	mem->ram[1].gpa = MEM_HIGH_BASE;
+	for (unsigned i = 0; i < 2; i++) {
+		mem->ram[i].size = sizes[i];
+		mem->ram[i].hva = malloc(sizes[i]);
+		ref[i] = malloc(sizes[i]);
+		if (!mem->ram[i].hva || !ref[i])
+			fuzz_fail(__FILE__, __LINE__, "out of memory");
+		for (uint64_t k = 0; k < sizes[i]; k++)
+			ref[i][k] = (uint8_t)(k * 13 + i);
+		memcpy(mem->ram[i].hva, ref[i], sizes[i]);
+	}
 }

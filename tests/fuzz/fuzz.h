@@ -50,6 +50,14 @@ int fuzz_lowest_free_fd(void);
 /* A string holds a NUL within its `len` bytes (error messages must always be terminated). */
 bool fuzz_terminated(const char *s, size_t len);
 
+struct guest_mem;
+/*
+ * A loader's guest memory on the heap: RAM at 0 of `low` bytes and at MEM_HIGH_BASE of `high`
+ * bytes, both filled with a pattern that ref[0] and ref[1] keep a copy of, so a target can
+ * check what a refused load left and put the pattern back.  Used by elf and bzimage.
+ */
+void fuzz_guest_mem(struct guest_mem *mem, uint8_t *ref[2], uint64_t low, uint64_t high);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif

@@ -27,20 +27,7 @@ static uint8_t *ref[2]; /* what RAM holds before every run */
 
 static void init_mem(void)
 {
-	static const uint64_t sizes[2] = { LOW_SIZE, HIGH_SIZE };
-
-	mem.ram[0].gpa = 0;
-	mem.ram[1].gpa = MEM_HIGH_BASE;
-	for (unsigned i = 0; i < 2; i++) {
-		mem.ram[i].size = sizes[i];
-		mem.ram[i].hva = malloc(sizes[i]);
-		ref[i] = malloc(sizes[i]);
-		if (!mem.ram[i].hva || !ref[i])
-			fuzz_fail(__FILE__, __LINE__, "out of memory");
-		for (uint64_t k = 0; k < sizes[i]; k++)
-			ref[i][k] = (uint8_t)(k * 13 + i);
-		memcpy(mem.ram[i].hva, ref[i], sizes[i]);
-	}
+	fuzz_guest_mem(&mem, ref, LOW_SIZE, HIGH_SIZE);
 }
 
 /* The end of the highest loadable segment, from the program headers elf_load() accepted. */
