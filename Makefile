@@ -151,16 +151,20 @@ install: $(HVMM) man/hvmm.1
 	install -D -m 0755 $(HVMM) $(DESTDIR)$(PREFIX)/bin/hvmm
 	install -D -m 0644 man/hvmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/hvmm.1
 
-# Debian packages the build and tests need, installed only when missing.
+# Debian packages the build and tests need, installed only when missing: one line saying
+# what, apt's and dpkg's chatter in build/deps.log (shown when the install fails).
 DEB_PKGS := gcc make libcmocka-dev scdoc linux-libc-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
 		missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
+		echo "make deps: installing$$missing (apt-get, no recommends)"; \
 		if [ "$$(id -u)" != 0 ]; then echo "hvmm: run as root, or: apt-get install$$missing"; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		mkdir -p build; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing; } >build/deps.log 2>&1 || \
+		{ tail -n 30 build/deps.log; echo "make deps: apt-get failed (build/deps.log)"; exit 1; }; \
 	fi
 
 format:

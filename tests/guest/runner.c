@@ -90,7 +90,8 @@ static const char *skip_reason(const struct hv_ops *hv)
 		return "no /dev/mshv: this host is not running as a Microsoft Hypervisor root "
 		       "partition";
 	if (!strcmp(hv->name, "kvm") || !strcmp(hv->name, "mshv-sim"))
-		return "no usable /dev/kvm on this host";
+		return "no usable /dev/kvm on this host (make e2e runs this cell on real KVM in "
+		       "the nested host)";
 	return "not available on this host";
 }
 

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -29,6 +30,8 @@ static struct vfio_pci *vp;
  * the MSHV backend on its simulator, so BAR mappings and irqfds really go to a hypervisor.
  */
 static const struct hv_ops *hv;
+/* Why the hypervisor is missing, for the skip line: its probe's answer. */
+static int hv_probe_err;
 
 static bool on_fake(void)
 {
@@ -50,7 +53,8 @@ static int setup(void **state)
 	fake_hv_reset();
 	fake_vfio_init(&fv);
 	log_set_level(LOG_ERR);
-	if (hv->probe()) {
+	hv_probe_err = hv->probe();
+	if (hv_probe_err) {
 		vm = NULL;
 		return 0; /* the test reports the skip */
 	}
@@ -80,10 +84,18 @@ static int teardown(void **state)
 	return 0;
 }
 
+/*
+ * No such hypervisor on this host: say why on a TAP comment line of its own (cmocka's skip
+ * line carries only the test's name; tests/tap.awk pairs the two).
+ */
 #define NEED_VM()                                                                                  \
 	do {                                                                                       \
-		if (!vm)                                                                           \
-			skip(); /* no such hypervisor on this host */                              \
+		if (!vm) {                                                                         \
+			printf("# skip: no usable /dev/kvm on this host for %s (probe: %s); "     \
+			       "make e2e runs this test on real KVM in the nested host\n",         \
+			       hv->name, strerror(-hv_probe_err));                                \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static uint32_t cfg_rd(uint32_t off, uint32_t len)
