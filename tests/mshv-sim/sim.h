@@ -102,6 +102,13 @@ struct sim_vp {
 	struct sim_pending pend;
 	bool ran;
 	bool finishing; /* closing: check what is pending, never run the guest again */
+	/*
+	 * Where this KVM leaves RIP when a port OUT exits to userspace: on the OUT (upstream
+	 * Linux: complete_fast_pio_out skips it at the next KVM_RUN) or past it (KVM ports that
+	 * complete the OUT first).  Learned from the first OUT whose exit says which; until
+	 * then an exit that reads both ways counts as upstream's.
+	 */
+	enum { SIM_OUT_UNKNOWN, SIM_OUT_AT, SIM_OUT_PAST } out_rip;
 };
 
 struct mshv_sim {
