@@ -47,7 +47,8 @@ GT_SRCS      += $(wildcard tests/mshv-sim/*.c)
 GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
 GT_RUNNER    := $(BUILD)/tests/guest-runner
 
-.PHONY: all check demo man install deps format help clean e2e bench bench-nested fuzz fuzz-build
+.PHONY: all check demo demo-vfio man install deps format help clean e2e e2e-bins bench bench-nested \
+        fuzz fuzz-build
 all: $(HVMM) $(GUEST_ELFS)
 
 # V=1 shows the full commands.
@@ -91,13 +92,17 @@ $(BUILD)/guest/%.elf: tests/guest/%_guest.c $(GUEST_LIB) tests/guest/guest.h tes
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB)
 
 # The nested end-to-end rig (tests/e2e/README.md): a static hvmm runs inside an L1 Linux
-# booted in QEMU-TCG with real KVM, an IOMMU and an NVMe.
-E2E_HVMM := $(CURDIR)/build/static/hvmm
-# kvmhold keeps one idle VM in L1, so VM teardown never flips KVM's static keys: L1's TCG
-# has been seen to wedge both CPUs on that (bench/nested/kvmhold.c).
-e2e: deps build/bench-nested/kvmhold
+# booted in QEMU-TCG with real KVM, an IOMMU and an NVMe, on two host kernels; the test
+# matrix runs there too, for this build and the SANITIZE=1 build (their guest runner,
+# guest programs and test_vfio_pci).  E2E_COMBOS=6.1/6.1 is the quick run.
+E2E_HVMM   := $(CURDIR)/build/static/hvmm
+E2E_MATRIX ?= release=$(CURDIR)/build/release san=$(CURDIR)/build/san
+e2e-bins: all $(GT_RUNNER) $(BUILD)/tests/unit/test_vfio_pci
+e2e: deps
 	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
-	$(MAKE) -C tests/e2e HVMM=$(E2E_HVMM) E2E_EXTRA_BINS=$(CURDIR)/build/bench-nested/kvmhold
+	$(MAKE) BUILD=build/release SANITIZE=0 e2e-bins
+	$(MAKE) BUILD=build/san SANITIZE=1 e2e-bins
+	$(MAKE) -C tests/e2e HVMM=$(E2E_HVMM) E2E_MATRIX="$(E2E_MATRIX)"
 
 # Fuzzing (tests/fuzz/README.md): make check replays the corpora; make fuzz builds the
 # libFuzzer targets with clang into build/fuzz and runs each for FUZZ_SECONDS.
@@ -132,15 +137,32 @@ bench: deps all $(BENCH_ELF) $(BENCH_BINS)
 # the e2e rig, about 10 minutes.  The tools run inside L1 and L2, which have no libc: static.
 BN_DIR := build/bench-nested
 BN_TOOLS := $(BN_DIR)/randread $(BN_DIR)/l2stamp $(BN_DIR)/kvmhold
-$(BN_TOOLS): $(BN_DIR)/%: bench/nested/%.c
+$(BN_DIR)/%: bench/nested/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+$(BN_DIR)/kvmhold: tests/e2e/tools/kvmhold.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
 bench-nested: deps $(BN_TOOLS)
 	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
 	@bash bench/nested/run.sh build/static/hvmm $(BN_TOOLS)
 
+# With a usable /dev/kvm the demo guest boots here; without one, the passthrough demo runs
+# in the nested host instead.  demo-vfio: a Linux guest drives an NVMe passed through by
+# hvmm, inside the nested host (tests/e2e/scenarios/demo.sh), on any machine.
 demo: deps $(HVMM) $(BUILD)/guest/demo.elf
-	$(HVMM) --memory 64M --cpus 2 --kernel $(BUILD)/guest/demo.elf --serial stdio </dev/null
+	@if [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; then \
+		echo "$(HVMM) --memory 64M --cpus 2 --kernel $(BUILD)/guest/demo.elf --serial stdio"; \
+		$(HVMM) --memory 64M --cpus 2 --kernel $(BUILD)/guest/demo.elf --serial stdio </dev/null; \
+	else \
+		if [ -e /dev/kvm ]; then why="/dev/kvm cannot be opened"; else why="this machine has no /dev/kvm"; fi; \
+		echo "make demo: $$why, so the demo runs in the nested host instead (make demo-vfio)"; \
+		$(MAKE) --no-print-directory demo-vfio; \
+	fi
+
+demo-vfio: deps
+	@$(MAKE) --no-print-directory BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
+	@E2E_DEMO=1 E2E_COMBOS=6.1/6.1 SCENARIOS=demo HVMM=$(E2E_HVMM) tests/e2e/run
 
 man: man/hvmm.1
 
@@ -176,8 +198,10 @@ clean:
 help:
 	@echo "make            build hvmm and the guest programs ($(BUILD))"
 	@echo "make check      unit and guest-program tests (SANITIZE=1: ASan + UBSan)"
-	@echo "make demo       boot the demo guest"
-	@echo "make e2e        nested end-to-end rig (real Linux guests, VFIO) in QEMU"
+	@echo "make demo       boot the demo guest (in the nested host if there is no /dev/kvm)"
+	@echo "make demo-vfio  a Linux guest drives a passed-through NVMe, in the nested host"
+	@echo "make e2e        nested end-to-end rig in QEMU: real Linux guests, VFIO, the test"
+	@echo "                matrix on real KVM; two host kernels (E2E_COMBOS=6.1/6.1: one)"
 	@echo "make bench      benchmarks against QEMU"
 	@echo "make bench-nested  L2 boot and NVMe passthrough vs QEMU in the e2e rig (~10 min)"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS=$(FUZZ_SECONDS) each (tests/fuzz)"

@@ -113,11 +113,17 @@ static inline void irq_disable(void)
 {
 	__asm__ volatile("cli");
 }
-/* sti; hlt back to back: an interrupt pending at sti wakes the hlt. */
-static inline void wait_for_irq(void)
-{
-	__asm__ volatile("sti; hlt; cli");
-}
+/*
+ * Wait in hlt for an interrupt, with interrupts enabled only for the wait (sti; hlt; cli:
+ * an interrupt pending at sti wakes the hlt).  A one-shot LAPIC timer bounds the wait at
+ * about 10 ms (at KVM's 1 GHz APIC bus), so callers wait in a counted loop: an awaited
+ * interrupt that never comes still fails the test, by count, not by hanging.  The bound
+ * is there because L1's emulated SVM in the nested rig has been seen to deliver an
+ * interrupt inside the sti shadow, before the hlt, which then sleeps for good.
+ */
+void wait_for_irq(void);
+/* How many waits the timer ended rather than another interrupt. */
+unsigned wait_timeouts(void);
 
 /* Serial COM1 (polled). */
 void serial_putc(char c);

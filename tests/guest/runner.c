@@ -6,6 +6,7 @@
  * output ends with the test x hypervisor matrix as TAP comments.
  * Usage: guest-runner GUEST_DIR [TEST-NAME...]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -114,6 +115,54 @@ static void print_matrix(const struct guest_test *const *tests, const char (*res
 	}
 }
 
+/* /proc/PID/task/TID/NAME into buf, one line, or "?". */
+static void task_read(pid_t pid, const char *tid, const char *name, char *buf, size_t len)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, tid, name);
+	if (gt_read_file(path, buf, len))
+		snprintf(buf, len, "?");
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/*
+ * A child that timed out: where each of its threads is (name, state, kernel wait channel,
+ * system call number and first arguments) into its stderr log, so a hang says where.
+ */
+static void dump_threads(pid_t pid, const char *errpath)
+{
+	char path[64], comm[64], wchan[64], sc[128], stat[512];
+	FILE *out = fopen(errpath, "a");
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!out || !(d = opendir(path))) {
+		if (out)
+			fclose(out);
+		return;
+	}
+	fprintf(out, "guest-runner: timed out; the test process's threads:\n");
+	while ((e = readdir(d))) {
+		const char *p;
+		char state = '?';
+
+		if (e->d_name[0] == '.')
+			continue;
+		task_read(pid, e->d_name, "comm", comm, sizeof(comm));
+		task_read(pid, e->d_name, "wchan", wchan, sizeof(wchan));
+		task_read(pid, e->d_name, "syscall", sc, sizeof(sc));
+		task_read(pid, e->d_name, "stat", stat, sizeof(stat));
+		if ((p = strrchr(stat, ')')) && p[1] == ' ')
+			state = p[2];
+		fprintf(out, "  thread %s (%s): state %c, wchan %s, syscall %.48s\n", e->d_name,
+		        comm, state, wchan, sc);
+	}
+	closedir(d);
+	fclose(out);
+}
+
 static int run_child(const struct guest_test *t, const struct hv_ops *hv, const char *dir,
                      const char *tmpdir, char *why, size_t whylen)
 {
@@ -163,6 +212,7 @@ static int run_child(const struct guest_test *t, const struct hv_ops *hv, const 
 		if (w == pid)
 			break;
 		if (clock_ns() > deadline) {
+			dump_threads(pid, errpath);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			snprintf(why, whylen, "timed out after %u s", timeout);

@@ -16,6 +16,9 @@ e2e_log() { echo "[$E2E_NAME] $*"; }
 # A measured fact for the host log:  E2E-INFO <scenario> <key> <value...>
 e2e_info() { k=$1; shift; echo "E2E-INFO $E2E_NAME $k $*"; }
 
+# A line for a person watching (make demo-vfio shows these as they come).
+e2e_say() { echo "E2E-SAY $E2E_NAME $*"; }
+
 e2e_fail() {
     echo "$*" > "$E2E_REASON_FILE"
     e2e_log "FAIL: $*"
@@ -168,20 +171,23 @@ e2e_l2_wait_exit() {
 # The first value L2 reported for marker $1 ("L2-NPROC 2" -> 2).
 e2e_l2_val() { sed -n "s/.*$1 \([^ ]*\).*/\1/p" "$E2E_L2W/clean" | head -n1; }
 
-# e2e_kvm_hold: keep one idle KVM VM alive for the rest of the scenario, if /bin/kvmhold
-# is in L1 (make bench-nested puts it there).  A scenario that starts and stops many VMs
-# otherwise makes KVM flip kernel static keys each time, and L1's TCG has been seen to
-# wedge both CPUs on such a live code patch (bench/nested/kvmhold.c tells the story).
-# The holder is killed when the scenario's shell exits.
+# e2e_kvm_hold: make sure one idle KVM VM stays alive for the rest of the scenario.  L1's
+# init holds one for the whole run (E2E_KVMHOLD_GLOBAL); a scenario run another way starts
+# its own, killed when the scenario's shell exits.  A scenario that starts and stops many
+# VMs otherwise makes KVM flip kernel static keys each time, and L1's TCG has been seen to
+# wedge both CPUs on such a live code patch (tests/e2e/tools/kvmhold.c tells the story).
 e2e_kvm_hold() {
+    if [ -n "${E2E_KVMHOLD_GLOBAL:-}" ] && kill -0 "$E2E_KVMHOLD_GLOBAL" 2>/dev/null; then
+        return 0
+    fi
     command -v kvmhold >/dev/null || { e2e_info kvmhold no; return 0; }
-    kvmhold > /tmp/kvmhold.out 2>&1 &
+    kvmhold > /tmp/kvmhold.$$.out 2>&1 &
     E2E_KVMHOLD=$!
     trap 'kill $E2E_KVMHOLD 2>/dev/null' EXIT
-    if e2e_wait_for 10 grep -q 'KVMHOLD ready' /tmp/kvmhold.out; then
+    if e2e_wait_for 10 grep -q 'KVMHOLD ready' /tmp/kvmhold.$$.out; then
         e2e_info kvmhold yes
     else
-        e2e_info kvmhold "failed: $(cat /tmp/kvmhold.out)"
+        e2e_info kvmhold "failed: $(cat /tmp/kvmhold.$$.out)"
     fi
 }
 

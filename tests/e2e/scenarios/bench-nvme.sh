@@ -178,7 +178,7 @@ bound_to_nvme() { [ "$(e2e_pci_driver "$dev")" = nvme ]; }
 
 run_hvmm() {
     session hvmm "$1" "$E2E_HVMM" -v --cpus 2 --memory 512M \
-        --kernel /l2/vmlinuz --initrd /l2/initrd.cpio.gz \
+        --kernel ${E2E_L2_DIR:-/l2}/vmlinuz --initrd ${E2E_L2_DIR:-/l2}/initrd.cpio.gz \
         --cmdline "$cmdline" --serial stdio --vfio "$bdf"
 }
 # -no-reboot: an L2 that resets ends QEMU, as it ends hvmm, instead of booting again.
@@ -186,7 +186,7 @@ run_qemu() {
     session qemu "$1" qemu-system-x86_64 -L /usr/share/qemu -accel kvm \
         -M microvm,pcie=on,rtc=off -no-reboot \
         -cpu host -smp 2 -m 512M -nodefaults -no-user-config -nographic -serial stdio \
-        -kernel /l2/vmlinuz -initrd /l2/initrd.cpio.gz -append "$cmdline" \
+        -kernel ${E2E_L2_DIR:-/l2}/vmlinuz -initrd ${E2E_L2_DIR:-/l2}/initrd.cpio.gz -append "$cmdline" \
         -device vfio-pci,host="$bdf"
 }
 to_vfio() {

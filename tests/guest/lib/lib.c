@@ -4,12 +4,17 @@
 
 #include "guest.h"
 
-#define LAPIC_BASE  0xfee00000ul
-#define LAPIC_ID    0x20
-#define LAPIC_EOI   0xb0
-#define LAPIC_SVR   0xf0
-#define IOAPIC_BASE 0xfec00000ul
-#define COM1        0x3f8
+#define LAPIC_BASE      0xfee00000ul
+#define LAPIC_ID        0x20
+#define LAPIC_EOI       0xb0
+#define LAPIC_SVR       0xf0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_ICR 0x380
+#define LAPIC_TIMER_DCR 0x3e0
+#define WAIT_VECTOR     0xef      /* the wait bound's timer; no test uses it */
+#define WAIT_TICKS      10000000u /* 10 ms at KVM's 1 GHz APIC bus, divide by 1 */
+#define IOAPIC_BASE     0xfec00000ul
+#define COM1            0x3f8
 
 const struct guest_start_info *guest_si;
 
@@ -252,6 +257,30 @@ void lapic_enable(void)
 void lapic_eoi(void)
 {
 	MMIO32(LAPIC_BASE + LAPIC_EOI) = 0;
+}
+
+static volatile unsigned wait_timer_fired;
+
+static void wait_timer(uint32_t vector)
+{
+	(void)vector;
+	wait_timer_fired++;
+	lapic_eoi();
+}
+
+void wait_for_irq(void)
+{
+	handlers[WAIT_VECTOR] = wait_timer;
+	MMIO32(LAPIC_BASE + LAPIC_TIMER_DCR) = 0xb;         /* divide by 1 */
+	MMIO32(LAPIC_BASE + LAPIC_LVT_TIMER) = WAIT_VECTOR; /* one-shot, unmasked */
+	MMIO32(LAPIC_BASE + LAPIC_TIMER_ICR) = WAIT_TICKS;
+	__asm__ volatile("sti; hlt; cli");
+	MMIO32(LAPIC_BASE + LAPIC_TIMER_ICR) = 0; /* stopped; one already pending is handled */
+}
+
+unsigned wait_timeouts(void)
+{
+	return wait_timer_fired;
 }
 
 uint32_t ioapic_read(uint32_t reg)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kvmhold: keep one idle KVM VM (in-kernel irqchip, one vCPU that never runs) alive in L1
- * while the nested benchmarks start and stop dozens of VMs.
+ * while the e2e scenarios, the test matrix and the nested benchmarks start and stop dozens
+ * of VMs (tests/e2e/l1/init starts it once for the whole run).
  *
  *   kvmhold        prints "KVMHOLD ready" once the VM exists, then sleeps until killed
  *
