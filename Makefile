@@ -161,7 +161,7 @@ demo: deps $(HVMM) $(BUILD)/guest/demo.elf
 	fi
 
 demo-vfio: deps
-	@$(MAKE) --no-print-directory BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
+	@$(MAKE) -s --no-print-directory BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
 	@E2E_DEMO=1 E2E_COMBOS=6.1/6.1 SCENARIOS=demo HVMM=$(E2E_HVMM) tests/e2e/run
 
 man: man/hvmm.1

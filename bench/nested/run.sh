@@ -65,7 +65,7 @@ else
 	run_rig() {
 		echo "bench-nested: rig run with bench-boot and bench-nvme (about 11 minutes); log in $out/rig.log"
 		set +e
-		E2E_TIMEOUT=$1 E2E_BUILD_DIR=$e2e HVMM=$hvmm SCENARIOS="bench-boot bench-nvme" \
+		E2E_TIMEOUT=$1 E2E_BUILD_DIR=$e2e HVMM=$hvmm SCENARIOS="bench-boot bench-nvme" E2E_COMBOS=6.1/6.1 \
 			E2E_EXTRA_BINS="$tools" "$root/tests/e2e/run" 2>&1 | tee "$out/rig.log" |
 			grep -a --line-buffered -E 'E2E-(BEGIN|RESULT|DONE)|ERROR|FAILED|L1 died|L1 once more'
 		rig_rc=${PIPESTATUS[0]}
@@ -85,7 +85,7 @@ markers=$e2e/markers.log
 if [ "$rig_rc" != 0 ] || ! grep -q 'E2E-RESULT bench-boot PASS' "$markers" ||
 	! grep -q 'E2E-RESULT bench-nvme PASS' "$markers"; then
 	echo "bench-nested: the rig run failed (status $rig_rc); $results not written." >&2
-	echo "  see $out/rig.log, $e2e/serial.clean.log and $e2e/results.txt" >&2
+	echo "  see $out/rig.log, $e2e/l1-6.1/serial.clean.log and $e2e/results.txt" >&2
 	exit 1
 fi
 
