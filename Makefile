@@ -17,9 +17,10 @@ CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread $(OPTFLA
             $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-# The library is every source of core, the backends, devices and the emulator but main().
-LIB_SRCS := $(filter-out core/main.c, \
-            $(wildcard core/*.c hv-kvm/*.c hv-mshv/*.c devices/*.c devices/*/*.c emu/*.c))
+# The library is every source of the platform, devices, core, the backends and the emulator
+# but main().
+LIB_SRCS := $(filter-out platform/main.c, $(wildcard platform/*.c devices/*.c devices/*/*.c \
+            core/*.c hv-kvm/*.c hv-mshv/*.c emu/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libhvmm.a
 HVMM     := $(BUILD)/hvmm
@@ -62,7 +63,7 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(HVMM): $(BUILD)/core/main.o $(LIB)
+$(HVMM): $(BUILD)/platform/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* PCI functions: config space as bytes with writable and write-1-to-clear masks. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +60,9 @@ bool pci_dev_is_bridge(const struct pci_dev *dev)
 	return (dev->cfg[PCI_HEADER_TYPE] & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
 }
 
-int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_dev **out)
+int pci_dev_create(struct pci_root *root, const struct pci_dev_info *info, struct pci_dev **out)
 {
 	static const struct pci_dev_ops no_ops;
-	struct pci_root *root = vm->pci;
 	struct pci_dev *dev = calloc(1, sizeof(*dev));
 	const char *name = info->name ? info->name : "pci function";
 	int r;
@@ -71,7 +71,7 @@ int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_de
 		log_err("pci: out of memory creating %s", name);
 		return -ENOMEM;
 	}
-	dev->vm = vm;
+	dev->vm = root->vm;
 	dev->root = root;
 	dev->ops = info->ops ? info->ops : &no_ops;
 	dev->priv = info->priv;

@@ -86,7 +86,7 @@
 #define TESTDEV_IO_SCRATCH   0x04 /* BAR2: RW 32-bit */
 
 #if __STDC_HOSTED__
-#include "core/core.h"
+#include "core/vm.h"
 
 struct pci_root;
 struct pci_port;
@@ -212,10 +212,11 @@ struct pci_dev {
 /*
  * A function with a type-0 header: IDs and class set, COMMAND (I/O, memory, bus master,
  * parity, SERR, INTx disable), STATUS error bits (write-1-to-clear), cache line size and
- * interrupt line writable, everything else zero and read-only.  Owned by vm->pci until VM
+ * interrupt line writable, everything else zero and read-only.  Owned by `root` until VM
  * teardown, attached or not.  -ENOMEM.
  */
-int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_dev **out) WUR;
+int pci_dev_create(struct pci_root *root, const struct pci_dev_info *info,
+                   struct pci_dev **out) WUR;
 /*
  * Set up register [off, off + len) (len 1, 2 or 4, little-endian): its value and which bits
  * the guest may write or write-1-to-clear.  Before pci_attach(), or under the config lock.
@@ -377,9 +378,9 @@ int pci_root_create(struct vm *vm, struct pci_root **out) WUR;
  * next free device of bus 0.  Its secondary bus is what the guest programs; one device (up to
  * 8 functions) can sit behind it.  -EINVAL name, -EEXIST taken, -ENOSPC bus 0 full.
  */
-int pci_root_port_create(struct vm *vm, const char *name, struct pci_port **out) WUR;
-/* The port called `name`; -ENOENT. */
-int pci_root_port_find(struct vm *vm, const char *name, struct pci_port **out) WUR;
+int pci_root_port_create(struct pci_root *root, const char *name, struct pci_port **out) WUR;
+/* The port called `name`; -ENOENT, not logged. */
+int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port **out) WUR;
 const char *pci_port_name(const struct pci_port *port);
 /* The port's own function on bus 0 (its type-1 header). */
 struct pci_dev *pci_port_dev(struct pci_port *port);
@@ -388,12 +389,13 @@ struct pci_dev *pci_port_dev(struct pci_port *port);
  * port is NULL.  Snapshots dev's config space as its reset state.  -EBUSY if the port has a
  * device, -EINVAL if dev is already attached.
  */
-int pci_attach(struct vm *vm, struct pci_port *port, struct pci_dev *dev) WUR;
+int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev) WUR;
 /* Same, as function `fn` (0-7) of the port's device: for multi-function devices. */
-int pci_attach_fn(struct vm *vm, struct pci_port *port, unsigned fn, struct pci_dev *dev) WUR;
+int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn,
+                  struct pci_dev *dev) WUR;
 
 /* The test device behind `port` (NULL: its own port).  Tests only. */
-int pci_testdev_create(struct vm *vm, struct pci_port *port, struct pci_dev **out) WUR;
+int pci_testdev_create(struct pci_root *root, struct pci_port *port, struct pci_dev **out) WUR;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Between the files of devices/pci only                                                       */

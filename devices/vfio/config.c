@@ -251,7 +251,7 @@ static const struct pci_dev_ops vfio_pci_ops = {
 	.destroy = vfio_pci_release,
 };
 
-int vfio_pci_create(struct vm *vm, struct vfio_pci *vp)
+int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 {
 	uint8_t *cfg = calloc(1, PCI_CFG_SPACE_EXP_SIZE);
 	struct pci_dev_info info;
@@ -294,7 +294,7 @@ int vfio_pci_create(struct vm *vm, struct vfio_pci *vp)
 		.ops = &vfio_pci_ops,
 		.priv = vp,
 	};
-	if ((r = pci_dev_create(vm, &info, &vp->pdev)))
+	if ((r = pci_dev_create(root, &info, &vp->pdev)))
 		goto out;
 	/* The capability bodies the core emulates start from the device's own bytes. */
 	for (uint32_t off = 0x40; off < vp->cfg_size; off += 4) {

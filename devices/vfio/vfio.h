@@ -13,7 +13,7 @@
 
 #include <sys/types.h>
 
-#include "core/core.h"
+#include "core/vm.h"
 
 /* ---- the syscall table (sys.c) ------------------------------------------------------------ */
 
@@ -203,6 +203,7 @@ int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, 
 /* ---- the assigned device as a PCI function (config.c, bars.c, intr.c, assign.c) ------------ */
 
 struct pci_dev;
+struct pci_root;
 struct pci_port;
 struct pci_msix;
 struct pci_msi;
@@ -264,7 +265,7 @@ struct vfio_pci {
  * resizable-BAR capabilities hidden), BARs from the region sizes, MSI-X and MSI emulators
  * hooked to host vectors.  Does not attach it.
  */
-int vfio_pci_create(struct vm *vm, struct vfio_pci *vp) WUR;
+int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp) WUR;
 void vfio_pci_destroy(struct vfio_pci *vp);
 /* The PCI core's destroy op: vfio_pci_destroy() once the core has released BARs and vectors. */
 void vfio_pci_release(struct pci_dev *pdev);
@@ -289,12 +290,20 @@ void vfio_intr_disable(struct vfio_pci *vp);
 /* Print the counters of one device at `level`. */
 void vfio_stats_print(struct vfio_pci *vp, enum log_level level);
 
+/* One device to assign: its host address and the root port to put it behind. */
+struct vfio_spec {
+	const char *bdf;  /* "DDDD:BB:DD.F" or "BB:DD.F" */
+	const char *port; /* a root port's name; "" or NULL for a port of its own */
+};
+
 /*
- * Assign the devices of cfg->vfio to `vm`: one container, guest RAM mapped IOVA == GPA, the
- * hypervisor told about each group, every device reset, shadowed and attached behind its
- * port (named with PORT: or its own).  Everything is undone at VM teardown (vm_on_destroy):
- * interrupts stopped, devices reset, DMA unmapped.  Logs the failing step with its fix.
+ * Assign the `n` devices of `specs` to `vm`, under PCI root complex `root`: one container,
+ * guest RAM mapped IOVA == GPA, the hypervisor told about each group, every device reset,
+ * shadowed and attached behind its port.  Everything is undone at VM teardown
+ * (vm_on_destroy): interrupts stopped, devices reset, DMA unmapped.  Logs the failing step
+ * with its fix.  n == 0 does nothing.
  */
-int vfio_assign_all(struct vm *vm, const struct vm_config *cfg) WUR;
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
+                    unsigned n) WUR;
 
 #endif

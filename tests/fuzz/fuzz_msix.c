@@ -32,6 +32,7 @@
 #define MAX_OPS  1024
 
 struct rig {
+	struct pc *pc;
 	struct vm *vm;
 	struct pci_port *port;
 	struct pci_dev *dev;
@@ -63,9 +64,10 @@ static void setup(struct rig *rig)
 	struct pci_dev *p;
 
 	fake_hv_reset();
-	FUZZ_MUST(fake_vm_create(1, RAM_SIZE, &rig->vm));
-	FUZZ_MUST(pci_root_port_create(rig->vm, "a", &rig->port));
-	FUZZ_MUST(pci_testdev_create(rig->vm, rig->port, &rig->dev));
+	FUZZ_MUST(fake_pc_create(1, RAM_SIZE, &rig->pc));
+	rig->vm = rig->pc->vm;
+	FUZZ_MUST(pci_root_port_create(rig->pc->pci, "a", &rig->port));
+	FUZZ_MUST(pci_testdev_create(rig->pc->pci, rig->port, &rig->dev));
 	p = pci_port_dev(rig->port);
 	FUZZ_MUST(pci_cfg_write(p, PCI_PRIMARY_BUS, 4, SEC_BUS << 16 | SEC_BUS << 8));
 	FUZZ_MUST(pci_cfg_write(p, PCI_IO_BASE, 2, (BAR2 >> 8) | (BAR2 >> 8) << 8));

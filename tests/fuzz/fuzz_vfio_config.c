@@ -38,6 +38,7 @@
 
 struct rig {
 	struct fake_vfio fv;
+	struct pc *pc;
 	struct vm *vm;
 	struct vfio_container cont;
 	struct vfio_pci *vp;
@@ -189,19 +190,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_hv_reset();
 	host_from_input(&in);
 	memset(&rig.cont, 0, sizeof(rig.cont));
-	FUZZ_MUST(fake_vm_create(1, RAM_SIZE, &rig.vm));
+	FUZZ_MUST(fake_pc_create(1, RAM_SIZE, &rig.pc));
+	rig.vm = rig.pc->vm;
 	FUZZ_MUST(vfio_container_open(&fake_vfio_sys, &rig.cont));
 	rig.vp = calloc(1, sizeof(*rig.vp));
 	if (!rig.vp)
 		fuzz_fail(__FILE__, __LINE__, "out of memory");
 	FUZZ_MUST(vfio_device_open(&rig.cont, &bdf, &rig.vp->dev));
 	/* As vfio_assign_one(): once the function exists, the PCI core owns and frees it. */
-	r = vfio_pci_create(rig.vm, rig.vp);
+	r = vfio_pci_create(rig.vm, rig.pc->pci, rig.vp);
 	if (r && !rig.vp->pdev)
 		vfio_pci_destroy(rig.vp);
 	if (!r) {
 		FUZZ_MUST(vfio_bars_mmap(rig.vp));
-		FUZZ_MUST(pci_attach(rig.vm, NULL, rig.vp->pdev));
+		FUZZ_MUST(pci_attach(rig.pc->pci, NULL, rig.vp->pdev));
 		if (rig.vp->msix)
 			nr_msix = (unsigned)(rig.vp->msix_len / PCI_MSIX_ENTRY_SIZE);
 		check(0, 4096, nr_msix);

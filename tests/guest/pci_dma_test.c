@@ -8,7 +8,7 @@ static int pci_dma_setup(struct gt_ctx *c)
 {
 	struct pci_dev *dev;
 
-	return pci_testdev_create(c->vm, NULL, &dev);
+	return pci_testdev_create(c->pc->pci, NULL, &dev);
 }
 
 static int pci_dma_check(struct gt_ctx *c)

@@ -6,7 +6,7 @@ static int pci_enum_setup(struct gt_ctx *c)
 {
 	struct pci_dev *dev;
 
-	return pci_testdev_create(c->vm, NULL, &dev);
+	return pci_testdev_create(c->pc->pci, NULL, &dev);
 }
 
 static int pci_enum_check(struct gt_ctx *c)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "devices/devices.h"
 
 #define NR_CPUS 4

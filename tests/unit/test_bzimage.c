@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "devices/devices.h"
 #include "tests/unit/unit.h"
 
@@ -404,12 +404,13 @@ static void test_refusals(void **state)
 	expect_refused(m_initrd_max_low, -E2BIG, "initrd");
 }
 
-/* Through vm_load() on the fake hypervisor: a Linux boot with ACPI tables and an initrd file. */
-static void test_vm_load(void **state)
+/* Through boot_load() on the fake hypervisor: a Linux boot with ACPI tables and an initrd file. */
+static void test_boot_load(void **state)
 {
 	char path[] = "/tmp/hvmm-test-initrd-XXXXXX";
 	struct vm_config cfg = { .kernel = "crafted-bzImage", .cmdline = "console=ttyS0" };
 	struct vm *vm = NULL;
+	struct hv_regs regs;
 	uint8_t *zp, *ram;
 	int fd;
 
@@ -422,10 +423,14 @@ static void test_vm_load(void **state)
 	cfg.initrd = path;
 	fake_hv_reset();
 	assert_int_equal(fake_vm_create(2, RAM, &vm), 0);
-	assert_int_equal(vm_load(vm, &cfg, image, sizeof(image)), 0);
+	assert_int_equal(boot_load(vm, &cfg, image, sizeof(image)), 0);
 	unlink(path);
-	assert_true(vm->linux_boot);
-	assert_int_equal(vm->entry, MiB(1) + 0x200);
+	/* Linux's way in: the BSP at startup_64 with RSI = zero page, the AP waiting for SIPI. */
+	assert_int_equal(vm->hv->vcpu_get_regs(vm->vcpus[0].hv, &regs), 0);
+	assert_int_equal(regs.rip, MiB(1) + 0x200);
+	assert_int_equal(regs.rsi, BOOT_ZERO_PAGE);
+	assert_int_equal(fake_hv_record()->vcpu_state[0], HV_VCPU_RUNNABLE);
+	assert_int_equal(fake_hv_record()->vcpu_state[1], HV_VCPU_WAIT_SIPI);
 	ram = vm->mem.ram[0].hva;
 	zp = ram + BOOT_ZERO_PAGE;
 	assert_int_equal(r64(zp, 0x070), ACPI_BASE);
@@ -437,7 +442,7 @@ static void test_vm_load(void **state)
 	/* A bad image is refused before any VM exists, with its reason logged. */
 	w16(image, 0x206, 0x0205);
 	capture_begin();
-	assert_int_equal(vm_check_kernel("old-bzImage", image, sizeof(image)), -ENOEXEC);
+	assert_int_equal(boot_check_kernel("old-bzImage", image, sizeof(image)), -ENOEXEC);
 	assert_non_null(strstr(capture_end(), "old-bzImage: boot protocol 2.05"));
 }
 
@@ -450,7 +455,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_high_ram),
 		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_vm_load),
+		cmocka_unit_test(test_boot_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -19,6 +19,8 @@
 #define LAPIC0 0xfee00000u
 
 static struct vm *vm;
+static struct pci_root *root;
+static struct pc *pc;
 static struct pci_dev *dev;
 static uint16_t msix_cap;
 static unsigned base_irqfds; /* the IOAPIC's */
@@ -73,7 +75,11 @@ static int setup(void **state)
 	fake_hv_reset();
 	log_set_level(LOG_ERR);
 	nr_events = 0;
-	if (fake_vm_create(1, MiB(64), &vm) || pci_testdev_create(vm, NULL, &dev))
+	if (fake_pc_create(1, MiB(64), &pc))
+		return -1;
+	vm = pc->vm;
+	root = pc->pci;
+	if (pci_testdev_create(root, NULL, &dev))
 		return -1;
 	open_port(dev);
 	wcfg(dev, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR0);
@@ -291,9 +297,9 @@ static struct pci_dev *msi_dev(unsigned nr, unsigned flags, struct pci_msi **m, 
 	struct pci_dev_info info = { .name = "msi", .vendor = 0x1234, .device = 1 };
 	struct pci_dev *d;
 
-	assert_int_equal(pci_dev_create(vm, &info, &d), 0);
+	assert_int_equal(pci_dev_create(root, &info, &d), 0);
 	assert_int_equal(pci_msi_init(d, 0, nr, flags, m), 0);
-	assert_int_equal(pci_attach(vm, NULL, d), 0);
+	assert_int_equal(pci_attach(root, NULL, d), 0);
 	pci_msi_set_hook(*m, hook, NULL);
 	*cap = pci_cap_find(d, PCI_CAP_ID_MSI);
 	return d;
@@ -376,7 +382,7 @@ static void test_msi_32bit_plain(void **state)
 	pci_dev_notify(d, 0);
 	assert_int_equal(fired(last_event(0)->efd), 1);
 	assert_int_equal(pci_msi_init(d, 0, 1, 0, &bad), -EINVAL); /* one MSI per function */
-	assert_int_equal(pci_dev_create(vm, &(struct pci_dev_info){ .name = "x" }, &d), 0);
+	assert_int_equal(pci_dev_create(root, &(struct pci_dev_info){ .name = "x" }, &d), 0);
 	assert_int_equal(pci_msi_init(d, 0, 3, 0, &bad), -EINVAL);
 	assert_int_equal(pci_msi_init(d, 0, 64, 0, &bad), -EINVAL);
 	assert_int_equal(pci_msi_init(d, 0, 1, 0x80, &bad), -EINVAL);

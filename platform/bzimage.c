@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "devices/devices.h"
+#include "platform/platform.h"
 
 /* Offsets in the image and, identically, in the zero page (the setup header sits at 0x1f1). */
 #define BP_ACPI_RSDP        0x070 /* u64 */

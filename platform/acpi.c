@@ -9,8 +9,7 @@
  */
 #include <string.h>
 
-#include "core/core.h"
-#include "devices/devices.h"
+#include "platform/platform.h"
 
 #define ACPI_OEM_ID      "HVMM  "
 #define ACPI_CREATOR     "HVMM"
