@@ -43,8 +43,9 @@ GUEST_SRCS   := $(wildcard tests/guest/*_guest.c)
 GUEST_ELFS   := $(GUEST_SRCS:tests/guest/%_guest.c=$(BUILD)/guest/%.elf)
 # Host side of the guest tests.
 GT_SRCS      := $(wildcard tests/guest/*_test.c) tests/guest/runner.c tests/guest/harness.c
-# The /dev/mshv simulator the runner uses for its mshv-sim column (tests only, not libhvmm).
-GT_SRCS      += $(wildcard tests/mshv-sim/*.c)
+# The /dev/mshv simulator the runner uses for its mshv-sim column and the PCI test device
+# (tests only, not libhvmm).
+GT_SRCS      += $(wildcard tests/mshv-sim/*.c) $(wildcard tests/devices/*.c)
 GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
 GT_RUNNER    := $(BUILD)/tests/guest-runner
 
@@ -67,9 +68,11 @@ $(HVMM): $(BUILD)/platform/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
-# Unit tests may also drive the /dev/mshv simulator (VFIO on each backend).
+# Unit tests may also drive the /dev/mshv simulator (VFIO on each backend) and plug in the
+# PCI test device (tests/devices, tests only, not libhvmm).
 SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(LIB)
+TESTDEV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/devices/*.c))
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(TESTDEV_OBJS) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ -lcmocka
 
 # The fault-injection walk routes core's own system calls through its wrappers.

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
 {
@@ -212,12 +212,12 @@ int pci_dma_ptr(struct pci_dev *dev, uint64_t gpa, uint64_t len, void **out)
 	return mem_ptr(&dev->vm->mem, gpa, len, out);
 }
 
-void pci_dev_notify(struct pci_dev *dev, unsigned vector)
+void pci_dev_trigger(struct pci_dev *dev, unsigned vector)
 {
-	if (dev->msix && pci_msix_enabled(dev->msix))
-		pci_msix_notify(dev->msix, vector);
-	else if (dev->msi && pci_msi_enabled(dev->msi))
-		pci_msi_notify(dev->msi, vector);
+	if (dev->msix && pci_vecs_enabled(dev->msix))
+		pci_vecs_trigger(dev->msix, vector);
+	else if (dev->msi && pci_vecs_enabled(dev->msi))
+		pci_vecs_trigger(dev->msi, vector);
 }
 
 void pci_dev_reset(struct pci_dev *dev)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 /* Each root port's secondary bus must be reachable through ECAM, which MCFG declares. */
 _Static_assert(PCI_MAX_ROOT_PORTS < MEM_ECAM_BUSES, "one ECAM bus for each root port");

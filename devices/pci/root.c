@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 struct pci_dev *pci_root_lookup(struct pci_root *root, uint8_t bus, uint8_t devfn)
 {

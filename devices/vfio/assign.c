@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 #define VFIO_MAX_DEVICES 8
 
@@ -92,8 +92,9 @@ static void vfio_assign_teardown(void *opaque)
 
 	for (unsigned i = 0; i < a->nr_devs; i++) {
 		vfio_intr_disable(a->devs[i]);
+		/* A failed reset is logged by vfio_device_reset(); teardown goes on regardless. */
 		if (vfio_device_reset(&a->devs[i]->dev))
-			log_warn("%s: reset at stop failed", a->devs[i]->dev.name);
+			continue;
 	}
 	vfio_container_unmap_all(&a->c);
 	vfio_assign_put(a);
@@ -134,11 +135,8 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 		goto fail;
 	if (vm->hv->vfio_group_add && (r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
 		return r;
-	if ((r = pci_attach(a->root, port, vp->pdev))) {
-		log_err("--vfio %s: cannot attach it%s%s (%s)", spec,
-		        port ? " behind root port " : "", port ? port_name : "", strerror(-r));
-		return r;
-	}
+	if ((r = pci_attach(a->root, port, vp->pdev)))
+		return r; /* the PCI core logged why, naming the device and the port */
 	log_info("%s: assigned (%u regions, %u MSI-X vectors)", vp->dev.name, vp->dev.nr_regions,
 	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
 	return 0;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PCI test device (layout in pci.h): scratch registers, an interrupt doorbell and a DMA
- * engine copying through the guest RAM map, behind every path the PCI core offers (64-bit and
- * I/O BARs, a ROM, MSI, MSI-X, FLR).  Tests only.
+ * The PCI test device (layout in testdev.h): scratch registers, an interrupt doorbell and a
+ * DMA engine copying through the guest RAM map, behind every path the PCI core offers (64-bit
+ * and I/O BARs, a ROM, MSI, MSI-X, FLR).  Built only into the tests.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 
 struct testdev {
 	struct pci_dev *dev;
@@ -143,9 +143,9 @@ static void testdev_bar_write(struct pci_dev *dev, unsigned bar, uint64_t off, c
 	pthread_mutex_unlock(&t->lock);
 	/* Interrupts after the state they announce is visible. */
 	if (ring)
-		pci_dev_notify(dev, (unsigned)doorbell);
+		pci_dev_trigger(dev, (unsigned)doorbell);
 	if (start && (cmd & TESTDEV_DMA_IRQ))
-		pci_dev_notify(dev, (unsigned)(cmd >> 8) & 0xff);
+		pci_dev_trigger(dev, (unsigned)(cmd >> 8) & 0xff);
 }
 
 static void testdev_reset(struct pci_dev *dev)

@@ -22,7 +22,8 @@
  */
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
+#include "tests/devices/testdev.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/unit.h"
 

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/unit.h"
 
@@ -104,19 +104,19 @@ static void enable(void)
 	                        PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO));
 }
 
-static void check_vectors(struct pci_msix *msix, struct pci_msi *msi, unsigned nr_msix)
+static void check_vectors(struct pci_vecs *msix, struct pci_vecs *msi, unsigned nr_msix)
 {
-	struct pci_msi_vector st;
+	struct pci_vec_state st;
 	bool pending;
 
 	for (unsigned i = 0; msix && i < nr_msix; i++) {
-		FUZZ_MUST(pci_msix_vector_state(msix, i, &st, &pending));
+		FUZZ_MUST(pci_vecs_state(msix, i, &st, &pending));
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
 		/* A live vector the host can have (the fake keeps 64) is wired to its eventfd. */
 		if (st.live && i < 64 && i < rig.fv.msix_count)
 			FUZZ_CHECK(rig.fv.irq_fds[VFIO_IRQ_MSIX][i] == st.efd);
 	}
-	for (unsigned i = 0; msi && pci_msi_vector_state(msi, i, &st, &pending) == 0; i++) {
+	for (unsigned i = 0; msi && pci_vecs_state(msi, i, &st, &pending) == 0; i++) {
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
 		/* The fake host has one MSI vector. */
 		if (st.live && i == 0)
@@ -183,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct vfio_bdf bdf = { 0, 1, 0, 0 };
 	struct fuzz_in in = { data, size };
 	int fd = fuzz_lowest_free_fd();
+	struct pci_msix_layout layout;
 	unsigned nr_msix = 0;
 	int r;
 
@@ -204,8 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!r) {
 		FUZZ_MUST(vfio_bars_mmap(rig.vp));
 		FUZZ_MUST(pci_attach(rig.pc->pci, NULL, rig.vp->pdev));
-		if (rig.vp->msix)
-			nr_msix = (unsigned)(rig.vp->msix_len / PCI_MSIX_ENTRY_SIZE);
+		if (pci_msix_layout(rig.vp->pdev, &layout))
+			nr_msix = layout.nr;
 		check(0, 4096, nr_msix);
 		for (unsigned i = 0; i < MAX_OPS && in.n; i++)
 			op(&in, i % 16 ? (nr_msix < 16 ? nr_msix : 16) : nr_msix);

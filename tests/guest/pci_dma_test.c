@@ -1,7 +1,7 @@
 /* DMA by an emulated PCI device goes through the guest RAM map (mem_ptr). */
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_dma_setup(struct gt_ctx *c)

@@ -1,5 +1,5 @@
 /* PCI enumeration, BAR sizing and BAR moves through ECAM and 0xCF8/0xCFC. */
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_enum_setup(struct gt_ctx *c)

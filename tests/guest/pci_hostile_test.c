@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_hostile_setup(struct gt_ctx *c)

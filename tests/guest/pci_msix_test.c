@@ -1,5 +1,5 @@
 /* MSI-X delivered through irqfds to the guest's IDT, with masking and pending bits. */
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_msix_setup(struct gt_ctx *c)

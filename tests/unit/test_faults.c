@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "tests/unit/unit.h"
 
 /*

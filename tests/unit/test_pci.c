@@ -10,7 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
+#include "tests/devices/testdev.h"
 #include "tests/unit/unit.h"
 
 #define WIN_MEM  0xc0000000ull /* the test port's memory window: 16 MiB */

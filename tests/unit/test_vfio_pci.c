@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "hv-kvm/hv_kvm.h"
 #include "tests/mshv-sim/sim.h"
 #include "tests/unit/unit.h"
