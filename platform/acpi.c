@@ -160,6 +160,18 @@ static void acpi_mcfg(uint8_t *t)
 	acpi_checksum(t);
 }
 
+/* Device(seg) { _HID hid, _UID uid, _CRS crs }. */
+static void acpi_dsdt_device(struct aml *a, const char *seg, const char *hid, unsigned uid,
+                             const struct aml_res *crs)
+{
+	size_t dev = aml_device(a, seg);
+
+	aml_name_eisaid(a, "_HID", hid);
+	aml_name_int(a, "_UID", uid);
+	aml_name_res(a, "_CRS", crs);
+	aml_close(a, dev);
+}
+
 static void acpi_dsdt_body(struct aml *a, const struct guest_mem *mem)
 {
 	uint64_t m64, m64_size;
@@ -199,25 +211,17 @@ static void acpi_dsdt_body(struct aml *a, const struct guest_mem *mem)
 	aml_close(a, dev);
 
 	/* COM1, so Linux's 8250 driver gets its IRQ through ACPI (there is no ISA PIC). */
-	dev = aml_device(a, "COM1");
-	aml_name_eisaid(a, "_HID", "PNP0501");
-	aml_name_int(a, "_UID", 1);
 	r = (struct aml_res){ .n = 0 };
 	aml_res_io(&r, COM1_PORT, 8);
 	aml_res_irq(&r, COM1_IRQ);
 	aml_res_end(&r);
-	aml_name_res(a, "_CRS", &r);
-	aml_close(a, dev);
+	acpi_dsdt_device(a, "COM1", "PNP0501", 1, &r);
 
 	/* Motherboard resources: ECAM, so Linux accepts MCFG even without its e820 check. */
-	dev = aml_device(a, "MRES");
-	aml_name_eisaid(a, "_HID", "PNP0C02");
-	aml_name_int(a, "_UID", 2);
 	r = (struct aml_res){ .n = 0 };
 	aml_res_mem32_fixed(&r, (uint32_t)MEM_ECAM_BASE, (uint32_t)MEM_ECAM_SIZE);
 	aml_res_end(&r);
-	aml_name_res(a, "_CRS", &r);
-	aml_close(a, dev);
+	acpi_dsdt_device(a, "MRES", "PNP0C02", 2, &r);
 
 	aml_close(a, sb);
 }

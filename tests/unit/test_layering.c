@@ -177,58 +177,65 @@ static bool may_use(const struct layer *l, const char *to)
 	return false;
 }
 
-static void test_core_includes_only_core(void **state)
+/* Count (and print) the includes `bad` refuses; it returns why, or NULL for a good one. */
+static unsigned count_bad(const char *(*bad)(const struct edge *e))
 {
-	unsigned bad = 0;
+	unsigned n = 0;
 
-	(void)state;
 	for (unsigned i = 0; i < nr_edges; i++) {
-		if (!strncmp(edges[i].from, "core/", 5) && strncmp(edges[i].to, "core/", 5)) {
-			print_error("%s includes %s: core/ uses nothing above it\n", edges[i].from,
-			            edges[i].to);
-			bad++;
+		const char *why = bad(&edges[i]);
+
+		if (why) {
+			print_error("%s includes %s: %s\n", edges[i].from, edges[i].to, why);
+			n++;
 		}
 	}
-	assert_int_equal(bad, 0);
+	return n;
+}
+
+static const char *core_edge_bad(const struct edge *e)
+{
+	if (!strncmp(e->from, "core/", 5) && strncmp(e->to, "core/", 5))
+		return "core/ uses nothing above it";
+	return NULL;
+}
+
+static const char *layer_edge_bad(const struct edge *e)
+{
+	const struct layer *l = layer_of(e->from);
+
+	if (l && !may_use(l, e->to))
+		return "a back-edge (a layer may use only what its row in layers[] lists)";
+	return NULL;
+}
+
+static const char *private_edge_bad(const struct edge *e)
+{
+	char from_dir[PATH_LEN], to_dir[PATH_LEN];
+
+	if (!ends_with(e->to, "/internal.h"))
+		return NULL;
+	dir_of(e->from, from_dir);
+	dir_of(e->to, to_dir);
+	return strcmp(from_dir, to_dir) ? "an internal.h is private to its directory" : NULL;
+}
+
+static void test_core_includes_only_core(void **state)
+{
+	(void)state;
+	assert_int_equal(count_bad(core_edge_bad), 0);
 }
 
 static void test_layers_point_down(void **state)
 {
-	unsigned bad = 0;
-
 	(void)state;
-	for (unsigned i = 0; i < nr_edges; i++) {
-		const struct layer *l = layer_of(edges[i].from);
-
-		if (l && !may_use(l, edges[i].to)) {
-			print_error("%s includes %s: a back-edge (%s may use only what its row in "
-			            "tests/unit/test_layering.c lists)\n",
-			            edges[i].from, edges[i].to, l->dir);
-			bad++;
-		}
-	}
-	assert_int_equal(bad, 0);
+	assert_int_equal(count_bad(layer_edge_bad), 0);
 }
 
 static void test_private_headers_stay_home(void **state)
 {
-	unsigned bad = 0;
-
 	(void)state;
-	for (unsigned i = 0; i < nr_edges; i++) {
-		char from_dir[PATH_LEN], to_dir[PATH_LEN];
-
-		if (!ends_with(edges[i].to, "/internal.h"))
-			continue;
-		dir_of(edges[i].from, from_dir);
-		dir_of(edges[i].to, to_dir);
-		if (strcmp(from_dir, to_dir)) {
-			print_error("%s includes %s: an internal.h is private to its directory\n",
-			            edges[i].from, edges[i].to);
-			bad++;
-		}
-	}
-	assert_int_equal(bad, 0);
+	assert_int_equal(count_bad(private_edge_bad), 0);
 }
 
 /* Directories as nodes, includes between them as arrows: a depth-first search for a loop. */
