@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The board: which devices the PC has, how they are wired to each other, and in what order
- * they are built.  A new device is one more line in pc_add_devices().
+ * they are built.  A new device is one more line in pc_devices[].
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +32,29 @@ static void pc_print_counters(void *opaque, enum log_level level)
 	        (unsigned long long)st.delivered, (unsigned long long)st.eois);
 }
 
+static int pc_add_ioapic(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	return ioapic_create(pc->vm, &pc->ioapic);
+}
+
+static int pc_add_com1(struct pc *pc, const struct vm_config *cfg)
+{
+	return serial_create(pc->vm, pc->ioapic, cfg->serial, cfg->serial_path, &pc->serial);
+}
+
+static int pc_add_power(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	return power_create(pc->vm);
+}
+
+static int pc_add_pci(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	return pci_root_create(pc->vm, &pc->pci);
+}
+
 /* --pcie-root-port NAME: the named ports, in command-line order, before any device. */
 static int pc_add_root_ports(struct pc *pc, const struct vm_config *cfg)
 {
@@ -55,11 +78,20 @@ static int pc_add_vfio(struct pc *pc, const struct vm_config *cfg)
 	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio);
 }
 
+/* The board, in the order it is built: each device is wired to ones built before it. */
+static int (*const pc_devices[])(struct pc *pc, const struct vm_config *cfg) = {
+	pc_add_ioapic,     /* IOAPIC at MEM_IOAPIC_BASE: GSIs 0-23, the EOI hook */
+	pc_add_com1,       /* 16550A at COM1_PORT on IOAPIC pin COM1_IRQ */
+	pc_add_power,      /* ACPI sleep and reset registers at POWER_PORT, the i8042 reset */
+	pc_add_pci,        /* PCIe root complex: ECAM, 0xCF8/0xCFC, host bridge 00:00.0 */
+	pc_add_root_ports, /* --pcie-root-port */
+	pc_add_vfio,       /* --vfio, behind the root ports */
+};
+
 static int pc_add_devices(struct vm *vm, void *opaque)
 {
 	struct pc_build *b = opaque;
 	struct pc *pc = b->pc;
-	const struct vm_config *cfg = b->cfg;
 	int r;
 
 	/* From here the VM owns the board's record: vm_destroy() frees it last. */
@@ -67,11 +99,13 @@ static int pc_add_devices(struct vm *vm, void *opaque)
 		return r;
 	b->vm_owns_pc = true;
 	pc->vm = vm;
-	if ((r = vm_on_stats(vm, pc_print_counters, pc)) || (r = ioapic_create(vm, &pc->ioapic)) ||
-	    (r = serial_create(vm, pc->ioapic, cfg->serial, cfg->serial_path, &pc->serial)) ||
-	    (r = power_create(vm)) || (r = pci_root_create(vm, &pc->pci)) ||
-	    (r = pc_add_root_ports(pc, cfg)) || (r = pc_add_vfio(pc, cfg)))
+	/* First, so the board's counter line comes before any device's. */
+	if ((r = vm_on_stats(vm, pc_print_counters, pc)))
 		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(pc_devices); i++) {
+		if ((r = pc_devices[i](pc, b->cfg)))
+			return r;
+	}
 	return 0;
 }
 

@@ -35,7 +35,7 @@ struct pci_port {
 /* Warn under the root's rate limit (things a guest can provoke). */
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A guest config access to `dev` (config lock held): hooks, then the emulated path. */
+/* A guest config access to `dev` (config lock held): the cfg ops, then the emulated path. */
 void pci_cfg_access(struct pci_dev *dev, uint32_t off, void *data, uint32_t len, bool is_write);
 /* Reset `dev` to its attach-time state (config lock held): BARs, vectors, then ops->reset. */
 void pci_dev_reset(struct pci_dev *dev);

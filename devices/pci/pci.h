@@ -66,7 +66,7 @@ struct pci_vecs;
 /* Functions and their config space (core.c)                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-/* What a config hook did with an access. */
+/* What a cfg_read/cfg_write op did with an access. */
 enum pci_cfg_result {
 	PCI_CFG_EMULATE = 0, /* not handled: the core does the access on its copy */
 	PCI_CFG_DONE = 1,    /* handled (a read filled *val); the core does nothing */
@@ -74,7 +74,7 @@ enum pci_cfg_result {
 
 /*
  * A function's behaviour.  Every op is optional.  VFIO proxies config space through the
- * cfg hooks and returns PCI_CFG_EMULATE for what the core emulates (BARs, ROM, MSI, MSI-X,
+ * cfg ops and returns PCI_CFG_EMULATE for what the core emulates (BARs, ROM, MSI, MSI-X,
  * COMMAND's decode bits after forwarding them); emulated devices usually leave them NULL.
  */
 struct pci_dev_ops {
@@ -366,9 +366,9 @@ void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * A config access exactly as a guest makes it (hooks, masks, side effects), taking the config
+ * A config access exactly as a guest makes it (ops, masks, side effects), taking the config
  * lock.  -EINVAL if len is not 1, 2 or 4, off is not aligned to len or out of range.  Never
- * from a hook or op (the lock is not recursive).
+ * from a device op (the lock is not recursive).
  */
 int pci_cfg_read(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t *val) WUR;
 int pci_cfg_write(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t val) WUR;

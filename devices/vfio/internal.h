@@ -227,7 +227,7 @@ struct vfio_pci {
 	uint32_t msix_host_count; /* vectors enabled on the host (0: MSI-X off) */
 	int msi_fds[32];
 	uint32_t msi_host_count;
-	/* Vectors whose last reported state was enabled: none left turns the host side off. */
+	/* Vectors whose last announced state was enabled: none left turns the host side off. */
 	uint32_t msix_nr_enabled, msi_nr_enabled;
 	bool msix_enabled[2048], msi_enabled[32];
 	pthread_mutex_t intr_lock;
@@ -239,7 +239,7 @@ struct vfio_pci {
  * Build the PCI function for an opened device: config shadow (BARs, ROM, MSI, MSI-X and
  * capability-list pointers emulated by the core, everything else proxied; SR-IOV and
  * resizable-BAR capabilities hidden), BARs from the region sizes, MSI-X and MSI emulators
- * hooked to host vectors.  Does not attach it.
+ * wired to host vectors as their state changes.  Does not attach it.
  */
 int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp) WUR;
 void vfio_pci_destroy(struct vfio_pci *vp);
