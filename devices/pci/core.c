@@ -225,10 +225,11 @@ void pci_dev_reset(struct pci_dev *dev)
 	pci_bars_release(dev);
 	if (dev->attached)
 		memcpy(dev->cfg, dev->reset_cfg, sizeof(dev->cfg));
+	/* MSI-X comes out of reset with its table masked, MSI enabling one vector. */
 	if (dev->msix)
-		pci_msix_reset(dev->msix);
+		pci_vecs_reset(dev->msix, dev->msix->nr, true);
 	if (dev->msi)
-		pci_msi_reset(dev->msi);
+		pci_vecs_reset(dev->msi, 1, false);
 	if (dev->ops->reset)
 		dev->ops->reset(dev);
 	pci_bars_update(dev);

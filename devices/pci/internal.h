@@ -99,16 +99,20 @@ void pci_vecs_sync(struct pci_vecs *s, unsigned i);
 void pci_vecs_sync_all(struct pci_vecs *s);
 /* Move an eventfd trigger that arrived while not live into the pending bit; s->lock held. */
 void pci_vecs_collect(struct pci_vecs *s, unsigned i);
+/*
+ * Back to the capability's reset state: disabled, `nr_enabled` vectors covered by an enable,
+ * every message cleared and masked as `masked` (MSI-X entries reset masked, MSI vectors not),
+ * nothing pending.  Takes s->lock.
+ */
+void pci_vecs_reset(struct pci_vecs *s, unsigned nr_enabled, bool masked);
 
 /* MSI-X and MSI steps the rest of the core takes (config lock held unless said otherwise). */
 bool pci_msix_bar_access(struct pci_vecs *s, unsigned bar, uint64_t off, void *data, uint32_t len,
                          bool is_write); /* no lock; true if it was the table/PBA */
 void pci_msix_cfg_written(struct pci_vecs *s, uint32_t off, uint32_t len);
-void pci_msix_reset(struct pci_vecs *s);
 void pci_msix_destroy(struct pci_vecs *s);
 void pci_msi_cfg_written(struct pci_vecs *s, uint32_t off, uint32_t len);
 void pci_msi_cfg_read(struct pci_vecs *s, uint32_t off, uint32_t len, uint32_t *val);
-void pci_msi_reset(struct pci_vecs *s);
 void pci_msi_destroy(struct pci_vecs *s);
 
 #endif

@@ -138,24 +138,6 @@ void pci_msi_cfg_read(struct pci_vecs *s, uint32_t off, uint32_t len, uint32_t *
 	}
 }
 
-void pci_msi_reset(struct pci_vecs *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->enabled = false;
-	s->nr_enabled = 1;
-	for (unsigned i = 0; i < s->nr; i++) {
-		struct pci_vec *v = &s->v[i];
-
-		v->address = 0;
-		v->data = 0;
-		v->vmask = false;
-		v->pending = false;
-		v->failed = false;
-	}
-	pci_vecs_sync_all(s);
-	pthread_mutex_unlock(&s->lock);
-}
-
 void pci_msi_destroy(struct pci_vecs *s)
 {
 	if (!s)

@@ -205,24 +205,6 @@ bool pci_msix_bar_access(struct pci_vecs *s, unsigned bar, uint64_t off, void *d
 	return false;
 }
 
-void pci_msix_reset(struct pci_vecs *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->enabled = false;
-	s->fmask = false;
-	for (unsigned i = 0; i < s->nr; i++) {
-		struct pci_vec *v = &s->v[i];
-
-		v->address = 0;
-		v->data = 0;
-		v->vmask = true;
-		v->pending = false;
-		v->failed = false;
-	}
-	pci_vecs_sync_all(s);
-	pthread_mutex_unlock(&s->lock);
-}
-
 void pci_msix_destroy(struct pci_vecs *s)
 {
 	if (!s)

@@ -261,6 +261,25 @@ int pci_vecs_state(struct pci_vecs *s, unsigned i, struct pci_vec_state *out, bo
 	return 0;
 }
 
+void pci_vecs_reset(struct pci_vecs *s, unsigned nr_enabled, bool masked)
+{
+	pthread_mutex_lock(&s->lock);
+	s->enabled = false;
+	s->fmask = false;
+	s->nr_enabled = nr_enabled;
+	for (unsigned i = 0; i < s->nr; i++) {
+		struct pci_vec *v = &s->v[i];
+
+		v->address = 0;
+		v->data = 0;
+		v->vmask = masked;
+		v->pending = false;
+		v->failed = false;
+	}
+	pci_vecs_sync_all(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void pci_vecs_on_change(struct pci_vecs *s, pci_vec_changed_fn fn, void *opaque)
 {
 	pthread_mutex_lock(&s->lock);
