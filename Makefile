@@ -17,9 +17,10 @@ CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread $(OPTFLA
             $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-# The library is every source of core, the backends, devices and the emulator but main().
-LIB_SRCS := $(filter-out core/main.c, \
-            $(wildcard core/*.c hv-kvm/*.c hv-mshv/*.c devices/*.c devices/*/*.c emu/*.c))
+# The library is every source of the platform, devices, core, the backends and the emulator
+# but main().
+LIB_SRCS := $(filter-out platform/main.c, $(wildcard platform/*.c devices/*.c devices/*/*.c \
+            core/*.c hv-kvm/*.c hv-mshv/*.c emu/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libhvmm.a
 HVMM     := $(BUILD)/hvmm
@@ -42,8 +43,9 @@ GUEST_SRCS   := $(wildcard tests/guest/*_guest.c)
 GUEST_ELFS   := $(GUEST_SRCS:tests/guest/%_guest.c=$(BUILD)/guest/%.elf)
 # Host side of the guest tests.
 GT_SRCS      := $(wildcard tests/guest/*_test.c) tests/guest/runner.c tests/guest/harness.c
-# The /dev/mshv simulator the runner uses for its mshv-sim column (tests only, not libhvmm).
-GT_SRCS      += $(wildcard tests/mshv-sim/*.c)
+# The /dev/mshv simulator the runner uses for its mshv-sim column and the PCI test device
+# (tests only, not libhvmm).
+GT_SRCS      += $(wildcard tests/mshv-sim/*.c) $(wildcard tests/devices/*.c)
 GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
 GT_RUNNER    := $(BUILD)/tests/guest-runner
 
@@ -63,13 +65,15 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(HVMM): $(BUILD)/core/main.o $(LIB)
+$(HVMM): $(BUILD)/platform/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
-# Unit tests may also drive the /dev/mshv simulator (VFIO on each backend).
+# Unit tests may also drive the /dev/mshv simulator (VFIO on each backend) and plug in the
+# PCI test device (tests/devices, tests only, not libhvmm).
 SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(LIB)
+TESTDEV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/devices/*.c))
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(TESTDEV_OBJS) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ -lcmocka
 
 # The fault-injection walk routes core's own system calls through its wrappers.

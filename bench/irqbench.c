@@ -4,7 +4,7 @@
  *
  *   irqbench GUEST_ELF N [irq|irqhlt]
  *
- * It builds the VM exactly as hvmm's main() does (vm_create, vm_load, vm_run, which starts
+ * It builds the VM exactly as hvmm's main() does (pc_create, boot_load, vm_run, which starts
  * the vCPU threads and the event-loop thread), with the bench guest (bench/guest/bench.c) in "irq"
  * mode (the vCPU spins with interrupts on) or "irqhlt" (it waits for each interrupt in hlt).  One
  * MSI route (vector 0x40 to vCPU 0) is bound to an eventfd with irqfd_assign(), as a passthrough
@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 
 #define BENCH_PORT 0x510 /* the guest writes the address of its irq_state here */
 #define VECTOR     0x40
@@ -262,6 +262,7 @@ static void *bench_thread(void *arg)
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
+	struct pc *pc;
 	char err[256];
 	void *img = NULL;
 	size_t len = 0;
@@ -287,14 +288,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "irqbench: %s\n", err);
 		return 2;
 	}
-	if (hv_select("kvm", &real_hv) || file_read_all(cfg.kernel, &img, &len))
+	if (hv_select("kvm", &real_hv) || boot_read_file(cfg.kernel, &img, &len))
 		return 1;
 	counting_hv = *real_hv;
 	counting_hv.vcpu_run = counted_run;
 	sem_init(&ready, 0, 0);
 	efd = eventfd(0, EFD_CLOEXEC);
-	if (efd < 0 || vm_create(&cfg, &counting_hv, &vm))
+	if (efd < 0 || pc_create(&cfg, &counting_hv, &pc))
 		goto out;
+	vm = pc->vm;
 	/* Count every call back into hvmm from inside the backend's run loop too. */
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 		real_pio = vm->vcpus[i].io.pio;
@@ -306,7 +308,7 @@ int main(int argc, char **argv)
 	}
 	if (bus_register(&vm->pio, BENCH_PORT, 4, bench_port, NULL, "bench") ||
 	    irq_alloc(vm, &gsi) || irq_set_route(vm, gsi, MEM_LAPIC_BASE, VECTOR, true) ||
-	    vm->hv->irqfd_assign(vm->hvm, efd, gsi) || vm_load(vm, &cfg, img, len))
+	    vm->hv->irqfd_assign(vm->hvm, efd, gsi) || boot_load(vm, &cfg, img, len))
 		goto out;
 	if (pthread_create(&th, NULL, bench_thread, NULL))
 		goto out;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * PIO and MMIO buses: sorted, non-overlapping ranges with binary-search dispatch; lookups
- * take no lock (see struct bus in core/core.h).
+ * take no lock (see struct bus in core/bus.h).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/bus.h"
 
 /* A sorted array of ranges; `cap` never changes once the array is published. */
 struct bus_array {

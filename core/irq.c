@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/vm.h"
 
 /* Push every valid route; caller holds the lock. */
 static int irq_commit(struct vm *vm)

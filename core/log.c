@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging and rate limiting. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/core.h"
+#include "core/log.h"
 
-/* Written once by main() before threads start (see core.h); read-only afterwards. */
+/* Written once by main() before threads start (see core/log.h); read-only afterwards. */
 static _Atomic int log_level = LOG_WARN;
 
 void log_set_level(enum log_level level)

@@ -6,7 +6,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "core/log.h"
+#include "core/loop.h"
 
 int loop_init(struct loop *loop)
 {

@@ -4,7 +4,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/core.h"
+#include "core/log.h"
+#include "core/mem.h"
 
 int mem_layout(uint64_t ram_size, struct mem_region out[2], unsigned *nr)
 {

@@ -12,8 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "core/core.h"
-#include "devices/devices.h"
+#include "core/vm.h"
 
 /* What the guest was doing when it crashed: enough to find the code in its System.map. */
 static void vcpu_report_crash(struct vcpu *vcpu)
@@ -84,18 +83,9 @@ static void vm_stop_ready(void *opaque, uint32_t events)
 		log_debug("stop eventfd read: %s", strerror(errno));
 }
 
+/* Every printer registered with vm_on_stats(), in order (the board's comes first). */
 static void vm_print_counters(struct vm *vm, enum log_level level)
 {
-	struct ioapic_stats st = { 0 };
-
-	if (vm->ioapic)
-		ioapic_stats(vm->ioapic, &st);
-	log_msg(level,
-	        "counters: unclaimed pio %llu, unclaimed mmio %llu, ioapic interrupts %llu, "
-	        "eois %llu",
-	        (unsigned long long)atomic_load(&vm->pio.unclaimed),
-	        (unsigned long long)atomic_load(&vm->mmio.unclaimed),
-	        (unsigned long long)st.delivered, (unsigned long long)st.eois);
 	for (unsigned i = 0; i < vm->nr_stats; i++)
 		vm->stats[i].fn(vm->stats[i].opaque, level);
 }

@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "core/vm.h"
 
 /*
  * What every filtered thread needs: guest I/O, device fds, memory for malloc, locks, logs.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* VM lifecycle: build, run one thread per vCPU plus the event loop, stop in order. */
+/* VM lifecycle: build, the hooks devices register, stop, tear down (core/run.c runs it). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,10 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "core/core.h"
-#include "devices/devices.h"
-#include "devices/vfio/vfio.h"
-#include "devices/pci/pci.h"
+#include "core/vm.h"
 
 bool vm_exit_action(enum hv_exit exit, int *code)
 {
@@ -50,8 +47,8 @@ void vm_stop(struct vm *vm, int code)
 
 void vm_abandon(struct vm *vm)
 {
-	if (vm->serial)
-		serial_restore_console(vm->serial);
+	if (vm->abandon.fn)
+		vm->abandon.fn(vm->abandon.opaque);
 }
 
 int vm_sandbox_allow(struct vm *vm, const uint32_t *reqs, size_t n)
@@ -85,14 +82,34 @@ int vm_on_stats(struct vm *vm, void (*fn)(void *opaque, enum log_level level), v
 
 int vm_on_destroy(struct vm *vm, void (*fn)(void *), void *opaque)
 {
-	struct vm_cleanup *n = realloc(vm->cleanups, (vm->nr_cleanups + 1) * sizeof(*n));
+	struct vm_hook *n = realloc(vm->cleanups, (vm->nr_cleanups + 1) * sizeof(*n));
 
 	if (!n) {
 		log_err("out of memory registering a teardown step");
 		return -ENOMEM;
 	}
 	vm->cleanups = n;
-	vm->cleanups[vm->nr_cleanups++] = (struct vm_cleanup){ fn, opaque };
+	vm->cleanups[vm->nr_cleanups++] = (struct vm_hook){ fn, opaque };
+	return 0;
+}
+
+int vm_on_eoi(struct vm *vm, void (*fn)(void *opaque, uint8_t vector), void *opaque)
+{
+	if (vm->eoi.fn) {
+		log_err("a second interrupt controller wants the EOIs");
+		return -EBUSY;
+	}
+	vm->eoi = (struct vm_eoi_fn){ fn, opaque };
+	return 0;
+}
+
+int vm_on_abandon(struct vm *vm, void (*fn)(void *), void *opaque)
+{
+	if (vm->abandon.fn) {
+		log_err("a second device wants to restore the console");
+		return -EBUSY;
+	}
+	vm->abandon = (struct vm_hook){ fn, opaque };
 	return 0;
 }
 
@@ -112,10 +129,10 @@ static void vm_mmio(void *ctx, uint64_t gpa, void *data, uint32_t len, bool is_w
 
 static void vm_eoi(void *ctx, uint8_t vector)
 {
-	struct vcpu *vcpu = ctx;
+	struct vm *vm = ((struct vcpu *)ctx)->vm;
 
-	if (vcpu->vm->ioapic)
-		ioapic_eoi(vcpu->vm->ioapic, vector);
+	if (vm->eoi.fn)
+		vm->eoi.fn(vm->eoi.opaque, vector);
 }
 
 static int vm_map_ram(struct vm *vm)
@@ -137,7 +154,7 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	while (vm->nr_cleanups) {
-		struct vm_cleanup *c = &vm->cleanups[--vm->nr_cleanups];
+		struct vm_hook *c = &vm->cleanups[--vm->nr_cleanups];
 
 		c->fn(c->opaque);
 	}
@@ -168,7 +185,7 @@ void vm_destroy(struct vm *vm)
 	free(vm);
 }
 
-int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **out)
+int vm_create(const struct vm_params *p, const struct hv_ops *hv, struct vm **out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int r;
@@ -180,7 +197,7 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 	vm->hv = hv;
 	vm->stop_efd = -1;
 	vm->signal_fd = -1;
-	vm->sandbox = cfg->sandbox;
+	vm->sandbox = p->sandbox;
 	atomic_init(&vm->vcpus_running, 0);
 	atomic_init(&vm->abandoned, false);
 	vm->loop.epfd = -1;
@@ -199,27 +216,24 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 	if ((r = hv->vm_create(&vm->hvm)))
 		goto fail;
 	hv->caps(vm->hvm, &vm->caps);
-	if (cfg->nr_cpus > vm->caps.max_vcpus) {
-		log_err("--cpus %u: %s supports at most %u vCPUs here", cfg->nr_cpus, hv->name,
+	if (p->nr_cpus > vm->caps.max_vcpus) {
+		log_err("--cpus %u: %s supports at most %u vCPUs here", p->nr_cpus, hv->name,
 		        vm->caps.max_vcpus);
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = mem_init(&vm->mem, cfg->mem_size)) || (r = vm_map_ram(vm)))
+	if ((r = mem_init(&vm->mem, p->mem_size)) || (r = vm_map_ram(vm)) || (r = irq_init(vm)))
 		goto fail;
-	if ((r = irq_init(vm)) || (r = ioapic_create(vm, &vm->ioapic)) ||
-	    (r = serial_create(vm, cfg->serial, cfg->serial_path, &vm->serial)) ||
-	    (r = power_create(vm)) || (r = pci_root_create(vm, &vm->pci)) ||
-	    (r = vfio_assign_all(vm, cfg)))
+	if (p->add_devices && (r = p->add_devices(vm, p->opaque)))
 		goto fail;
 
-	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	vm->vcpus = calloc(p->nr_cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		r = -ENOMEM;
-		log_err("out of memory allocating %u vCPUs", cfg->nr_cpus);
+		log_err("out of memory allocating %u vCPUs", p->nr_cpus);
 		goto fail;
 	}
-	vm->nr_vcpus = cfg->nr_cpus;
+	vm->nr_vcpus = p->nr_cpus;
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -235,183 +249,4 @@ int vm_create(const struct vm_config *cfg, const struct hv_ops *hv, struct vm **
 fail:
 	vm_destroy(vm);
 	return r;
-}
-
-int file_read_all(const char *path, void **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *b = NULL;
-	int r = 0;
-
-	if (!f) {
-		r = -errno;
-		log_err("open %s: %s", path, strerror(errno));
-		return r;
-	}
-	for (;;) {
-		uint8_t *nb;
-		size_t got;
-
-		if (!b || n == cap) {
-			if (b)
-				cap *= 2;
-			nb = realloc(b, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				log_err("read %s: out of memory at %zu bytes", path, n);
-				goto out;
-			}
-			b = nb;
-		}
-		got = fread(b + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				r = -EIO;
-				log_err("read %s: %s", path, strerror(errno));
-			}
-			break;
-		}
-	}
-out:
-	fclose(f);
-	if (r) {
-		free(b);
-		return r;
-	}
-	*buf = b;
-	*len = n;
-	return 0;
-}
-
-/* Place the initrd at the top of low RAM, page aligned, above the kernel. */
-static int vm_load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, uint64_t *gpa,
-                          uint64_t *size)
-{
-	void *buf, *dst;
-	size_t len;
-	uint64_t at;
-	int r = file_read_all(path, &buf, &len);
-
-	if (r)
-		return r;
-	at = (vm->mem.ram[0].size - len) & ~0xfffull;
-	if (len > vm->mem.ram[0].size || at < kernel_end || mem_ptr(&vm->mem, at, len, &dst)) {
-		log_err("initrd %s (%zu bytes) does not fit in guest RAM below 3 GiB above the "
-		        "kernel; give more --memory",
-		        path, len);
-		free(buf);
-		return -E2BIG;
-	}
-	memcpy(dst, buf, len);
-	free(buf);
-	*gpa = at;
-	*size = len;
-	return 0;
-}
-
-int vm_check_kernel(const char *path, const void *img, size_t len)
-{
-	struct bzimage_hdr h;
-	char err[256];
-	int r;
-
-	if (elf_is_elf(img, len))
-		return 0;
-	if (bzimage_is_bzimage(img, len)) {
-		if ((r = bzimage_parse(img, len, &h, err, sizeof(err))))
-			log_err("%s: %s", path, err);
-		return r;
-	}
-	log_err("%s: not an ELF64 executable or a Linux bzImage", path);
-	return -ENOEXEC;
-}
-
-/* Linux: the BSP enters startup_64 with RSI = zero page; APs wait for the kernel's INIT/SIPI. */
-static int vm_load_linux(struct vm *vm, const struct vm_config *cfg, const void *img, size_t len,
-                         uint64_t rsdp)
-{
-	struct bzimage_info bi;
-	struct hv_regs regs;
-	struct hv_sregs sregs;
-	void *initrd = NULL;
-	size_t initrd_len = 0;
-	char err[256];
-	int r;
-
-	if (cfg->initrd && (r = file_read_all(cfg->initrd, &initrd, &initrd_len)))
-		return r;
-	r = bzimage_load(&vm->mem, img, len, cfg->cmdline, initrd, initrd_len, rsdp, &bi, err,
-	                 sizeof(err));
-	free(initrd);
-	if (r) {
-		log_err("loading %s: %s", cfg->kernel, err);
-		return r;
-	}
-	if ((r = boot_setup_longmode(&vm->mem, bi.entry, &regs, &sregs)))
-		return r;
-	regs.rsi = bi.boot_params;
-	vm->entry = bi.entry;
-	vm->linux_boot = true;
-	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
-		struct hv_vcpu *v = vm->vcpus[i].hv;
-
-		if (i > 0)
-			r = vm->hv->vcpu_set_state(v, HV_VCPU_WAIT_SIPI);
-		else if (!(r = vm->hv->vcpu_set_sregs(v, &sregs)) &&
-		         !(r = vm->hv->vcpu_set_regs(v, &regs)))
-			r = vm->hv->vcpu_set_state(v, HV_VCPU_RUNNABLE);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-int vm_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t len)
-{
-	struct hv_regs regs;
-	struct hv_sregs sregs;
-	struct hvm_start_info *hsi;
-	uint64_t entry, end, initrd_gpa = 0, initrd_size = 0, si, rsdp;
-	char err[256];
-	int r;
-
-	if ((r = vm_check_kernel(cfg->kernel, img, len)))
-		return r;
-	/* Both kinds of guest learn the platform (CPUs, IOAPIC, ECAM, power) from ACPI. */
-	if ((r = acpi_setup(&vm->mem, vm->nr_vcpus, &rsdp)))
-		return r;
-	if (bzimage_is_bzimage(img, len) && !elf_is_elf(img, len))
-		return vm_load_linux(vm, cfg, img, len, rsdp);
-	r = elf_load(&vm->mem, img, len, &entry, &end, err, sizeof(err));
-	if (r) {
-		log_err("%s: %s", cfg->kernel, err);
-		return r;
-	}
-	if (cfg->initrd && (r = vm_load_initrd(vm, cfg->initrd, end, &initrd_gpa, &initrd_size)))
-		return r;
-	r = boot_setup_start_info(&vm->mem, cfg->cmdline, initrd_gpa, initrd_size, &si);
-	if (r) {
-		log_err("--cmdline is %zu bytes; at most %llu fit", strlen(cfg->cmdline),
-		        (unsigned long long)BOOT_CMDLINE_MAX - 1);
-		return r;
-	}
-	if (!mem_ptr(&vm->mem, si, sizeof(*hsi), (void **)&hsi))
-		hsi->rsdp_paddr = rsdp;
-	if ((r = boot_setup_longmode(&vm->mem, entry, &regs, &sregs)))
-		return r;
-	vm->entry = entry;
-	/* Every vCPU enters at the ELF entry: RDI = start_info, RSI = vCPU index. */
-	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
-		struct hv_vcpu *v = vm->vcpus[i].hv;
-
-		regs.rdi = si;
-		regs.rsi = i;
-		if ((r = vm->hv->vcpu_set_sregs(v, &sregs)) ||
-		    (r = vm->hv->vcpu_set_regs(v, &regs)) ||
-		    (r = vm->hv->vcpu_set_state(v, HV_VCPU_RUNNABLE)))
-			return r;
-	}
-	return 0;
 }

@@ -1,22 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * devices: platform devices built on core's buses.  Each *_create() registers the device's
- * ranges and a teardown with vm_on_destroy(), so callers never free devices themselves.
- * Register handlers must tolerate any access a guest can make (any offset within the range,
- * any size from 1 to 8): they never log more than under a rate limit and never fail the VMM.
+ * devices: the emulated chipset devices, built on core's buses and hooks (pci/ and vfio/ have
+ * headers of their own).  Each *_create() registers the device's ranges and a teardown with
+ * vm_on_destroy(), so callers never free devices themselves; the board (platform/pc.c) says
+ * which exist and hands each what it is wired to.  Register handlers must tolerate any access
+ * a guest can make (any offset within the range, any size from 1 to 8): they never log more
+ * than under a rate limit and never fail the VMM.
  */
 #ifndef HVMM_DEVICES_H
 #define HVMM_DEVICES_H
 
-#include "core/core.h"
+#include "core/vm.h"
 
 /* ---- IOAPIC (devices/ioapic.c) ------------------------------------------------------------ */
 /*
  * A userspace 82093AA IOAPIC at MEM_IOAPIC_BASE with IOAPIC_PINS pins.  Pin N is GSI N: each
  * redirection entry is kept as the MSI route of that GSI and delivered by writing the pin's
  * irqfd, so KVM (split irqchip) and MSHV share this one path.  Level-triggered pins hold
- * Remote IRR until the guest's EOI comes back through ioapic_eoi().
+ * Remote IRR until the guest's EOI comes back through ioapic_eoi(), which ioapic_create()
+ * registers as the VM's EOI hook.
  */
+struct ioapic;
 struct ioapic_stats {
 	uint64_t delivered;
 	uint64_t eois;
@@ -31,15 +35,17 @@ void ioapic_stats(struct ioapic *io, struct ioapic_stats *out);
 /* ---- 16550A UART (devices/serial.c) -------------------------------------------------------- */
 #define COM1_PORT 0x3f8
 #define COM1_IRQ  4
+enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+struct serial;
 /*
  * COM1 with a 16-byte FIFO, THR-empty, receive and line-status interrupts and loopback, so
- * the Linux 8250 driver runs it interrupt-driven.  Output goes to stdout or a file; input
- * comes from stdin through the event loop.  On a terminal, stdin is put in raw mode and
- * restored at teardown; Ctrl-A x stops the VM (exit 128 + SIGINT), Ctrl-A Ctrl-A sends ^A.
+ * the Linux 8250 driver runs it interrupt-driven on `ioapic` pin COM1_IRQ (NULL: no
+ * interrupts).  Output goes to stdout or a file; input comes from stdin through the event
+ * loop.  On a terminal, stdin is put in raw mode and restored at teardown and by
+ * vm_abandon(); Ctrl-A x stops the VM (exit 128 + SIGINT), Ctrl-A Ctrl-A sends ^A.
  */
-int serial_create(struct vm *vm, enum serial_mode mode, const char *path, struct serial **out) WUR;
-/* Give the terminal back its saved mode (done at teardown; also for an abandoned VM). */
-void serial_restore_console(struct serial *s);
+int serial_create(struct vm *vm, struct ioapic *ioapic, enum serial_mode mode, const char *path,
+                  struct serial **out) WUR;
 /* Feed bytes as if they arrived on the line (stdin does this; tests too).  Returns bytes taken. */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 

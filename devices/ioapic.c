@@ -237,6 +237,11 @@ void ioapic_stats(struct ioapic *io, struct ioapic_stats *out)
 	pthread_mutex_unlock(&io->lock);
 }
 
+static void ioapic_eoi_hook(void *opaque, uint8_t vector)
+{
+	ioapic_eoi(opaque, vector);
+}
+
 static void ioapic_destroy(void *opaque)
 {
 	struct ioapic *io = opaque;
@@ -273,8 +278,8 @@ int ioapic_create(struct vm *vm, struct ioapic **out)
 		ioapic_destroy(io);
 		return r;
 	}
-	r = bus_register(&vm->mmio, MEM_IOAPIC_BASE, 0x1000, ioapic_mmio, io, "ioapic");
-	if (r)
+	if ((r = vm_on_eoi(vm, ioapic_eoi_hook, io)) ||
+	    (r = bus_register(&vm->mmio, MEM_IOAPIC_BASE, 0x1000, ioapic_mmio, io, "ioapic")))
 		return r;
 	*out = io;
 	return 0;

@@ -60,6 +60,7 @@
 
 struct serial {
 	struct vm *vm;
+	struct ioapic *ioapic; /* where COM1_IRQ goes; NULL: nowhere */
 	pthread_mutex_t lock;
 	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
 	bool thri_pending; /* THR-empty interrupt raised and not yet acknowledged */
@@ -103,8 +104,8 @@ static void serial_update_irq(struct serial *s)
 
 	if (level != s->irq_level) {
 		s->irq_level = level;
-		if (s->vm->ioapic)
-			ioapic_set_irq(s->vm->ioapic, COM1_IRQ, level);
+		if (s->ioapic)
+			ioapic_set_irq(s->ioapic, COM1_IRQ, level);
 	}
 }
 
@@ -313,8 +314,11 @@ static void serial_input_ready(void *opaque, uint32_t events)
 		log_debug("serial: input overrun");
 }
 
-void serial_restore_console(struct serial *s)
+/* Give the terminal back its saved mode: at teardown, and for an abandoned VM. */
+static void serial_restore_console(void *opaque)
 {
+	struct serial *s = opaque;
+
 	if (s->tty_raw)
 		tcsetattr(s->in_fd, TCSAFLUSH, &s->saved_tio);
 	s->tty_raw = false;
@@ -369,7 +373,8 @@ static int serial_open_console(struct serial *s, enum serial_mode mode, const ch
 	return -EINVAL;
 }
 
-int serial_create(struct vm *vm, enum serial_mode mode, const char *path, struct serial **out)
+int serial_create(struct vm *vm, struct ioapic *ioapic, enum serial_mode mode, const char *path,
+                  struct serial **out)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 	int r;
@@ -379,6 +384,7 @@ int serial_create(struct vm *vm, enum serial_mode mode, const char *path, struct
 		return -ENOMEM;
 	}
 	s->vm = vm;
+	s->ioapic = ioapic;
 	s->out_fd = s->in_fd = -1;
 	s->lsr = LSR_THRE | LSR_TEMT;
 	s->msr = MSR_DCD | MSR_DSR | MSR_CTS;
@@ -393,8 +399,8 @@ int serial_create(struct vm *vm, enum serial_mode mode, const char *path, struct
 		serial_destroy(s);
 		return r;
 	}
-	r = bus_register(&vm->pio, COM1_PORT, 8, serial_pio, s, "serial COM1");
-	if (r)
+	if ((r = vm_on_abandon(vm, serial_restore_console, s)) ||
+	    (r = bus_register(&vm->pio, COM1_PORT, 8, serial_pio, s, "serial COM1")))
 		return r;
 	pthread_mutex_lock(&s->lock);
 	serial_watch_input(s, true);

@@ -9,8 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define HV_KVM_INTERNAL
-#include "hv-kvm/hv_kvm.h"
+#include "hv-kvm/internal.h"
 
 #define KVM_TSS_ADDR      0xfffbd000ull /* in the MMIO hole, clear of every device */
 #define KVM_IDMAP_ADDR    0xfffbc000ull

@@ -8,8 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define HV_KVM_INTERNAL
-#include "hv-kvm/hv_kvm.h"
+#include "hv-kvm/internal.h"
 
 static void cpuid_patch(struct kvm_cpuid2 *c, uint32_t index, uint32_t nr, bool tsc_deadline)
 {

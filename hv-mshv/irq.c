@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 
 #define MSI_ADDR_BASE_MASK 0xfff00000ull
 #define MSI_ADDR_BASE      0xfee00000ull

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 
 /* ---- the real system calls ---- */
 

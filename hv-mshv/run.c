@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 
 #define X86_CR4_LA57 (1ull << 12)
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 
 /* ---- register marshalling (pure) ---- */
 

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 uint32_t pci_bar_reg(const struct pci_dev *dev, unsigned bar)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Capability lists (standard from 0x34, extended from 0x100) and the PCI Express capability. */
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 #define PCI_PCIE_CAP_SIZE 0x3c /* through Slot Status 2: version 2, every port type */
 

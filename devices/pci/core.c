@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* PCI functions: config space as bytes with writable and write-1-to-clear masks. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
 {
@@ -59,10 +60,9 @@ bool pci_dev_is_bridge(const struct pci_dev *dev)
 	return (dev->cfg[PCI_HEADER_TYPE] & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
 }
 
-int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_dev **out)
+int pci_dev_create(struct pci_root *root, const struct pci_dev_info *info, struct pci_dev **out)
 {
 	static const struct pci_dev_ops no_ops;
-	struct pci_root *root = vm->pci;
 	struct pci_dev *dev = calloc(1, sizeof(*dev));
 	const char *name = info->name ? info->name : "pci function";
 	int r;
@@ -71,7 +71,7 @@ int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_de
 		log_err("pci: out of memory creating %s", name);
 		return -ENOMEM;
 	}
-	dev->vm = vm;
+	dev->vm = root->vm;
 	dev->root = root;
 	dev->ops = info->ops ? info->ops : &no_ops;
 	dev->priv = info->priv;
@@ -212,12 +212,12 @@ int pci_dma_ptr(struct pci_dev *dev, uint64_t gpa, uint64_t len, void **out)
 	return mem_ptr(&dev->vm->mem, gpa, len, out);
 }
 
-void pci_dev_notify(struct pci_dev *dev, unsigned vector)
+void pci_dev_trigger(struct pci_dev *dev, unsigned vector)
 {
-	if (dev->msix && pci_msix_enabled(dev->msix))
-		pci_msix_notify(dev->msix, vector);
-	else if (dev->msi && pci_msi_enabled(dev->msi))
-		pci_msi_notify(dev->msi, vector);
+	if (dev->msix && pci_vecs_enabled(dev->msix))
+		pci_vecs_trigger(dev->msix, vector);
+	else if (dev->msi && pci_vecs_enabled(dev->msi))
+		pci_vecs_trigger(dev->msi, vector);
 }
 
 void pci_dev_reset(struct pci_dev *dev)
@@ -225,10 +225,11 @@ void pci_dev_reset(struct pci_dev *dev)
 	pci_bars_release(dev);
 	if (dev->attached)
 		memcpy(dev->cfg, dev->reset_cfg, sizeof(dev->cfg));
+	/* MSI-X comes out of reset with its table masked, MSI enabling one vector. */
 	if (dev->msix)
-		pci_msix_reset(dev->msix);
+		pci_vecs_reset(dev->msix, dev->msix->nr, true);
 	if (dev->msi)
-		pci_msi_reset(dev->msi);
+		pci_vecs_reset(dev->msi, 1, false);
 	if (dev->ops->reset)
 		dev->ops->reset(dev);
 	pci_bars_update(dev);

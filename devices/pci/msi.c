@@ -2,19 +2,24 @@
 /* MSI: multiple messages, 64-bit addresses, per-vector mask and pending bits. */
 #include <stdlib.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 struct pci_msi {
+	struct pci_vecs vecs; /* first: dev->msi points here */
 	struct pci_dev *dev;
 	uint16_t cap;
 	unsigned flags;
 	unsigned log2_nr; /* Multiple Message Capable */
 	uint16_t data_off, mask_off, pend_off, size;
-	struct pci_vecs vecs;
 };
 
+static struct pci_msi *pci_msi_of(struct pci_vecs *s)
+{
+	return (struct pci_msi *)s;
+}
+
 int pci_msi_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned flags,
-                 struct pci_msi **out)
+                 struct pci_vecs **out)
 {
 	bool wide = flags & PCI_MSI_64BIT, maskable = flags & PCI_MSI_MASKABLE;
 	uint16_t data_off = wide ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32;
@@ -66,24 +71,16 @@ int pci_msi_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned flags,
 		return r;
 	}
 	m->cap = cap;
-	dev->msi = m;
+	dev->msi = &m->vecs;
 	if (out)
-		*out = m;
+		*out = &m->vecs;
 	return 0;
 }
 
-void pci_msi_set_hook(struct pci_msi *m, pci_msi_hook fn, void *opaque)
+void pci_msi_cfg_written(struct pci_vecs *s, uint32_t off, uint32_t len)
 {
-	pthread_mutex_lock(&m->vecs.lock);
-	m->vecs.hook = fn;
-	m->vecs.hook_opaque = opaque;
-	pthread_mutex_unlock(&m->vecs.lock);
-}
-
-void pci_msi_cfg_written(struct pci_msi *m, uint32_t off, uint32_t len)
-{
+	struct pci_msi *m = pci_msi_of(s);
 	struct pci_dev *dev = m->dev;
-	struct pci_vecs *s = &m->vecs;
 	uint16_t ctl;
 	uint64_t address;
 	uint32_t data, mask = 0;
@@ -117,9 +114,9 @@ void pci_msi_cfg_written(struct pci_msi *m, uint32_t off, uint32_t len)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void pci_msi_cfg_read(struct pci_msi *m, uint32_t off, uint32_t len, uint32_t *val)
+void pci_msi_cfg_read(struct pci_vecs *s, uint32_t off, uint32_t len, uint32_t *val)
 {
-	struct pci_vecs *s = &m->vecs;
+	struct pci_msi *m = pci_msi_of(s);
 	uint32_t reg = m->cap + m->pend_off, pending = 0;
 
 	if (!(m->flags & PCI_MSI_MASKABLE) || off >= reg + 4 || off + len <= reg)
@@ -141,56 +138,10 @@ void pci_msi_cfg_read(struct pci_msi *m, uint32_t off, uint32_t len, uint32_t *v
 	}
 }
 
-void pci_msi_notify(struct pci_msi *m, unsigned vector)
+void pci_msi_destroy(struct pci_vecs *s)
 {
-	pci_vecs_notify(&m->vecs, vector);
-}
-
-int pci_msi_vector_fd(struct pci_msi *m, unsigned vector, int *fd)
-{
-	return pci_vecs_fd(&m->vecs, vector, fd);
-}
-
-int pci_msi_vector_state(struct pci_msi *m, unsigned vector, struct pci_msi_vector *out,
-                         bool *pending)
-{
-	return pci_vecs_state(&m->vecs, vector, out, pending);
-}
-
-bool pci_msi_enabled(struct pci_msi *m)
-{
-	bool on;
-
-	pthread_mutex_lock(&m->vecs.lock);
-	on = m->vecs.enabled;
-	pthread_mutex_unlock(&m->vecs.lock);
-	return on;
-}
-
-void pci_msi_reset(struct pci_msi *m)
-{
-	struct pci_vecs *s = &m->vecs;
-
-	pthread_mutex_lock(&s->lock);
-	s->enabled = false;
-	s->nr_enabled = 1;
-	for (unsigned i = 0; i < s->nr; i++) {
-		struct pci_vec *v = &s->v[i];
-
-		v->address = 0;
-		v->data = 0;
-		v->vmask = false;
-		v->pending = false;
-		v->failed = false;
-	}
-	pci_vecs_sync_all(s);
-	pthread_mutex_unlock(&s->lock);
-}
-
-void pci_msi_destroy(struct pci_msi *m)
-{
-	if (!m)
+	if (!s)
 		return;
-	pci_vecs_destroy(&m->vecs);
-	free(m);
+	pci_vecs_destroy(s);
+	free(pci_msi_of(s));
 }

@@ -3,18 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 #define MSIX_MAX_VECTORS 2048
 
 struct pci_msix {
+	struct pci_vecs vecs; /* first: dev->msix points here */
 	struct pci_dev *dev;
 	uint16_t cap;
 	unsigned table_bar, pba_bar;
 	uint64_t table_off, table_size;
 	uint64_t pba_off, pba_size;
-	struct pci_vecs vecs;
 };
+
+static struct pci_msix *pci_msix_of(struct pci_vecs *s)
+{
+	return (struct pci_msix *)s;
+}
 
 static bool pci_msix_region_ok(struct pci_dev *dev, unsigned bar, uint64_t off, uint64_t size)
 {
@@ -25,7 +30,7 @@ static bool pci_msix_region_ok(struct pci_dev *dev, unsigned bar, uint64_t off, 
 }
 
 int pci_msix_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned table_bar,
-                  uint32_t table_off, unsigned pba_bar, uint32_t pba_off, struct pci_msix **out)
+                  uint32_t table_off, unsigned pba_bar, uint32_t pba_off, struct pci_vecs **out)
 {
 	struct pci_msix *m;
 	int r;
@@ -71,22 +76,34 @@ int pci_msix_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned table
 		return r;
 	}
 	m->cap = cap;
-	dev->msix = m;
+	dev->msix = &m->vecs;
 	if (out)
-		*out = m;
+		*out = &m->vecs;
 	return 0;
 }
 
-void pci_msix_set_hook(struct pci_msix *m, pci_msi_hook fn, void *opaque)
+bool pci_msix_layout(const struct pci_dev *dev, struct pci_msix_layout *out)
 {
-	pthread_mutex_lock(&m->vecs.lock);
-	m->vecs.hook = fn;
-	m->vecs.hook_opaque = opaque;
-	pthread_mutex_unlock(&m->vecs.lock);
+	const struct pci_msix *m;
+
+	if (!dev->msix)
+		return false;
+	m = pci_msix_of(dev->msix);
+	*out = (struct pci_msix_layout){
+		.nr = m->vecs.nr,
+		.table_bar = m->table_bar,
+		.pba_bar = m->pba_bar,
+		.table_off = m->table_off,
+		.table_size = m->table_size,
+		.pba_off = m->pba_off,
+		.pba_size = m->pba_size,
+	};
+	return true;
 }
 
-void pci_msix_cfg_written(struct pci_msix *m, uint32_t off, uint32_t len)
+void pci_msix_cfg_written(struct pci_vecs *s, uint32_t off, uint32_t len)
 {
+	struct pci_msix *m = pci_msix_of(s);
 	uint16_t ctl;
 
 	if (off >= m->cap + PCI_MSIX_FLAGS + 2u || off + len <= m->cap + PCI_MSIX_FLAGS + 0u)
@@ -171,9 +188,11 @@ static void pci_msix_pba_read(struct pci_msix *m, uint64_t off, uint8_t *d, uint
 	pthread_mutex_unlock(&s->lock);
 }
 
-bool pci_msix_bar_access(struct pci_msix *m, unsigned bar, uint64_t off, void *data, uint32_t len,
+bool pci_msix_bar_access(struct pci_vecs *s, unsigned bar, uint64_t off, void *data, uint32_t len,
                          bool is_write)
 {
+	struct pci_msix *m = pci_msix_of(s);
+
 	if (bar == m->table_bar && off >= m->table_off && off - m->table_off < m->table_size) {
 		pci_msix_table_access(m, off - m->table_off, data, len, is_write);
 		return true;
@@ -186,56 +205,10 @@ bool pci_msix_bar_access(struct pci_msix *m, unsigned bar, uint64_t off, void *d
 	return false;
 }
 
-void pci_msix_notify(struct pci_msix *m, unsigned vector)
+void pci_msix_destroy(struct pci_vecs *s)
 {
-	pci_vecs_notify(&m->vecs, vector);
-}
-
-int pci_msix_vector_fd(struct pci_msix *m, unsigned vector, int *fd)
-{
-	return pci_vecs_fd(&m->vecs, vector, fd);
-}
-
-int pci_msix_vector_state(struct pci_msix *m, unsigned vector, struct pci_msi_vector *out,
-                          bool *pending)
-{
-	return pci_vecs_state(&m->vecs, vector, out, pending);
-}
-
-bool pci_msix_enabled(struct pci_msix *m)
-{
-	bool on;
-
-	pthread_mutex_lock(&m->vecs.lock);
-	on = m->vecs.enabled;
-	pthread_mutex_unlock(&m->vecs.lock);
-	return on;
-}
-
-void pci_msix_reset(struct pci_msix *m)
-{
-	struct pci_vecs *s = &m->vecs;
-
-	pthread_mutex_lock(&s->lock);
-	s->enabled = false;
-	s->fmask = false;
-	for (unsigned i = 0; i < s->nr; i++) {
-		struct pci_vec *v = &s->v[i];
-
-		v->address = 0;
-		v->data = 0;
-		v->vmask = true;
-		v->pending = false;
-		v->failed = false;
-	}
-	pci_vecs_sync_all(s);
-	pthread_mutex_unlock(&s->lock);
-}
-
-void pci_msix_destroy(struct pci_msix *m)
-{
-	if (!m)
+	if (!s)
 		return;
-	pci_vecs_destroy(&m->vecs);
-	free(m);
+	pci_vecs_destroy(s);
+	free(pci_msix_of(s));
 }

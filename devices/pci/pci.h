@@ -8,7 +8,8 @@
  *
  * Files: core.c (functions, config space), bar.c (BARs and decoding), cap.c (capability lists,
  * the PCI Express capability), vec.c (interrupt vectors shared by MSI and MSI-X), msix.c,
- * msi.c, root.c (root complex, host bridge, routing), port.c (root ports), testdev.c.
+ * msi.c, root.c (root complex, host bridge, routing), port.c (root ports).  What only those
+ * files share is in internal.h.
  *
  * Identities: the host bridge is 1b36:0008 and root ports are 1b36:000c, the IDs QEMU gives
  * the same roles, so guests bind only their class drivers (Linux: pcieport).
@@ -19,8 +20,10 @@
  * always taken after the config lock.  BAR accesses (bar_read/bar_write) run on vCPU threads
  * with no PCI lock held.
  *
- * The first section (constants and the test device's register layout) is also usable by
- * freestanding guest programs.
+ * Interrupt words: a device *triggers* a vector; the emulator tells the vector's owner that
+ * its *state changed* (enabled, masked, live, address, data).
+ *
+ * The first section (constants) is also usable by freestanding guest programs.
  */
 #ifndef HVMM_PCI_H
 #define HVMM_PCI_H
@@ -51,54 +54,19 @@
 #define PCI_ROOT_PORT_FIRST_DEV 1
 #define PCI_MAX_ROOT_PORTS      31
 
-/*
- * The test device (testdev.c, tests only: not on the command line).  BAR0: 64-bit memory,
- * registers + MSI-X table + PBA.  BAR2: I/O, an ID and a scratch register.  ROM: 2 KiB,
- * 0x55 0xaa then byte i = i.  Capabilities: PCI Express endpoint (FLR), MSI (1 vector, 64-bit,
- * maskable), MSI-X (TESTDEV_NR_VECTORS), and a vendor-specific extended capability.
- * Interrupts go to MSI-X when it is enabled, else to MSI, else nowhere.
- */
-#define TESTDEV_DEVICE_ID    0x7e57
-#define TESTDEV_CLASS        0xff0000u /* "does not fit a defined class": no driver binds */
-#define TESTDEV_BAR0_SIZE    0x4000
-#define TESTDEV_BAR2_SIZE    0x20
-#define TESTDEV_ROM_SIZE     0x800
-#define TESTDEV_ID_VALUE     0x44545648u /* "HVTD" */
-#define TESTDEV_REG_ID       0x00        /* RO 32-bit */
-#define TESTDEV_REG_SCRATCH  0x08        /* RW 64-bit */
-#define TESTDEV_REG_DOORBELL 0x10        /* W: raise the vector written */
-#define TESTDEV_REG_DMA_SRC  0x18        /* RW 64-bit guest-physical source */
-#define TESTDEV_REG_DMA_DST  0x20        /* RW 64-bit guest-physical destination */
-#define TESTDEV_REG_DMA_LEN  0x28        /* RW, at most TESTDEV_DMA_MAX */
-#define TESTDEV_REG_DMA_CMD  0x30 /* W: TESTDEV_DMA_START [| TESTDEV_DMA_IRQ | vector << 8] */
-#define TESTDEV_REG_DMA_STS  0x38 /* RO: TESTDEV_DMA_* status of the last command */
-#define TESTDEV_DMA_START    0x1
-#define TESTDEV_DMA_IRQ      0x2 /* raise vector (cmd >> 8) & 0xff when done */
-#define TESTDEV_DMA_IDLE     0
-#define TESTDEV_DMA_DONE     1
-#define TESTDEV_DMA_FAULT    2 /* an address range is not guest RAM, or len is too big */
-#define TESTDEV_DMA_NO_BM    3 /* bus mastering is off in COMMAND */
-#define TESTDEV_DMA_MAX      0x10000
-#define TESTDEV_MSIX_TABLE   0x2000
-#define TESTDEV_MSIX_PBA     0x3000
-#define TESTDEV_NR_VECTORS   4
-#define TESTDEV_IO_ID        0x00 /* BAR2: RO 32-bit TESTDEV_ID_VALUE */
-#define TESTDEV_IO_SCRATCH   0x04 /* BAR2: RW 32-bit */
-
 #if __STDC_HOSTED__
-#include "core/core.h"
+#include "core/vm.h"
 
 struct pci_root;
 struct pci_port;
 struct pci_dev;
-struct pci_msix;
-struct pci_msi;
+struct pci_vecs;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Functions and their config space (core.c)                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-/* What a config hook did with an access. */
+/* What a cfg_read/cfg_write op did with an access. */
 enum pci_cfg_result {
 	PCI_CFG_EMULATE = 0, /* not handled: the core does the access on its copy */
 	PCI_CFG_DONE = 1,    /* handled (a read filled *val); the core does nothing */
@@ -106,7 +74,7 @@ enum pci_cfg_result {
 
 /*
  * A function's behaviour.  Every op is optional.  VFIO proxies config space through the
- * cfg hooks and returns PCI_CFG_EMULATE for what the core emulates (BARs, ROM, MSI, MSI-X,
+ * cfg ops and returns PCI_CFG_EMULATE for what the core emulates (BARs, ROM, MSI, MSI-X,
  * COMMAND's decode bits after forwarding them); emulated devices usually leave them NULL.
  */
 struct pci_dev_ops {
@@ -197,8 +165,8 @@ struct pci_dev {
 	uint8_t w1c[PCI_CFG_SPACE_EXP_SIZE];       /* bits a guest 1 clears */
 	uint8_t reset_cfg[PCI_CFG_SPACE_EXP_SIZE]; /* cfg as attached: restored by resets */
 	struct pci_bar bars[PCI_NR_BARS];
-	struct pci_msix *msix;
-	struct pci_msi *msi;
+	struct pci_vecs *msix;       /* the MSI-X capability's vectors, NULL if none */
+	struct pci_vecs *msi;        /* the MSI capability's */
 	uint16_t pcie_cap;           /* offset of the PCI Express capability, 0 if none */
 	uint16_t cap_free, cap_last; /* standard capability list builder state */
 	uint16_t ext_free, ext_last; /* extended capability list builder state */
@@ -212,10 +180,11 @@ struct pci_dev {
 /*
  * A function with a type-0 header: IDs and class set, COMMAND (I/O, memory, bus master,
  * parity, SERR, INTx disable), STATUS error bits (write-1-to-clear), cache line size and
- * interrupt line writable, everything else zero and read-only.  Owned by vm->pci until VM
+ * interrupt line writable, everything else zero and read-only.  Owned by `root` until VM
  * teardown, attached or not.  -ENOMEM.
  */
-int pci_dev_create(struct vm *vm, const struct pci_dev_info *info, struct pci_dev **out) WUR;
+int pci_dev_create(struct pci_root *root, const struct pci_dev_info *info,
+                   struct pci_dev **out) WUR;
 /*
  * Set up register [off, off + len) (len 1, 2 or 4, little-endian): its value and which bits
  * the guest may write or write-1-to-clear.  Before pci_attach(), or under the config lock.
@@ -226,22 +195,15 @@ int pci_cfg_init(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t val, 
 /* The core's copy of [off, off + len), len 1-4; bytes outside config space read as zero. */
 uint32_t pci_cfg_get(const struct pci_dev *dev, uint32_t off, uint32_t len);
 /*
- * A config access exactly as a guest makes it (hooks, masks, side effects), taking the config
- * lock: for tests, diagnostics and a VMM-side reset.  -EINVAL if len is not 1, 2 or 4, off is
- * not aligned to len or out of range.  Never from a hook or op (the lock is not recursive).
- */
-int pci_cfg_read(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t *val) WUR;
-int pci_cfg_write(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t val) WUR;
-/*
  * A guest-physical range for DMA by `dev`: -EPERM if bus mastering is off in COMMAND,
  * -EFAULT if [gpa, gpa + len) is not inside one RAM region.  Never logs.
  */
 int pci_dma_ptr(struct pci_dev *dev, uint64_t gpa, uint64_t len, void **out) WUR;
 /*
- * Raise interrupt `vector` of an emulated device: through MSI-X if it is enabled, else MSI,
+ * Trigger interrupt `vector` of an emulated device: through MSI-X if it is enabled, else MSI,
  * else dropped (no INTx).  Any thread.
  */
-void pci_dev_notify(struct pci_dev *dev, unsigned vector);
+void pci_dev_trigger(struct pci_dev *dev, unsigned vector);
 
 /* ------------------------------------------------------------------------------------------ */
 /* BARs (bar.c)                                                                                 */
@@ -265,8 +227,6 @@ int pci_rom_init(struct pci_dev *dev, uint64_t size) WUR;
  */
 int pci_bar_map_default(struct pci_dev *dev, unsigned bar, uint64_t addr) WUR;
 void pci_bar_unmap_default(struct pci_dev *dev, unsigned bar, uint64_t addr);
-/* Where BAR `bar` decodes now: true and *addr, or false if it does not decode.  Locks. */
-bool pci_bar_decoding(struct pci_dev *dev, unsigned bar, uint64_t *addr);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Capabilities (cap.c)                                                                         */
@@ -299,66 +259,76 @@ int pci_cap_add_pcie(struct pci_dev *dev, uint8_t type, uint16_t *off) WUR;
 /*
  * Delivery: every vector that is enabled and unmasked is "live": it owns a GSI (irq_alloc)
  * whose route holds the guest's address/data, and an eventfd bound to that GSI with an irqfd.
- * Writing the eventfd raises the vector with no exit to userspace: emulated devices do it
- * through pci_msix_notify()/pci_msi_notify(), VFIO hands the eventfd to the host device.
- * A vector that is not live has its irqfd unbound and its eventfd watched by the event loop,
- * so a trigger sets the pending bit; unmasking delivers a pending vector.  Resources are
- * allocated the first time a vector goes live and kept until VM teardown.
+ * Writing the eventfd triggers the vector with no exit to userspace: emulated devices do it
+ * through pci_vecs_trigger() (or pci_dev_trigger()), VFIO hands the eventfd to the host
+ * device.  A vector that is not live has its irqfd unbound and its eventfd watched by the
+ * event loop, so a trigger sets the pending bit; unmasking delivers a pending vector.
+ * Resources are allocated the first time a vector goes live and kept until VM teardown.
  *
  * Table entries written while live take effect at the write (the route is updated at once).
+ *
+ * One struct pci_vecs holds the vectors of one capability: dev->msix and dev->msi.
  */
-struct pci_msi_vector {
+struct pci_vec_state {
 	unsigned index;
 	uint64_t address;
 	uint32_t data;
 	bool enabled; /* capability enabled (MSI: and index below the enabled count) */
 	bool masked;  /* vector or function masked */
 	bool live;    /* enabled && !masked, and its route and irqfd are in place */
-	int efd;      /* eventfd raising this vector; -1 until it first went live */
+	int efd;      /* eventfd triggering this vector; -1 until it first went live */
 	uint32_t gsi;
 };
 /*
- * Called on every change of a vector's enabled/masked/live state, address or data, with the
- * new state, under the emulator's lock (and often the config lock): it must not call back
- * into the same emulator.  VFIO wires v->efd to the host vector when v->live first goes true.
+ * The vector's state changed: enabled, masked, live, address or data, or its eventfd was made.
+ * Called with the new state under the emulator's lock (and often the config lock): it must
+ * not call back into the same emulator.  VFIO wires v->efd to the host vector when v->live
+ * first goes true.
  */
-typedef void (*pci_msi_hook)(void *opaque, const struct pci_msi_vector *v);
+typedef void (*pci_vec_changed_fn)(void *opaque, const struct pci_vec_state *v);
 
 /*
  * MSI-X with `nr` (1-2048) vectors: table at table_off in BAR table_bar, PBA at pba_off in
  * BAR pba_bar (BARs already declared, ranges inside them, not overlapping, 8-byte aligned).
  * cap = 0 appends the capability; otherwise the capability already at `cap` (VFIO: copied
- * from the device) is taken over.  Vectors start masked.  -EINVAL, -ENOSPC, -ENOMEM.
+ * from the device) is taken over.  Vectors start masked.  The vectors are dev->msix (and
+ * *out unless NULL).  -EINVAL, -ENOSPC, -ENOMEM.
  */
 int pci_msix_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned table_bar,
                   uint32_t table_off, unsigned pba_bar, uint32_t pba_off,
-                  struct pci_msix **out) WUR;
-/* Set the owner's hook (NULL to remove); before the guest runs. */
-void pci_msix_set_hook(struct pci_msix *m, pci_msi_hook fn, void *opaque);
-/* Raise `vector`: delivered if live, pending if enabled but masked, dropped otherwise.  Any thread.
- */
-void pci_msix_notify(struct pci_msix *m, unsigned vector);
-/* The vector's eventfd, allocating its GSI and eventfd now if needed.  -EINVAL, -ENOSPC. */
-int pci_msix_vector_fd(struct pci_msix *m, unsigned vector, int *fd) WUR;
-/* The vector's state now (tests, diagnostics).  -EINVAL for a bad vector. */
-int pci_msix_vector_state(struct pci_msix *m, unsigned vector, struct pci_msi_vector *out,
-                          bool *pending) WUR;
-bool pci_msix_enabled(struct pci_msix *m);
+                  struct pci_vecs **out) WUR;
+
+/* Where an MSI-X capability keeps its table and PBA: the pages a BAR mapping must trap. */
+struct pci_msix_layout {
+	unsigned nr;
+	unsigned table_bar, pba_bar;
+	uint64_t table_off, table_size; /* in bytes, within the BAR */
+	uint64_t pba_off, pba_size;
+};
+/* dev's MSI-X layout; false if dev has no MSI-X. */
+bool pci_msix_layout(const struct pci_dev *dev, struct pci_msix_layout *out);
 
 #define PCI_MSI_64BIT    (1u << 0)
 #define PCI_MSI_MASKABLE (1u << 1) /* per-vector mask and pending bits */
 /*
  * MSI with `nr` vectors (1, 2, 4, 8, 16 or 32) and PCI_MSI_* flags; cap as for MSI-X.
- * Vector i of an enabled block of 2^MME sends data with its low MME bits replaced by i.
+ * Vector i of an enabled block of 2^MME sends data with its low MME bits replaced by i.  The
+ * vectors are dev->msi (and *out unless NULL).
  */
 int pci_msi_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned flags,
-                 struct pci_msi **out) WUR;
-void pci_msi_set_hook(struct pci_msi *m, pci_msi_hook fn, void *opaque);
-void pci_msi_notify(struct pci_msi *m, unsigned vector);
-int pci_msi_vector_fd(struct pci_msi *m, unsigned vector, int *fd) WUR;
-int pci_msi_vector_state(struct pci_msi *m, unsigned vector, struct pci_msi_vector *out,
-                         bool *pending) WUR;
-bool pci_msi_enabled(struct pci_msi *m);
+                 struct pci_vecs **out) WUR;
+
+/* Tell fn(opaque, state) of every state change (NULL to stop); before the guest runs. */
+void pci_vecs_on_change(struct pci_vecs *s, pci_vec_changed_fn fn, void *opaque);
+/*
+ * Trigger `vector`: delivered if live, pending if enabled but masked, dropped otherwise.  Any
+ * thread.
+ */
+void pci_vecs_trigger(struct pci_vecs *s, unsigned vector);
+/* The vector's eventfd, allocating its GSI and eventfd now if needed.  -EINVAL, -ENOSPC. */
+int pci_vecs_fd(struct pci_vecs *s, unsigned vector, int *fd) WUR;
+/* Whether the guest enabled the capability. */
+bool pci_vecs_enabled(struct pci_vecs *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Root complex and root ports (root.c, port.c)                                                 */
@@ -369,7 +339,7 @@ bool pci_msi_enabled(struct pci_msi *m);
  * bytes), 0xCF8/0xCFC (dword address register; data of any width at 0xCFC-0xCFF; a byte write
  * to 0xCF9 with PCI_RESET_CTL_RST stops the VM with VM_EXIT_RESET) and the host bridge at
  * 00:00.0.  Absent functions read all-ones.  Torn down with the VM (vm_on_destroy), which
- * also destroys every function.  Called by vm_create().
+ * also destroys every function.  The board creates it; every PCI call below takes it.
  */
 int pci_root_create(struct vm *vm, struct pci_root **out) WUR;
 /*
@@ -377,128 +347,42 @@ int pci_root_create(struct vm *vm, struct pci_root **out) WUR;
  * next free device of bus 0.  Its secondary bus is what the guest programs; one device (up to
  * 8 functions) can sit behind it.  -EINVAL name, -EEXIST taken, -ENOSPC bus 0 full.
  */
-int pci_root_port_create(struct vm *vm, const char *name, struct pci_port **out) WUR;
-/* The port called `name`; -ENOENT. */
-int pci_root_port_find(struct vm *vm, const char *name, struct pci_port **out) WUR;
-const char *pci_port_name(const struct pci_port *port);
-/* The port's own function on bus 0 (its type-1 header). */
-struct pci_dev *pci_port_dev(struct pci_port *port);
+int pci_root_port_create(struct pci_root *root, const char *name, struct pci_port **out) WUR;
+/* The port called `name`; -ENOENT, not logged. */
+int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port **out) WUR;
 /*
  * Plug `dev` in as function 0 behind `port`, or behind a new port of its own ("rpN") when
  * port is NULL.  Snapshots dev's config space as its reset state.  -EBUSY if the port has a
  * device, -EINVAL if dev is already attached.
  */
-int pci_attach(struct vm *vm, struct pci_port *port, struct pci_dev *dev) WUR;
-/* Same, as function `fn` (0-7) of the port's device: for multi-function devices. */
-int pci_attach_fn(struct vm *vm, struct pci_port *port, unsigned fn, struct pci_dev *dev) WUR;
+int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev) WUR;
 
-/* The test device behind `port` (NULL: its own port).  Tests only. */
-int pci_testdev_create(struct vm *vm, struct pci_port *port, struct pci_dev **out) WUR;
-
-/* ------------------------------------------------------------------------------------------ */
-/* Between the files of devices/pci only                                                       */
-/* ------------------------------------------------------------------------------------------ */
-
-struct pci_root {
-	struct vm *vm;
-	pthread_mutex_t lock;      /* the config lock */
-	struct pci_dev *bus0[256]; /* by devfn */
-	struct pci_port *ports;
-	unsigned nr_ports;
-	struct pci_dev *devs; /* every function, for teardown */
-	struct pci_dev *host;
-	uint32_t conf1_addr;
-	uint8_t reset_ctl;
-	struct ratelimit rl; /* guest-provoked messages */
-	bool bars_freed;     /* a BAR stopped decoding since crowded BARs were last retried */
-};
-
-struct pci_port {
-	struct pci_root *root;
-	struct pci_dev *dev;
-	char name[32];
-	struct pci_dev *fn[8]; /* the functions of device 0 on the secondary bus */
-	bool bus_reset;        /* Secondary Bus Reset as last written */
-	struct pci_port *next;
-};
-
-/* Warn under the root's rate limit (things a guest can provoke). */
+/* Warn under the root's rate limit (things a guest can provoke), prefixed "pci: ". */
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A guest config access to `dev` (config lock held): hooks, then the emulated path. */
-void pci_cfg_access(struct pci_dev *dev, uint32_t off, void *data, uint32_t len, bool is_write);
-/* Reset `dev` to its attach-time state (config lock held): BARs, vectors, then ops->reset. */
-void pci_dev_reset(struct pci_dev *dev);
-/* Bring every BAR's decoding in line with config space (config lock held). */
-void pci_bars_update(struct pci_dev *dev);
-/* Offset of BAR `bar`'s register for this header type; 0 if the header has no such BAR. */
-uint32_t pci_bar_reg(const struct pci_dev *dev, unsigned bar);
-bool pci_dev_is_bridge(const struct pci_dev *dev);
-void pci_bars_release(struct pci_dev *dev);
-/* The PCI Express capability reacting to a write (FLR). */
-void pci_pcie_cfg_written(struct pci_dev *dev, uint32_t off, uint32_t len);
 
-/* Root ports (config lock held). */
-int pci_port_init(struct pci_port *port, uint8_t devfn) WUR;
-bool pci_port_forwards(const struct pci_port *port, uint64_t addr, uint64_t size, bool io);
-void pci_port_cfg_written(struct pci_port *port, uint32_t off, uint32_t len);
-/* The function at `devfn` on `bus` as config routing sees it now; NULL if none. */
-struct pci_dev *pci_root_lookup(struct pci_root *root, uint8_t bus, uint8_t devfn);
+/* ------------------------------------------------------------------------------------------ */
+/* For tests and diagnostics: no device of the product calls these                             */
+/* ------------------------------------------------------------------------------------------ */
 
-/* MSI-X and MSI hooks into the core (config lock held unless said otherwise). */
-bool pci_msix_bar_access(struct pci_msix *m, unsigned bar, uint64_t off, void *data, uint32_t len,
-                         bool is_write); /* no lock; true if it was the table/PBA */
-void pci_msix_cfg_written(struct pci_msix *m, uint32_t off, uint32_t len);
-void pci_msix_reset(struct pci_msix *m);
-void pci_msix_destroy(struct pci_msix *m);
-void pci_msi_cfg_written(struct pci_msi *m, uint32_t off, uint32_t len);
-void pci_msi_cfg_read(struct pci_msi *m, uint32_t off, uint32_t len, uint32_t *val);
-void pci_msi_reset(struct pci_msi *m);
-void pci_msi_destroy(struct pci_msi *m);
-
-/* The vector machinery MSI and MSI-X share (vec.c). */
-struct pci_vec {
-	struct pci_vecs *set;
-	unsigned index;
-	uint64_t address;
-	uint32_t data;
-	bool vmask; /* the vector's own mask bit */
-	bool pending;
-	bool live;
-	bool watched; /* eventfd in the event loop */
-	bool failed;  /* resources could not be allocated: not retried until reset */
-	bool routed;
-	uint64_t routed_address;
-	uint32_t routed_data;
-	int efd;
-	uint32_t gsi;
-	bool reported;
-	struct pci_msi_vector last; /* what the hook was last told */
-};
-
-struct pci_vecs {
-	struct pci_dev *dev;
-	const char *kind; /* "MSI-X" or "MSI" */
-	pthread_mutex_t lock;
-	unsigned nr;
-	struct pci_vec *v;
-	bool enabled;
-	bool fmask;
-	unsigned nr_enabled; /* vectors the enable covers (MSI: 2^MME) */
-	pci_msi_hook hook;
-	void *hook_opaque;
-};
-
-int pci_vecs_init(struct pci_vecs *s, struct pci_dev *dev, unsigned nr, const char *kind) WUR;
-void pci_vecs_destroy(struct pci_vecs *s);
-/* Reconcile vector i (all: every vector) with its state; s->lock held. */
-void pci_vecs_sync(struct pci_vecs *s, unsigned i);
-void pci_vecs_sync_all(struct pci_vecs *s);
-/* Move an eventfd trigger that arrived while not live into the pending bit; s->lock held. */
-void pci_vecs_collect(struct pci_vecs *s, unsigned i);
-void pci_vecs_notify(struct pci_vecs *s, unsigned i);
-int pci_vecs_fd(struct pci_vecs *s, unsigned i, int *fd) WUR;
-int pci_vecs_state(struct pci_vecs *s, unsigned i, struct pci_msi_vector *out, bool *pending) WUR;
+/*
+ * A config access exactly as a guest makes it (ops, masks, side effects), taking the config
+ * lock.  -EINVAL if len is not 1, 2 or 4, off is not aligned to len or out of range.  Never
+ * from a device op (the lock is not recursive).
+ */
+int pci_cfg_read(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t *val) WUR;
+int pci_cfg_write(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t val) WUR;
+/* Where BAR `bar` decodes now: true and *addr, or false if it does not decode.  Locks. */
+bool pci_bar_decoding(struct pci_dev *dev, unsigned bar, uint64_t *addr);
+/* A vector's state now.  -EINVAL for a bad vector. */
+int pci_vecs_state(struct pci_vecs *s, unsigned vector, struct pci_vec_state *out,
+                   bool *pending) WUR;
+/* Plug `dev` in as function `fn` (0-7) of the port's device, as a multi-function device. */
+int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn,
+                  struct pci_dev *dev) WUR;
+const char *pci_port_name(const struct pci_port *port);
+/* The port's own function on bus 0 (its type-1 header). */
+struct pci_dev *pci_port_dev(struct pci_port *port);
 
 #endif /* __STDC_HOSTED__ */
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 /* Each root port's secondary bus must be reachable through ECAM, which MCFG declares. */
 _Static_assert(PCI_MAX_ROOT_PORTS < MEM_ECAM_BUSES, "one ECAM bus for each root port");
@@ -79,9 +79,8 @@ static struct pci_port *pci_port_find_locked(struct pci_root *root, const char *
 	return NULL;
 }
 
-int pci_root_port_find(struct vm *vm, const char *name, struct pci_port **out)
+int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port **out)
 {
-	struct pci_root *root = vm->pci;
 	struct pci_port *p;
 
 	pthread_mutex_lock(&root->lock);
@@ -93,9 +92,8 @@ int pci_root_port_find(struct vm *vm, const char *name, struct pci_port **out)
 	return 0;
 }
 
-int pci_root_port_create(struct vm *vm, const char *name, struct pci_port **out)
+int pci_root_port_create(struct pci_root *root, const char *name, struct pci_port **out)
 {
-	struct pci_root *root = vm->pci;
 	struct pci_dev_info info = {
 		.vendor = PCI_VENDOR_REDHAT,
 		.device = PCI_DEVICE_ROOT_PORT,
@@ -138,7 +136,7 @@ int pci_root_port_create(struct vm *vm, const char *name, struct pci_port **out)
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(dname, sizeof(dname), "root port %s", name);
 	info.name = dname;
-	if ((r = pci_dev_create(vm, &info, &p->dev)) ||
+	if ((r = pci_dev_create(root, &info, &p->dev)) ||
 	    (r = pci_port_init(p, (uint8_t)(slot << 3)))) {
 		free(p);
 		return r;

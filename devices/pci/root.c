@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 struct pci_dev *pci_root_lookup(struct pci_root *root, uint8_t bus, uint8_t devfn)
 {
@@ -140,7 +140,6 @@ static void pci_root_destroy(void *opaque)
 		free(p);
 	}
 	pthread_mutex_destroy(&root->lock);
-	vm->pci = NULL;
 	free(root);
 }
 
@@ -170,8 +169,7 @@ int pci_root_create(struct vm *vm, struct pci_root **out)
 		free(root);
 		return r;
 	}
-	vm->pci = root;
-	if ((r = pci_dev_create(vm, &host, &root->host)))
+	if ((r = pci_dev_create(root, &host, &root->host)))
 		return r;
 	root->host->attached = true;
 	memcpy(root->host->reset_cfg, root->host->cfg, sizeof(root->host->cfg));
@@ -222,9 +220,8 @@ static int pci_attach_locked(struct pci_root *root, struct pci_port *port, unsig
 	return 0;
 }
 
-int pci_attach_fn(struct vm *vm, struct pci_port *port, unsigned fn, struct pci_dev *dev)
+int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn, struct pci_dev *dev)
 {
-	struct pci_root *root = vm->pci;
 	char name[32];
 	int r;
 
@@ -232,10 +229,10 @@ int pci_attach_fn(struct vm *vm, struct pci_port *port, unsigned fn, struct pci_
 		/* The first "rpN" nobody took, so automatic ports never clash with named ones. */
 		for (unsigned n = 0; n <= PCI_MAX_ROOT_PORTS; n++) {
 			snprintf(name, sizeof(name), "rp%u", n);
-			if (pci_root_port_find(vm, name, &port) == -ENOENT)
+			if (pci_root_port_find(root, name, &port) == -ENOENT)
 				break;
 		}
-		if ((r = pci_root_port_create(vm, name, &port)))
+		if ((r = pci_root_port_create(root, name, &port)))
 			return r;
 	}
 	pthread_mutex_lock(&root->lock);
@@ -244,7 +241,7 @@ int pci_attach_fn(struct vm *vm, struct pci_port *port, unsigned fn, struct pci_
 	return r;
 }
 
-int pci_attach(struct vm *vm, struct pci_port *port, struct pci_dev *dev)
+int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev)
 {
-	return pci_attach_fn(vm, port, 0, dev);
+	return pci_attach_fn(root, port, 0, dev);
 }

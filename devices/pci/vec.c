@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
 
 int pci_vecs_init(struct pci_vecs *s, struct pci_dev *dev, unsigned nr, const char *kind)
 {
@@ -109,9 +109,10 @@ static int pci_vec_alloc(struct pci_vecs *s, struct pci_vec *v)
 	return 0;
 }
 
-static void pci_vec_report(struct pci_vecs *s, struct pci_vec *v)
+/* Tell the owner the vector's state if it differs from what it was last told. */
+static void pci_vec_state_changed(struct pci_vecs *s, struct pci_vec *v)
 {
-	struct pci_msi_vector cur = {
+	struct pci_vec_state cur = {
 		.index = v->index,
 		.address = v->address,
 		.data = v->data,
@@ -121,16 +122,16 @@ static void pci_vec_report(struct pci_vecs *s, struct pci_vec *v)
 		.efd = v->efd,
 		.gsi = v->efd >= 0 ? v->gsi : 0,
 	};
-	const struct pci_msi_vector *l = &v->last;
+	const struct pci_vec_state *l = &v->last;
 
-	if (v->reported && l->address == cur.address && l->data == cur.data &&
+	if (v->announced && l->address == cur.address && l->data == cur.data &&
 	    l->enabled == cur.enabled && l->masked == cur.masked && l->live == cur.live &&
 	    l->efd == cur.efd)
 		return;
 	v->last = cur;
-	v->reported = true;
-	if (s->hook)
-		s->hook(s->hook_opaque, &cur);
+	v->announced = true;
+	if (s->changed)
+		s->changed(s->changed_opaque, &cur);
 }
 
 static void pci_vec_go_live(struct pci_vecs *s, struct pci_vec *v)
@@ -191,7 +192,7 @@ void pci_vecs_sync(struct pci_vecs *s, unsigned i)
 		pci_vec_go_live(s, v);
 	else
 		pci_vec_go_idle(s, v);
-	pci_vec_report(s, v);
+	pci_vec_state_changed(s, v);
 }
 
 void pci_vecs_sync_all(struct pci_vecs *s)
@@ -200,7 +201,7 @@ void pci_vecs_sync_all(struct pci_vecs *s)
 		pci_vecs_sync(s, i);
 }
 
-void pci_vecs_notify(struct pci_vecs *s, unsigned i)
+void pci_vecs_trigger(struct pci_vecs *s, unsigned i)
 {
 	struct pci_vec *v;
 	uint64_t one = 1;
@@ -230,13 +231,13 @@ int pci_vecs_fd(struct pci_vecs *s, unsigned i, int *fd)
 		*fd = s->v[i].efd;
 		if (!s->v[i].live)
 			pci_vec_watch(&s->v[i], true);
-		pci_vec_report(s, &s->v[i]);
+		pci_vec_state_changed(s, &s->v[i]);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
-int pci_vecs_state(struct pci_vecs *s, unsigned i, struct pci_msi_vector *out, bool *pending)
+int pci_vecs_state(struct pci_vecs *s, unsigned i, struct pci_vec_state *out, bool *pending)
 {
 	struct pci_vec *v;
 
@@ -245,7 +246,7 @@ int pci_vecs_state(struct pci_vecs *s, unsigned i, struct pci_msi_vector *out, b
 	v = &s->v[i];
 	pthread_mutex_lock(&s->lock);
 	pci_vecs_collect(s, i);
-	*out = (struct pci_msi_vector){
+	*out = (struct pci_vec_state){
 		.index = i,
 		.address = v->address,
 		.data = v->data,
@@ -258,6 +259,43 @@ int pci_vecs_state(struct pci_vecs *s, unsigned i, struct pci_msi_vector *out, b
 	*pending = v->pending;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+void pci_vecs_reset(struct pci_vecs *s, unsigned nr_enabled, bool masked)
+{
+	pthread_mutex_lock(&s->lock);
+	s->enabled = false;
+	s->fmask = false;
+	s->nr_enabled = nr_enabled;
+	for (unsigned i = 0; i < s->nr; i++) {
+		struct pci_vec *v = &s->v[i];
+
+		v->address = 0;
+		v->data = 0;
+		v->vmask = masked;
+		v->pending = false;
+		v->failed = false;
+	}
+	pci_vecs_sync_all(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void pci_vecs_on_change(struct pci_vecs *s, pci_vec_changed_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&s->lock);
+	s->changed = fn;
+	s->changed_opaque = opaque;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool pci_vecs_enabled(struct pci_vecs *s)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->lock);
+	on = s->enabled;
+	pthread_mutex_unlock(&s->lock);
+	return on;
 }
 
 void pci_vecs_destroy(struct pci_vecs *s)

@@ -10,12 +10,15 @@
 #include <string.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
+
+#define VFIO_MAX_DEVICES 8
 
 struct vfio_assign {
 	struct vm *vm;
+	struct pci_root *root;
 	struct vfio_container c;
-	struct vfio_pci *devs[VM_MAX_VFIO];
+	struct vfio_pci *devs[VFIO_MAX_DEVICES];
 	unsigned nr_devs;
 	unsigned refs; /* the assignment itself + one per device the PCI core still holds */
 };
@@ -89,8 +92,9 @@ static void vfio_assign_teardown(void *opaque)
 
 	for (unsigned i = 0; i < a->nr_devs; i++) {
 		vfio_intr_disable(a->devs[i]);
+		/* A failed reset is logged by vfio_device_reset(); teardown goes on regardless. */
 		if (vfio_device_reset(&a->devs[i]->dev))
-			log_warn("%s: reset at stop failed", a->devs[i]->dev.name);
+			continue;
 	}
 	vfio_container_unmap_all(&a->c);
 	vfio_assign_put(a);
@@ -106,7 +110,7 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 
 	if (vfio_bdf_parse(spec, &bdf))
 		return -EINVAL; /* cli_parse() checked it */
-	if (port_name[0] && (r = pci_root_port_find(vm, port_name, &port))) {
+	if (port_name && port_name[0] && (r = pci_root_port_find(a->root, port_name, &port))) {
 		log_err("--vfio %s: no root port '%s'", spec, port_name);
 		return r;
 	}
@@ -121,7 +125,7 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 	/* Start from a clean device, whatever its last user left. */
 	if ((r = vfio_device_reset(&vp->dev)))
 		goto fail;
-	r = vfio_pci_create(vm, vp);
+	r = vfio_pci_create(vm, a->root, vp);
 	if (vp->pdev) {
 		/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
 		a->refs++;
@@ -131,11 +135,8 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 		goto fail;
 	if (vm->hv->vfio_group_add && (r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
 		return r;
-	if ((r = pci_attach(vm, port, vp->pdev))) {
-		log_err("--vfio %s: cannot attach it%s%s (%s)", spec,
-		        port ? " behind root port " : "", port ? port_name : "", strerror(-r));
-		return r;
-	}
+	if ((r = pci_attach(a->root, port, vp->pdev)))
+		return r; /* the PCI core logged why, naming the device and the port */
 	log_info("%s: assigned (%u regions, %u MSI-X vectors)", vp->dev.name, vp->dev.nr_regions,
 	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
 	return 0;
@@ -145,28 +146,24 @@ fail:
 	return r;
 }
 
-int vfio_assign_all(struct vm *vm, const struct vm_config *cfg)
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n)
 {
 	struct vfio_assign *a;
 	/* Run-time calls: vectors enabled as the guest unmasks them; a reset the guest asks for. */
 	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET };
 	int r;
 
-	for (unsigned i = 0; i < cfg->nr_root_ports; i++) {
-		struct pci_port *p;
-
-		if ((r = pci_root_port_create(vm, cfg->root_ports[i], &p))) {
-			log_err("--pcie-root-port %s: %s", cfg->root_ports[i],
-			        r == -ENOSPC ? "bus 0 is full" : strerror(-r));
-			return r;
-		}
-	}
-	if (!cfg->nr_vfio)
+	if (!n)
 		return 0;
+	if (n > VFIO_MAX_DEVICES) {
+		log_err("--vfio: at most %d devices", VFIO_MAX_DEVICES);
+		return -EINVAL;
+	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->vm = vm;
+	a->root = root;
 	a->refs = 1;
 	a->c.fd = -1;
 	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
@@ -181,8 +178,8 @@ int vfio_assign_all(struct vm *vm, const struct vm_config *cfg)
 	if (vfio_diag_have_iommufd(a->c.sys))
 		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
 		         "container, which it also supports");
-	for (unsigned i = 0; i < cfg->nr_vfio; i++) {
-		if ((r = vfio_assign_one(a, cfg->vfio_bdf[i], cfg->vfio_port[i])))
+	for (unsigned i = 0; i < n; i++) {
+		if ((r = vfio_assign_one(a, specs[i].bdf, specs[i].port)))
 			return r;
 	}
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 #define PAGE 4096ull
 
@@ -61,16 +61,17 @@ void vfio_bars_munmap(struct vfio_pci *vp)
 	}
 }
 
-/* The page range [lo, hi) of BAR `bar` that must stay trapped, if any. */
+/* The page range [lo, hi) of BAR `bar` that must stay trapped: MSI-X table or PBA (which). */
 static bool vfio_trapped_range(const struct vfio_pci *vp, unsigned bar, int which, uint64_t *lo,
                                uint64_t *hi)
 {
-	int tb = which ? vp->pba_bar : vp->msix_bar;
-	uint64_t off = which ? vp->pba_off : vp->msix_off;
-	uint64_t len = which ? vp->pba_len : vp->msix_len;
+	struct pci_msix_layout l;
+	uint64_t off, len;
 
-	if (tb != (int)bar || !len)
+	if (!pci_msix_layout(vp->pdev, &l) || (which ? l.pba_bar : l.table_bar) != bar)
 		return false;
+	off = which ? l.pba_off : l.table_off;
+	len = which ? l.pba_size : l.table_size;
 	*lo = off & ~(PAGE - 1);
 	*hi = (off + len + PAGE - 1) & ~(PAGE - 1);
 	return true;
@@ -220,5 +221,5 @@ void vfio_bar_reset(struct pci_dev *pdev)
 	/* A guest FLR: stop host vectors (the core reset MSI/MSI-X), then reset the device. */
 	vfio_intr_disable(vp);
 	if (vfio_device_reset(&vp->dev))
-		pci_guest_warn(pdev->root, "%s: reset failed", vp->dev.name);
+		return; /* logged by vfio_device_reset() */
 }

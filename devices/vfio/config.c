@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 static void mark(struct vfio_pci *vp, uint32_t off, uint32_t len)
 {
@@ -18,12 +18,10 @@ static void mark(struct vfio_pci *vp, uint32_t off, uint32_t len)
 		vp->emulated[i] = 1;
 }
 
+/* The little-endian register [off, off + len) of a config space copy. */
 static uint32_t le(const uint8_t *cfg, uint32_t off, uint32_t len)
 {
-	uint32_t v = 0;
-
-	memcpy(&v, cfg + off, len);
-	return v;
+	return (uint32_t)le_get(cfg + off, len);
 }
 
 static enum pci_cfg_result vfio_cfg_read(struct pci_dev *pdev, uint32_t off, uint32_t len,
@@ -167,13 +165,11 @@ static int vfio_setup_bars(struct vfio_pci *vp, const uint8_t *cfg)
 			kind = PCI_BAR_MEM64;
 		else
 			kind = PCI_BAR_MEM32;
+		/* A BAR the PCI core cannot emulate is logged there, with the device's name. */
 		r = pci_bar_init(vp->pdev, i, kind, size,
 		                 kind != PCI_BAR_IO && (raw & PCI_BASE_ADDRESS_MEM_PREFETCH));
-		if (r) {
-			log_err("%s: BAR%u (%s, %llu bytes) cannot be emulated", vp->dev.name, i,
-			        kind == PCI_BAR_IO ? "I/O" : "memory", (unsigned long long)size);
+		if (r)
 			return r;
-		}
 		if (kind == PCI_BAR_MEM64) {
 			mark(vp, PCI_BASE_ADDRESS_0 + 4 * (i + 1), 4);
 			i++;
@@ -194,21 +190,13 @@ static int vfio_setup_msix(struct vfio_pci *vp, const uint8_t *cfg, uint16_t cap
 	int r;
 
 	mark(vp, cap, 12);
-	vp->msix_bar = (int)(table & PCI_MSIX_TABLE_BIR);
-	vp->msix_off = table & PCI_MSIX_TABLE_OFFSET;
-	vp->msix_len = (uint64_t)nr * PCI_MSIX_ENTRY_SIZE;
-	vp->pba_bar = (int)(pba & PCI_MSIX_PBA_BIR);
-	vp->pba_off = pba & PCI_MSIX_PBA_OFFSET;
-	vp->pba_len = ((nr + 63) / 64) * 8;
-	r = pci_msix_init(vp->pdev, cap, nr, (unsigned)vp->msix_bar, (uint32_t)vp->msix_off,
-	                  (unsigned)vp->pba_bar, (uint32_t)vp->pba_off, &vp->msix);
-	if (r) {
-		log_err("%s: its MSI-X capability (%u vectors, table BAR%d+%#llx) cannot be "
-		        "emulated",
-		        vp->dev.name, nr, vp->msix_bar, (unsigned long long)vp->msix_off);
-		return r;
-	}
-	pci_msix_set_hook(vp->msix, vfio_intr_msix_hook, vp);
+	/* The PCI core keeps the layout; bars.c asks it which pages to leave trapped. */
+	r = pci_msix_init(vp->pdev, cap, nr, table & PCI_MSIX_TABLE_BIR,
+	                  table & PCI_MSIX_TABLE_OFFSET, pba & PCI_MSIX_PBA_BIR,
+	                  pba & PCI_MSIX_PBA_OFFSET, &vp->msix);
+	if (r)
+		return r; /* the PCI core logged why, naming the device */
+	pci_vecs_on_change(vp->msix, vfio_intr_msix_changed, vp);
 	return 0;
 }
 
@@ -231,11 +219,9 @@ static int vfio_setup_msi(struct vfio_pci *vp, const uint8_t *cfg, uint16_t cap)
 	if (nr > 32)
 		nr = 32;
 	r = pci_msi_init(vp->pdev, cap, nr, flags, &vp->msi);
-	if (r) {
-		log_err("%s: its MSI capability cannot be emulated", vp->dev.name);
-		return r;
-	}
-	pci_msi_set_hook(vp->msi, vfio_intr_msi_hook, vp);
+	if (r)
+		return r; /* the PCI core logged why, naming the device */
+	pci_vecs_on_change(vp->msi, vfio_intr_msi_changed, vp);
 	return 0;
 }
 
@@ -251,7 +237,7 @@ static const struct pci_dev_ops vfio_pci_ops = {
 	.destroy = vfio_pci_release,
 };
 
-int vfio_pci_create(struct vm *vm, struct vfio_pci *vp)
+int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 {
 	uint8_t *cfg = calloc(1, PCI_CFG_SPACE_EXP_SIZE);
 	struct pci_dev_info info;
@@ -261,7 +247,6 @@ int vfio_pci_create(struct vm *vm, struct vfio_pci *vp)
 	if (!cfg)
 		return -ENOMEM;
 	vp->vm = vm;
-	vp->msix_bar = vp->pba_bar = -1;
 	for (unsigned i = 0; i < ARRAY_SIZE(vp->msix_fds); i++)
 		vp->msix_fds[i] = -1;
 	for (unsigned i = 0; i < ARRAY_SIZE(vp->msi_fds); i++)
@@ -294,7 +279,7 @@ int vfio_pci_create(struct vm *vm, struct vfio_pci *vp)
 		.ops = &vfio_pci_ops,
 		.priv = vp,
 	};
-	if ((r = pci_dev_create(vm, &info, &vp->pdev)))
+	if ((r = pci_dev_create(root, &info, &vp->pdev)))
 		goto out;
 	/* The capability bodies the core emulates start from the device's own bytes. */
 	for (uint32_t off = 0x40; off < vp->cfg_size; off += 4) {

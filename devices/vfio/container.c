@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 int vfio_container_open(const struct vfio_sys *sys, struct vfio_container *c)
 {

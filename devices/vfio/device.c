@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 /* Read the sparse-mmap capability of a region, if the kernel gives one. */
 static int vfio_region_sparse(struct vfio_device *d, unsigned index, struct vfio_region *reg,

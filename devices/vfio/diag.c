@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 #define SYSFS_PCI "/sys/bus/pci/devices"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 struct vfio_vecset {
 	unsigned index; /* VFIO_IRQ_MSI or VFIO_IRQ_MSIX */
@@ -32,11 +32,17 @@ static struct vfio_vecset vfio_set_of(struct vfio_pci *vp, bool msix)
 		                 &vp->msi_nr_enabled, vp->msi_enabled, ARRAY_SIZE(vp->msi_fds) };
 }
 
+/* Switch the host's index off; vfio_device_set_irqs() logs a failure, and nothing else helps. */
+static void vfio_index_off(struct vfio_pci *vp, unsigned index)
+{
+	if (vfio_device_set_irqs(&vp->dev, index, 0, 0, NULL))
+		return;
+}
+
 static void vfio_set_off(struct vfio_pci *vp, struct vfio_vecset *s)
 {
-	if (*s->host_count && vfio_device_set_irqs(&vp->dev, s->index, 0, 0, NULL))
-		log_warn("%s: disabling host %s failed", vp->dev.name,
-		         s->index == VFIO_IRQ_MSIX ? "MSI-X" : "MSI");
+	if (*s->host_count)
+		vfio_index_off(vp, s->index);
 	*s->host_count = 0;
 	for (uint32_t i = 0; i < s->max; i++)
 		s->fds[i] = -1;
@@ -58,8 +64,8 @@ static void vfio_wire(struct vfio_pci *vp, struct vfio_vecset *s, uint32_t i, in
 	 * from a disabled state, so switch the index off and on with every wired vector.
 	 */
 	count = i + 1;
-	if (*s->host_count && vfio_device_set_irqs(&vp->dev, s->index, 0, 0, NULL))
-		log_warn("%s: resizing the host vector block failed", vp->dev.name);
+	if (*s->host_count)
+		vfio_index_off(vp, s->index);
 	if (vfio_device_set_irqs(&vp->dev, s->index, 0, count, s->fds)) {
 		/*
 		 * The host refused the larger block (out of vectors; multiple MSI without
@@ -77,7 +83,7 @@ static void vfio_wire(struct vfio_pci *vp, struct vfio_vecset *s, uint32_t i, in
 	*s->host_count = count;
 }
 
-static void vfio_hook(struct vfio_pci *vp, bool msix, const struct pci_msi_vector *v)
+static void vfio_vec_changed(struct vfio_pci *vp, bool msix, const struct pci_vec_state *v)
 {
 	struct vfio_vecset s = vfio_set_of(vp, msix);
 	uint32_t i = v->index;
@@ -105,14 +111,14 @@ static void vfio_hook(struct vfio_pci *vp, bool msix, const struct pci_msi_vecto
 	pthread_mutex_unlock(&vp->stats_lock);
 }
 
-void vfio_intr_msix_hook(void *opaque, const struct pci_msi_vector *v)
+void vfio_intr_msix_changed(void *opaque, const struct pci_vec_state *v)
 {
-	vfio_hook(opaque, true, v);
+	vfio_vec_changed(opaque, true, v);
 }
 
-void vfio_intr_msi_hook(void *opaque, const struct pci_msi_vector *v)
+void vfio_intr_msi_changed(void *opaque, const struct pci_vec_state *v)
 {
-	vfio_hook(opaque, false, v);
+	vfio_vec_changed(opaque, false, v);
 }
 
 void vfio_intr_disable(struct vfio_pci *vp)

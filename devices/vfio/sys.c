@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 
 static int host_open(void *ctx, const char *path, int flags)
 {

@@ -4,51 +4,17 @@
  *
  * Split by concern: the syscall table (sys.c), container, groups and DMA (container.c),
  * diagnostics that name the fix for every set-up failure (diag.c), the device fd with its
- * regions and interrupts (device.c), and the PCI-facing glue.  Every file-descriptor
- * operation goes through struct vfio_sys, so unit tests run the whole module against a fake
- * VFIO kernel held in memory.
+ * regions and interrupts (device.c), and the PCI-facing glue (config.c, bars.c, intr.c,
+ * assign.c).  Every file-descriptor operation goes through struct vfio_sys, so unit tests run
+ * the whole module against a fake VFIO kernel held in memory.  This header is what the
+ * platform uses; internal.h is what the files of devices/vfio share (and its tests use).
  */
 #ifndef HVMM_VFIO_H
 #define HVMM_VFIO_H
 
-#include <sys/types.h>
+#include "core/vm.h"
 
-#include "core/core.h"
-
-/* ---- the syscall table (sys.c) ------------------------------------------------------------ */
-
-/*
- * Thin wrappers over the calls VFIO needs.  Each returns what the syscall returns on success
- * and a negative errno on failure (never -1 with errno), so fakes need no errno games.
- */
-struct vfio_sys {
-	void *ctx;
-	int (*open)(void *ctx, const char *path, int flags);
-	int (*close)(void *ctx, int fd);
-	int (*ioctl)(void *ctx, int fd, unsigned long req, void *arg);
-	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
-	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
-	/* Returns MAP_FAILED and sets *err on failure. */
-	void *(*mmap)(void *ctx, size_t len, int prot, int flags, int fd, off_t off, int *err);
-	int (*munmap)(void *ctx, void *addr, size_t len);
-	/* sysfs and /dev look-ups for diagnostics: readlink(2) into buf (NUL-terminated). */
-	int (*readlink)(void *ctx, const char *path, char *buf, size_t len);
-	/* Read a small text file (sysfs attribute) into buf, NUL-terminated, newline stripped. */
-	int (*read_text)(void *ctx, const char *path, char *buf, size_t len);
-	/* Call fn for each entry name of a directory (not . and ..); -errno if it cannot be read.
-	 */
-	int (*list_dir)(void *ctx, const char *path, void (*fn)(void *arg, const char *name),
-	                void *arg);
-	/* access(2) with F_OK. */
-	bool (*exists)(void *ctx, const char *path);
-	/* How much may be pinned: RLIMIT_MEMLOCK, or UINT64_MAX with CAP_IPC_LOCK or no limit. */
-	int (*memlock_limit)(void *ctx, uint64_t *out);
-};
-
-/* The host's real calls. */
-extern const struct vfio_sys vfio_sys_host;
-
-/* ---- addresses ------------------------------------------------------------------------------ */
+struct pci_root;
 
 struct vfio_bdf {
 	uint16_t domain;
@@ -60,241 +26,20 @@ int vfio_bdf_parse(const char *s, struct vfio_bdf *out) WUR;
 /* Canonical "dddd:bb:dd.f" into buf (at least 13 bytes). */
 void vfio_bdf_format(const struct vfio_bdf *bdf, char *buf, size_t len);
 
-/* ---- diagnostics (diag.c) ------------------------------------------------------------------ */
-
-/*
- * Find the IOMMU group of `bdf` and check the device can be assigned: it exists, is bound to
- * vfio-pci, its group's /dev/vfio node exists.  On failure logs what is wrong and the
- * commands that fix it, and returns -ENODEV (no device / no IOMMU / no VFIO), -EBUSY (bound to
- * another driver) or -EACCES.
- */
-int vfio_diag_check_device(const struct vfio_sys *sys, const struct vfio_bdf *bdf,
-                           unsigned *group) WUR;
-/* Log the devices of `group` and their drivers (for a group that is not viable). */
-void vfio_diag_group_members(const struct vfio_sys *sys, unsigned group);
-/* Log why interrupt remapping matters and how to allow unsafe interrupts (EPERM on attach). */
-void vfio_diag_no_intr_remap(void);
-/* True if the kernel offers iommufd and the VFIO device cdev (/dev/iommu, /dev/vfio/devices). */
-bool vfio_diag_have_iommufd(const struct vfio_sys *sys);
-
-/* ---- container, groups and DMA (container.c) ------------------------------------------------ */
-
-struct vfio_group {
-	unsigned id;
-	int fd;
-	unsigned users;
-};
-
-/* An IOVA range the IOMMU can translate. */
-struct vfio_usable_range {
-	uint64_t start, end; /* inclusive */
-};
-
-#define VFIO_MAX_GROUPS      16
-#define VFIO_MAX_DMA         8
-#define VFIO_MAX_IOVA_RANGES 16
-
-struct vfio_dma {
-	uint64_t iova, size;
-	void *hva;
+/* One device to assign: its host address and the root port to put it behind. */
+struct vfio_spec {
+	const char *bdf;  /* "DDDD:BB:DD.F" or "BB:DD.F" */
+	const char *port; /* a root port's name; "" or NULL for a port of its own */
 };
 
 /*
- * One container per VM: every assigned device's group joins it, so guest RAM is pinned and
- * mapped once whatever the number of devices.
+ * Assign the `n` devices of `specs` to `vm`, under PCI root complex `root`: one container,
+ * guest RAM mapped IOVA == GPA, the hypervisor told about each group, every device reset,
+ * shadowed and attached behind its port.  Everything is undone at VM teardown
+ * (vm_on_destroy): interrupts stopped, devices reset, DMA unmapped.  Logs the failing step
+ * with its fix.  n == 0 does nothing.
  */
-struct vfio_container {
-	const struct vfio_sys *sys;
-	int fd;
-	bool iommu_set;
-	struct vfio_group groups[VFIO_MAX_GROUPS];
-	unsigned nr_groups;
-	struct vfio_dma dma[VFIO_MAX_DMA];
-	unsigned nr_dma;
-	struct vfio_usable_range ranges[VFIO_MAX_IOVA_RANGES];
-	unsigned nr_ranges; /* 0: the kernel did not say */
-	uint64_t pgsize_mask;
-};
-
-/* Open /dev/vfio/vfio and check the API version and type1v2 support. */
-int vfio_container_open(const struct vfio_sys *sys, struct vfio_container *c) WUR;
-/*
- * Open group `id` (once; later calls count users), check it is viable, attach it to the
- * container and, on the first group, select the type1v2 IOMMU and read its IOVA ranges.
- */
-int vfio_container_add_group(struct vfio_container *c, unsigned id, struct vfio_group **out) WUR;
-void vfio_container_put_group(struct vfio_container *c, struct vfio_group *g);
-/*
- * Map every guest RAM region IOVA == GPA.  Checks the layout against the IOMMU's usable
- * ranges and the memlock limit first, naming the size needed.
- */
-int vfio_container_map_ram(struct vfio_container *c, const struct guest_mem *mem) WUR;
-/* Unmap everything mapped; safe to call twice. */
-void vfio_container_unmap_all(struct vfio_container *c);
-void vfio_container_close(struct vfio_container *c);
-
-/* Pure: -ERANGE if some [gpa, gpa+size) of `mem` is not inside one of `ranges`. */
-int vfio_check_iova(const struct vfio_usable_range *ranges, unsigned nr,
-                    const struct guest_mem *mem, uint64_t *bad_gpa) WUR;
-
-/* ---- the device fd, regions and interrupts (device.c) --------------------------------------- */
-
-#define VFIO_MAX_REGIONS   9 /* BAR0-5, ROM, config, VGA */
-#define VFIO_MAX_IRQS      5 /* INTx, MSI, MSI-X, ERR, REQ */
-#define VFIO_MAX_SPARSE    8
-#define VFIO_REGION_BAR0   0
-#define VFIO_REGION_ROM    6
-#define VFIO_REGION_CONFIG 7
-#define VFIO_IRQ_INTX      0
-#define VFIO_IRQ_MSI       1
-#define VFIO_IRQ_MSIX      2
-
-struct vfio_area {
-	uint64_t offset, size; /* within the region */
-};
-
-struct vfio_region {
-	uint32_t flags; /* VFIO_REGION_INFO_FLAG_* */
-	uint64_t size;
-	uint64_t offset; /* of the region in the device fd */
-	/* Where mmap is allowed; one whole-region area when the kernel gives no sparse list. */
-	struct vfio_area areas[VFIO_MAX_SPARSE];
-	unsigned nr_areas;
-};
-
-struct vfio_irq {
-	uint32_t flags; /* VFIO_IRQ_INFO_* */
-	uint32_t count;
-};
-
-struct vfio_device {
-	struct vfio_container *c;
-	struct vfio_group *group;
-	struct vfio_bdf bdf;
-	char name[16];
-	int fd;
-	uint32_t flags; /* VFIO_DEVICE_FLAGS_* */
-	uint32_t nr_regions, nr_irqs;
-	struct vfio_region regions[VFIO_MAX_REGIONS];
-	struct vfio_irq irqs[VFIO_MAX_IRQS];
-};
-
-/*
- * Check the device (naming the fix on failure), join its group to the container, get the
- * device fd and read its region and interrupt information.
- */
-int vfio_device_open(struct vfio_container *c, const struct vfio_bdf *bdf,
-                     struct vfio_device *d) WUR;
-void vfio_device_close(struct vfio_device *d);
-/* VFIO_DEVICE_RESET if the device supports it (0 and nothing done otherwise). */
-int vfio_device_reset(struct vfio_device *d) WUR;
-/* pread/pwrite in region `index`; short transfers are -EIO.  Bounds-checked against its size. */
-int vfio_region_read(struct vfio_device *d, unsigned index, uint64_t off, void *buf,
-                     size_t len) WUR;
-int vfio_region_write(struct vfio_device *d, unsigned index, uint64_t off, const void *buf,
-                      size_t len) WUR;
-/*
- * Point vectors [start, start + count) of interrupt `index` at eventfds (-1 detaches one);
- * count 0 disables the whole index.
- */
-int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, uint32_t count,
-                         const int *fds) WUR;
-
-/* ---- the assigned device as a PCI function (config.c, bars.c, intr.c, assign.c) ------------ */
-
-struct pci_dev;
-struct pci_port;
-struct pci_msix;
-struct pci_msi;
-struct pci_msi_vector;
-struct vfio_assign;
-
-#define VFIO_MAX_MAPS   16 /* guest mappings of BAR parts at one time, per device */
-#define VFIO_STAT_PAGES 64 /* trapped accesses counted per page for the first pages */
-
-/* What "zero exits" is measured with. */
-struct vfio_stats {
-	uint64_t cfg_reads, cfg_writes;
-	uint64_t bar_trapped[6][VFIO_STAT_PAGES]; /* trapped BAR accesses by page */
-	uint64_t bar_trapped_other;               /* beyond the pages counted one by one */
-	uint64_t msi_updates;                     /* MSI/MSI-X vector changes from the guest */
-	uint64_t vectors_routed;                  /* vectors wired host eventfd -> irqfd */
-};
-
-/* A guest mapping of part of a BAR straight to the device's mmap. */
-struct vfio_map {
-	unsigned bar;
-	struct hv_mem_region r;
-};
-
-struct vfio_pci {
-	struct vm *vm;
-	struct vfio_assign *owner;
-	struct vfio_device dev;
-	struct pci_dev *pdev;
-	/* Config bytes the PCI core emulates; the rest is read from and written to the device. */
-	uint8_t emulated[4096];
-	uint8_t forwarded[4096]; /* emulated bytes whose writes also go to the device */
-	uint32_t cfg_size;
-	/* mmap of each region's areas (NULL where not mappable). */
-	void *area_hva[6][VFIO_MAX_SPARSE];
-	struct vfio_map maps[VFIO_MAX_MAPS];
-	unsigned nr_maps;
-	/* MSI-X table and PBA: pages of these BARs that must stay trapped. */
-	int msix_bar, pba_bar;
-	uint64_t msix_off, msix_len, pba_off, pba_len;
-	struct pci_msix *msix;
-	struct pci_msi *msi;
-	/* Host vectors: the eventfd VFIO signals for each, -1 when not wired. */
-	int msix_fds[2048];
-	uint32_t msix_host_count; /* vectors enabled on the host (0: MSI-X off) */
-	int msi_fds[32];
-	uint32_t msi_host_count;
-	/* Vectors whose last reported state was enabled: none left turns the host side off. */
-	uint32_t msix_nr_enabled, msi_nr_enabled;
-	bool msix_enabled[2048], msi_enabled[32];
-	pthread_mutex_t intr_lock;
-	pthread_mutex_t stats_lock;
-	struct vfio_stats stats;
-};
-
-/*
- * Build the PCI function for an opened device: config shadow (BARs, ROM, MSI, MSI-X and
- * capability-list pointers emulated by the core, everything else proxied; SR-IOV and
- * resizable-BAR capabilities hidden), BARs from the region sizes, MSI-X and MSI emulators
- * hooked to host vectors.  Does not attach it.
- */
-int vfio_pci_create(struct vm *vm, struct vfio_pci *vp) WUR;
-void vfio_pci_destroy(struct vfio_pci *vp);
-/* The PCI core's destroy op: vfio_pci_destroy() once the core has released BARs and vectors. */
-void vfio_pci_release(struct pci_dev *pdev);
-/* mmap the mappable areas of every memory BAR (bars.c); undone by vfio_pci_destroy(). */
-int vfio_bars_mmap(struct vfio_pci *vp) WUR;
-void vfio_bars_munmap(struct vfio_pci *vp);
-/* The BAR side of the PCI device ops (bars.c): see struct pci_dev_ops. */
-int vfio_bar_map(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size) WUR;
-void vfio_bar_unmap(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size);
-void vfio_bar_read(struct pci_dev *pdev, unsigned bar, uint64_t off, void *data, uint32_t len);
-void vfio_bar_write(struct pci_dev *pdev, unsigned bar, uint64_t off, const void *data,
-                    uint32_t len);
-/* Count a trapped access by BAR page (the MSI-X table and PBA pages included). */
-void vfio_bar_trapped(struct pci_dev *pdev, unsigned bar, uint64_t off, bool is_write);
-/* A guest Function Level Reset: host vectors stopped, then VFIO_DEVICE_RESET. */
-void vfio_bar_reset(struct pci_dev *pdev);
-/* The MSI/MSI-X hooks (intr.c): wire a vector's eventfd to the host vector when it goes live. */
-void vfio_intr_msix_hook(void *opaque, const struct pci_msi_vector *v);
-void vfio_intr_msi_hook(void *opaque, const struct pci_msi_vector *v);
-/* Stop every host interrupt of the device (before reset and at teardown). */
-void vfio_intr_disable(struct vfio_pci *vp);
-/* Print the counters of one device at `level`. */
-void vfio_stats_print(struct vfio_pci *vp, enum log_level level);
-
-/*
- * Assign the devices of cfg->vfio to `vm`: one container, guest RAM mapped IOVA == GPA, the
- * hypervisor told about each group, every device reset, shadowed and attached behind its
- * port (named with PORT: or its own).  Everything is undone at VM teardown (vm_on_destroy):
- * interrupts stopped, devices reset, DMA unmapped.  Logs the failing step with its fix.
- */
-int vfio_assign_all(struct vm *vm, const struct vm_config *cfg) WUR;
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
+                    unsigned n) WUR;
 
 #endif

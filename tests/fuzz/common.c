@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "tests/fuzz/fuzz.h"
 
 static uint64_t fuzz_le(struct fuzz_in *in, unsigned n)

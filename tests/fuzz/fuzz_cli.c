@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "devices/vfio/vfio.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "tests/fuzz/fuzz.h"
 
 #define LOW_SIZE  (MiB(1) + KiB(64))

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 #include "tests/fuzz/fuzz.h"
 
 #define DEV_FD   10

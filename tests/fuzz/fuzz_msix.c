@@ -18,7 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
+#include "tests/devices/testdev.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/unit.h"
 
@@ -32,6 +33,7 @@
 #define MAX_OPS  1024
 
 struct rig {
+	struct pc *pc;
 	struct vm *vm;
 	struct pci_port *port;
 	struct pci_dev *dev;
@@ -63,9 +65,10 @@ static void setup(struct rig *rig)
 	struct pci_dev *p;
 
 	fake_hv_reset();
-	FUZZ_MUST(fake_vm_create(1, RAM_SIZE, &rig->vm));
-	FUZZ_MUST(pci_root_port_create(rig->vm, "a", &rig->port));
-	FUZZ_MUST(pci_testdev_create(rig->vm, rig->port, &rig->dev));
+	FUZZ_MUST(fake_pc_create(1, RAM_SIZE, &rig->pc));
+	rig->vm = rig->pc->vm;
+	FUZZ_MUST(pci_root_port_create(rig->pc->pci, "a", &rig->port));
+	FUZZ_MUST(pci_testdev_create(rig->pc->pci, rig->port, &rig->dev));
 	p = pci_port_dev(rig->port);
 	FUZZ_MUST(pci_cfg_write(p, PCI_PRIMARY_BUS, 4, SEC_BUS << 16 | SEC_BUS << 8));
 	FUZZ_MUST(pci_cfg_write(p, PCI_IO_BASE, 2, (BAR2 >> 8) | (BAR2 >> 8) << 8));
@@ -105,7 +108,7 @@ static bool route_present(uint32_t gsi, uint64_t address, uint32_t data)
 }
 
 /* One vector's state against the rules; returns whether it is live. */
-static bool check_vector(const struct pci_msi_vector *st, bool pending)
+static bool check_vector(const struct pci_vec_state *st, bool pending)
 {
 	FUZZ_CHECK(st->live == (st->enabled && !st->masked));
 	if (!st->live)
@@ -118,7 +121,7 @@ static bool check_vector(const struct pci_msi_vector *st, bool pending)
 
 static void check(struct rig *rig)
 {
-	struct pci_msi_vector st;
+	struct pci_vec_state st;
 	unsigned live = 0;
 	bool pending;
 
@@ -127,14 +130,14 @@ static void check(struct rig *rig)
 		uint64_t addr;
 		uint32_t data;
 
-		FUZZ_MUST(pci_msix_vector_state(rig->dev->msix, i, &st, &pending));
+		FUZZ_MUST(pci_vecs_state(rig->dev->msix, i, &st, &pending));
 		memcpy(&addr, e + PCI_MSIX_ENTRY_LOWER_ADDR, 8);
 		memcpy(&data, e + PCI_MSIX_ENTRY_DATA, 4);
 		FUZZ_CHECK(st.address == addr && st.data == data);
 		FUZZ_CHECK(st.masked || !(e[PCI_MSIX_ENTRY_VECTOR_CTRL] & 1));
 		live += check_vector(&st, pending);
 	}
-	FUZZ_MUST(pci_msi_vector_state(rig->dev->msi, 0, &st, &pending));
+	FUZZ_MUST(pci_vecs_state(rig->dev->msi, 0, &st, &pending));
 	live += check_vector(&st, pending);
 	/* The port's own MSI is never touched here: it stays as it was at set-up. */
 	FUZZ_CHECK(fake_hv_record()->irqfds == rig->irqfds_at_start + live);
@@ -166,7 +169,7 @@ static void bar0_access(struct rig *rig, uint8_t sel, uint16_t off, uint64_t val
 		for (uint32_t k = 0; k < len; k++)
 			FUZZ_CHECK(buf[k] == (o + k < TABLE_SZ ? rig->table[o + k] : 0));
 	} else if (o >= TESTDEV_MSIX_PBA && o < TESTDEV_MSIX_PBA + 8 && !write) {
-		struct pci_msi_vector st;
+		struct pci_vec_state st;
 		bool pending;
 
 		o -= TESTDEV_MSIX_PBA;
@@ -174,7 +177,7 @@ static void bar0_access(struct rig *rig, uint8_t sel, uint16_t off, uint64_t val
 			uint8_t want = 0;
 
 			for (unsigned i = 0; o + k == 0 && i < NR_VEC; i++) {
-				FUZZ_MUST(pci_msix_vector_state(rig->dev->msix, i, &st, &pending));
+				FUZZ_MUST(pci_vecs_state(rig->dev->msix, i, &st, &pending));
 				want |= (uint8_t)(pending << i);
 			}
 			FUZZ_CHECK(buf[k] == want);
@@ -215,13 +218,13 @@ static void op(struct rig *rig, struct fuzz_in *in)
 		break;
 	case 4: /* the device raises a vector, possibly one it does not have */
 		if (sel & 1)
-			pci_msix_notify(rig->dev->msix, off % 8);
+			pci_vecs_trigger(rig->dev->msix, off % 8);
 		else
-			pci_dev_notify(rig->dev, off % 8);
+			pci_dev_trigger(rig->dev, off % 8);
 		break;
 	case 5: /* a trigger on a vector's eventfd, as a host interrupt through VFIO arrives */
-		if (sel & 1 ? pci_msi_vector_fd(rig->dev->msi, 0, &fd)
-		            : pci_msix_vector_fd(rig->dev->msix, off % NR_VEC, &fd))
+		if (sel & 1 ? pci_vecs_fd(rig->dev->msi, 0, &fd)
+		            : pci_vecs_fd(rig->dev->msix, off % NR_VEC, &fd))
 			fuzz_fail(__FILE__, __LINE__, "no eventfd for a vector");
 		if (write(fd, &one, sizeof(one)) != sizeof(one))
 			fuzz_fail(__FILE__, __LINE__, "eventfd write");

@@ -22,7 +22,8 @@
  */
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
+#include "tests/devices/testdev.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/unit.h"
 
@@ -230,14 +231,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = { data, size };
 	struct rig rig = { 0 };
 	struct pci_port *port, *empty;
+	struct pc *pc;
 	int fd = fuzz_lowest_free_fd();
 
 	log_set_level(LOG_ERR);
 	fake_hv_reset();
-	if (fake_vm_create(1, RAM_SIZE, &rig.vm) || pci_root_port_create(rig.vm, "a", &port) ||
-	    pci_testdev_create(rig.vm, port, &rig.devs[0]) ||
-	    pci_testdev_create(rig.vm, NULL, &rig.devs[1]) ||
-	    pci_root_port_create(rig.vm, "empty", &empty))
+	if (fake_pc_create(1, RAM_SIZE, &pc))
+		fuzz_fail(__FILE__, __LINE__, "setting up the VM");
+	rig.vm = pc->vm;
+	if (pci_root_port_create(pc->pci, "a", &port) ||
+	    pci_testdev_create(pc->pci, port, &rig.devs[0]) ||
+	    pci_testdev_create(pc->pci, NULL, &rig.devs[1]) ||
+	    pci_root_port_create(pc->pci, "empty", &empty))
 		fuzz_fail(__FILE__, __LINE__, "setting up the VM");
 	for (unsigned i = 0; i < MAX_OPS && in.n; i++) {
 		op(&rig, &in);

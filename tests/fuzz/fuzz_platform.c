@@ -60,8 +60,9 @@ static void check(struct vm *vm)
 	FUZZ_CHECK(fake_hv_record()->irqfds <= IOAPIC_PINS);
 }
 
-static void op(struct vm *vm, struct fuzz_in *in)
+static void op(struct pc *pc, struct fuzz_in *in)
 {
+	struct vm *vm = pc->vm;
 	uint8_t kind = fuzz_u8(in), sel = fuzz_u8(in), off = fuzz_u8(in);
 	uint64_t val = fuzz_u64(in), got = 0;
 	uint32_t len = 1u << (sel & 3), pin = sel % IOAPIC_PINS;
@@ -84,10 +85,10 @@ static void op(struct vm *vm, struct fuzz_in *in)
 		break;
 	}
 	case 2: /* a line, from a device model */
-		ioapic_set_irq(vm->ioapic, pin, val & 1);
+		ioapic_set_irq(pc->ioapic, pin, val & 1);
 		break;
 	case 3: /* an EOI broadcast from the local APICs */
-		ioapic_eoi(vm->ioapic, (uint8_t)val);
+		ioapic_eoi(pc->ioapic, (uint8_t)val);
 		break;
 	case 4: /* raw port I/O near the platform's ports */
 		bus_access(&vm->pio, (uint16_t)(ports[sel % ARRAY_SIZE(ports)] + (off & 7)), &val,
@@ -102,7 +103,7 @@ static void op(struct vm *vm, struct fuzz_in *in)
 		size_t n;
 		const uint8_t *b = fuzz_bytes(in, off & 31, &n);
 
-		serial_receive(vm->serial, b, n);
+		serial_receive(pc->serial, b, n);
 		break;
 	}
 	case 7: /* anything unclaimed reads all-ones */
@@ -119,19 +120,19 @@ static void op(struct vm *vm, struct fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
-	struct vm *vm;
+	struct pc *pc;
 	int fd = fuzz_lowest_free_fd();
 
 	log_set_level(LOG_ERR);
 	fake_hv_reset();
-	if (fake_vm_create(1, RAM_SIZE, &vm))
+	if (fake_pc_create(1, RAM_SIZE, &pc))
 		fuzz_fail(__FILE__, __LINE__, "setting up the VM");
-	FUZZ_CHECK(vm->ioapic && vm->serial);
+	FUZZ_CHECK(pc->ioapic && pc->serial);
 	for (unsigned i = 0; i < MAX_OPS && in.n; i++) {
-		op(vm, &in);
-		check(vm);
+		op(pc, &in);
+		check(pc->vm);
 	}
-	vm_destroy(vm);
+	vm_destroy(pc->vm);
 	FUZZ_CHECK(fake_hv_record()->irqfds == 0);
 	FUZZ_CHECK(fuzz_lowest_free_fd() == fd);
 	return 0;

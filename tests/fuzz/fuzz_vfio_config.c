@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/unit.h"
 
@@ -38,6 +38,7 @@
 
 struct rig {
 	struct fake_vfio fv;
+	struct pc *pc;
 	struct vm *vm;
 	struct vfio_container cont;
 	struct vfio_pci *vp;
@@ -103,19 +104,19 @@ static void enable(void)
 	                        PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO));
 }
 
-static void check_vectors(struct pci_msix *msix, struct pci_msi *msi, unsigned nr_msix)
+static void check_vectors(struct pci_vecs *msix, struct pci_vecs *msi, unsigned nr_msix)
 {
-	struct pci_msi_vector st;
+	struct pci_vec_state st;
 	bool pending;
 
 	for (unsigned i = 0; msix && i < nr_msix; i++) {
-		FUZZ_MUST(pci_msix_vector_state(msix, i, &st, &pending));
+		FUZZ_MUST(pci_vecs_state(msix, i, &st, &pending));
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
 		/* A live vector the host can have (the fake keeps 64) is wired to its eventfd. */
 		if (st.live && i < 64 && i < rig.fv.msix_count)
 			FUZZ_CHECK(rig.fv.irq_fds[VFIO_IRQ_MSIX][i] == st.efd);
 	}
-	for (unsigned i = 0; msi && pci_msi_vector_state(msi, i, &st, &pending) == 0; i++) {
+	for (unsigned i = 0; msi && pci_vecs_state(msi, i, &st, &pending) == 0; i++) {
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
 		/* The fake host has one MSI vector. */
 		if (st.live && i == 0)
@@ -182,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct vfio_bdf bdf = { 0, 1, 0, 0 };
 	struct fuzz_in in = { data, size };
 	int fd = fuzz_lowest_free_fd();
+	struct pci_msix_layout layout;
 	unsigned nr_msix = 0;
 	int r;
 
@@ -189,21 +191,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_hv_reset();
 	host_from_input(&in);
 	memset(&rig.cont, 0, sizeof(rig.cont));
-	FUZZ_MUST(fake_vm_create(1, RAM_SIZE, &rig.vm));
+	FUZZ_MUST(fake_pc_create(1, RAM_SIZE, &rig.pc));
+	rig.vm = rig.pc->vm;
 	FUZZ_MUST(vfio_container_open(&fake_vfio_sys, &rig.cont));
 	rig.vp = calloc(1, sizeof(*rig.vp));
 	if (!rig.vp)
 		fuzz_fail(__FILE__, __LINE__, "out of memory");
 	FUZZ_MUST(vfio_device_open(&rig.cont, &bdf, &rig.vp->dev));
 	/* As vfio_assign_one(): once the function exists, the PCI core owns and frees it. */
-	r = vfio_pci_create(rig.vm, rig.vp);
+	r = vfio_pci_create(rig.vm, rig.pc->pci, rig.vp);
 	if (r && !rig.vp->pdev)
 		vfio_pci_destroy(rig.vp);
 	if (!r) {
 		FUZZ_MUST(vfio_bars_mmap(rig.vp));
-		FUZZ_MUST(pci_attach(rig.vm, NULL, rig.vp->pdev));
-		if (rig.vp->msix)
-			nr_msix = (unsigned)(rig.vp->msix_len / PCI_MSIX_ENTRY_SIZE);
+		FUZZ_MUST(pci_attach(rig.pc->pci, NULL, rig.vp->pdev));
+		if (pci_msix_layout(rig.vp->pdev, &layout))
+			nr_msix = layout.nr;
 		check(0, 4096, nr_msix);
 		for (unsigned i = 0; i < MAX_OPS && in.n; i++)
 			op(&in, i % 16 ? (nr_msix < 16 ? nr_msix : 16) : nr_msix);

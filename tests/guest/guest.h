@@ -2,7 +2,7 @@
 /*
  * The guest-program test rig.  Guest side (freestanding, -DGUEST implied by __STDC_HOSTED__ == 0):
  * start-up code, guest->host calls, serial, interrupts.  Host side: the harness that runs a
- * guest through vm_create()/vm_load()/vm_run() and checks what it reported.
+ * guest through pc_create()/boot_load()/vm_run() and checks what it reported.
  *
  * Guest->host calls: the guest writes the 32-bit guest-physical address of a struct gcall
  * with `out` to GCALL_PORT; the host reads it through mem_ptr() and answers in `ret`.
@@ -34,7 +34,7 @@ struct gcall {
 #if !__STDC_HOSTED__
 /* ---------------- guest side ---------------- */
 
-struct hvm_start_info; /* from core/core.h, layout only */
+struct hvm_start_info; /* from platform/platform.h, layout only */
 
 /* Each test guest defines this; it runs on every vCPU.  Returning from CPU 0 ends the test. */
 void guest_main(uint32_t cpu);
@@ -53,7 +53,7 @@ void guest_assert_fail(const char *file, int line, const char *expr) __attribute
 #define guest_sync(stage)      gcall(GCALL_SYNC, (stage), 0, 0)
 #define guest_report(key, val) gcall(GCALL_REPORT, (key), (val), 0)
 
-/* The PVH start_info hvmm passes (subset of core.h's struct hvm_start_info). */
+/* The PVH start_info hvmm passes (subset of platform.h's struct hvm_start_info). */
 struct guest_start_info {
 	uint32_t magic, version, flags, nr_modules;
 	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
@@ -147,7 +147,7 @@ size_t strlen(const char *s);
 
 #if __STDC_HOSTED__
 /* ---------------- host side ---------------- */
-#include "core/core.h"
+#include "platform/platform.h"
 
 #define GT_MAX_REPORTS 64
 
@@ -176,7 +176,8 @@ struct gt_report {
 struct gt_ctx {
 	const struct guest_test *t;
 	const struct hv_ops *hv;
-	struct vm *vm;
+	struct pc *pc; /* the board, with its devices */
+	struct vm *vm; /* pc->vm */
 	pthread_mutex_t lock;
 	char out[8192]; /* guest prints */
 	size_t out_len;

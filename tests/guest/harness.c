@@ -2,6 +2,7 @@
 /* Host side of the guest-program rig: run a guest through hvmm's real VM code and collect. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,16 +151,17 @@ int gt_run(const struct guest_test *t, const struct hv_ops *hv, const char *gues
 	pthread_mutex_init(&c->lock, NULL);
 	snprintf(path, sizeof(path), "%s/%s.elf", guest_dir, t->guest ? t->guest : t->name);
 	cfg.kernel = path;
-	if (file_read_all(path, &img, &len))
+	if (boot_read_file(path, &img, &len))
 		return gt_fail(c, "cannot read guest program %s", path), 1;
-	if ((r = vm_create(&cfg, hv, &c->vm))) {
+	if ((r = pc_create(&cfg, hv, &c->pc))) {
 		free(img);
-		return gt_fail(c, "vm_create: %s", strerror(-r)), 1;
+		return gt_fail(c, "pc_create: %s", strerror(-r)), 1;
 	}
-	r = vm_load(c->vm, &cfg, img, len);
+	c->vm = c->pc->vm;
+	r = boot_load(c->vm, &cfg, img, len);
 	free(img);
 	if (r) {
-		gt_fail(c, "vm_load: %s", strerror(-r));
+		gt_fail(c, "boot_load: %s", strerror(-r));
 		goto out;
 	}
 	if ((r = bus_register(&c->vm->pio, GCALL_PORT, 4, gt_gcall, c, "guest call port"))) {
@@ -187,5 +189,6 @@ out:
 	/* Teardown happens before the verdict: a leak or crash in it fails the test too. */
 	vm_destroy(c->vm);
 	c->vm = NULL;
+	c->pc = NULL;
 	return c->fail[0] ? 1 : 0;
 }

@@ -6,15 +6,15 @@ static uint64_t edge_sync(struct gt_ctx *c, uint32_t cpu, uint64_t stage)
 {
 	(void)cpu;
 	(void)stage;
-	ioapic_set_irq(c->vm->ioapic, 5, true);
-	ioapic_set_irq(c->vm->ioapic, 5, false);
+	ioapic_set_irq(c->pc->ioapic, 5, true);
+	ioapic_set_irq(c->pc->ioapic, 5, false);
 	return 0;
 }
 
 static uint64_t level_sync(struct gt_ctx *c, uint32_t cpu, uint64_t stage)
 {
 	(void)cpu;
-	ioapic_set_irq(c->vm->ioapic, 9, stage == 10);
+	ioapic_set_irq(c->pc->ioapic, 9, stage == 10);
 	return 0;
 }
 
@@ -26,7 +26,7 @@ static int hits_check(struct gt_ctx *c, uint64_t want)
 	if (!gt_report(c, 1, &hits) || hits != want)
 		return gt_fail(c, "guest saw %llu interrupts, expected %llu",
 		               (unsigned long long)hits, (unsigned long long)want);
-	ioapic_stats(c->vm->ioapic, &st);
+	ioapic_stats(c->pc->ioapic, &st);
 	if (st.delivered < want)
 		return gt_fail(c, "ioapic delivered %llu", (unsigned long long)st.delivered);
 	return 0;
@@ -42,7 +42,7 @@ static int level_check(struct gt_ctx *c)
 	struct ioapic_stats st;
 	uint64_t hits = 0;
 
-	ioapic_stats(c->vm->ioapic, &st);
+	ioapic_stats(c->pc->ioapic, &st);
 	/* The EOI came back from the hypervisor to the IOAPIC. */
 	if (st.eois < 1)
 		return gt_fail(c, "ioapic saw no EOI");

@@ -1,14 +1,14 @@
 /* DMA by an emulated PCI device goes through the guest RAM map (mem_ptr). */
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_dma_setup(struct gt_ctx *c)
 {
 	struct pci_dev *dev;
 
-	return pci_testdev_create(c->vm, NULL, &dev);
+	return pci_testdev_create(c->pc->pci, NULL, &dev);
 }
 
 static int pci_dma_check(struct gt_ctx *c)

@@ -1,12 +1,12 @@
 /* PCI enumeration, BAR sizing and BAR moves through ECAM and 0xCF8/0xCFC. */
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_enum_setup(struct gt_ctx *c)
 {
 	struct pci_dev *dev;
 
-	return pci_testdev_create(c->vm, NULL, &dev);
+	return pci_testdev_create(c->pc->pci, NULL, &dev);
 }
 
 static int pci_enum_check(struct gt_ctx *c)

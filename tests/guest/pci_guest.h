@@ -6,8 +6,8 @@
 #ifndef HVMM_TESTS_PCI_GUEST_H
 #define HVMM_TESTS_PCI_GUEST_H
 
-#include "devices/pci/pci.h"
 #include "guest.h"
+#include "tests/devices/testdev.h"
 
 #define ECAM_BASE   0xe0000000ul
 #define PCI_WIN_MEM 0xc0000000ul /* the port's memory window, 16 MiB */

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_hostile_setup(struct gt_ctx *c)
@@ -10,7 +10,8 @@ static int pci_hostile_setup(struct gt_ctx *c)
 	struct pci_dev *dev;
 
 	/* Two, each behind its own port, so BARs can be stacked on another device's. */
-	return pci_testdev_create(c->vm, NULL, &dev) || pci_testdev_create(c->vm, NULL, &dev);
+	return pci_testdev_create(c->pc->pci, NULL, &dev) ||
+	       pci_testdev_create(c->pc->pci, NULL, &dev);
 }
 
 static int pci_hostile_check(struct gt_ctx *c)

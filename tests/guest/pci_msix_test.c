@@ -1,12 +1,12 @@
 /* MSI-X delivered through irqfds to the guest's IDT, with masking and pending bits. */
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 #include "guest.h"
 
 static int pci_msix_setup(struct gt_ctx *c)
 {
 	struct pci_dev *dev;
 
-	return pci_testdev_create(c->vm, NULL, &dev);
+	return pci_testdev_create(c->pc->pci, NULL, &dev);
 }
 
 static int pci_msix_check(struct gt_ctx *c)

@@ -24,7 +24,7 @@
 #include <linux/kvm.h>
 #include <stdarg.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 
 /* ---- for test programs ---------------------------------------------------------------- */
 

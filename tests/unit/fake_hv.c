@@ -6,8 +6,6 @@
 
 #include "tests/unit/unit.h"
 
-#define FAKE_MAX_VCPUS 8
-
 struct hv_vm {
 	int unused;
 };
@@ -181,8 +179,7 @@ static int fake_ok_state(struct hv_vcpu *v, enum hv_vcpu_state s)
 {
 	if (fake_hv_fault("FAKE_SET_MP_STATE"))
 		return fake.fail_err;
-	(void)v;
-	(void)s;
+	fake.rec.vcpu_state[v->index] = s;
 	return 0;
 }
 
@@ -344,7 +341,7 @@ const struct hv_ops fake_hv_ops = {
 	.signal_msi = fake_signal_msi,
 };
 
-int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out)
+int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out)
 {
 	struct vm_config cfg = { .hypervisor = "fake",
 		                 .mem_size = mem,
@@ -353,5 +350,15 @@ int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out)
 		                 .cmdline = "",
 		                 .serial = SERIAL_NONE };
 
-	return vm_create(&cfg, &fake_hv_ops, out);
+	return pc_create(&cfg, &fake_hv_ops, out);
+}
+
+int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out)
+{
+	struct pc *pc;
+	int r = fake_pc_create(cpus, mem, &pc);
+
+	if (!r)
+		*out = pc->vm;
+	return r;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "tests/unit/unit.h"
 
 #define FD_CONTAINER 100

@@ -6,27 +6,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "platform/internal.h"
 #include "devices/devices.h"
 
 #define NR_CPUS 4
 
 static struct guest_mem mem;
-
-static uint16_t r16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t r32(const uint8_t *p)
-{
-	return r16(p) | (uint32_t)r16(p + 2) << 16;
-}
-
-static uint64_t r64(const uint8_t *p)
-{
-	return r32(p) | (uint64_t)r32(p + 4) << 32;
-}
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -45,7 +30,7 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 
 	assert_int_equal(mem_ptr(&mem, gpa, 36, &p), 0);
 	assert_memory_equal(p, sig, 4);
-	len = r32((uint8_t *)p + 4);
+	len = le32_get((uint8_t *)p + 4);
 	assert_true(len >= 36);
 	assert_int_equal(mem_ptr(&mem, gpa, len, &p), 0);
 	assert_int_equal(sum(p, len), 0);
@@ -58,11 +43,11 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 /* Find the XSDT entry with signature `sig`. */
 static const uint8_t *xsdt_find(const uint8_t *xsdt, const char *sig)
 {
-	uint32_t n = (r32(xsdt + 4) - 36) / 8;
+	uint32_t n = (le32_get(xsdt + 4) - 36) / 8;
 
 	for (uint32_t i = 0; i < n; i++) {
 		void *p;
-		uint64_t a = r64(xsdt + 36 + 8 * i);
+		uint64_t a = le64_get(xsdt + 36 + 8 * i);
 
 		assert_int_equal(mem_ptr(&mem, a, 4, &p), 0);
 		if (!memcmp(p, sig, 4))
@@ -86,9 +71,9 @@ static const uint8_t *rsdp_xsdt(void)
 	assert_memory_equal(rsdp, "RSD PTR ", 8);
 	assert_int_equal(sum(rsdp, 20), 0);
 	assert_int_equal(rsdp[15], 2);
-	assert_int_equal(r32(rsdp + 20), 36);
+	assert_int_equal(le32_get(rsdp + 20), 36);
 	assert_int_equal(sum(rsdp, 36), 0);
-	return table(r64(rsdp + 24), "XSDT");
+	return table(le64_get(rsdp + 24), "XSDT");
 }
 
 static int setup(void **state)
@@ -110,7 +95,7 @@ static void test_xsdt(void **state)
 
 	(void)state;
 	xsdt = rsdp_xsdt();
-	assert_int_equal(r32(xsdt + 4), 36 + 3 * 8);
+	assert_int_equal(le32_get(xsdt + 4), 36 + 3 * 8);
 	xsdt_find(xsdt, "FACP");
 	xsdt_find(xsdt, "APIC");
 	xsdt_find(xsdt, "MCFG");
@@ -122,7 +107,7 @@ static void assert_gas_io(const uint8_t *g, uint16_t port)
 	assert_int_equal(g[1], 8);
 	assert_int_equal(g[2], 0);
 	assert_int_equal(g[3], 1); /* byte access */
-	assert_int_equal(r64(g + 4), port);
+	assert_int_equal(le64_get(g + 4), port);
 }
 
 static void test_fadt(void **state)
@@ -131,19 +116,19 @@ static void test_fadt(void **state)
 
 	(void)state;
 	fadt = xsdt_find(rsdp_xsdt(), "FACP");
-	assert_int_equal(r32(fadt + 4), 276);
+	assert_int_equal(le32_get(fadt + 4), 276);
 	assert_int_equal(fadt[8], 6);
-	assert_true(r32(fadt + 112) & (1u << 20));        /* HW_REDUCED_ACPI */
-	assert_true(r32(fadt + 112) & (1u << 10));        /* RESET_REG_SUP */
-	assert_int_equal(r16(fadt + 109) & 0x3, 0);       /* no legacy devices, no 8042 */
-	assert_int_equal(r16(fadt + 109) & (1u << 3), 0); /* MSI allowed */
-	assert_int_equal(r16(fadt + 46), 0);              /* no SCI */
-	assert_int_equal(r32(fadt + 76), 0);              /* no PM timer */
+	assert_true(le32_get(fadt + 112) & (1u << 20));        /* HW_REDUCED_ACPI */
+	assert_true(le32_get(fadt + 112) & (1u << 10));        /* RESET_REG_SUP */
+	assert_int_equal(le16_get(fadt + 109) & 0x3, 0);       /* no legacy devices, no 8042 */
+	assert_int_equal(le16_get(fadt + 109) & (1u << 3), 0); /* MSI allowed */
+	assert_int_equal(le16_get(fadt + 46), 0);              /* no SCI */
+	assert_int_equal(le32_get(fadt + 76), 0);              /* no PM timer */
 	assert_gas_io(fadt + 116, POWER_RESET_REG);
 	assert_int_equal(fadt[128], POWER_RESET_VALUE);
 	assert_gas_io(fadt + 244, POWER_SLEEP_CTL);
 	assert_gas_io(fadt + 256, POWER_SLEEP_STS);
-	table(r64(fadt + 140), "DSDT");
+	table(le64_get(fadt + 140), "DSDT");
 }
 
 static void test_madt(void **state)
@@ -154,9 +139,9 @@ static void test_madt(void **state)
 
 	(void)state;
 	madt = xsdt_find(rsdp_xsdt(), "APIC");
-	assert_int_equal(r32(madt + 36), MEM_LAPIC_BASE);
-	assert_int_equal(r32(madt + 40), 0); /* no PCAT_COMPAT */
-	end = madt + r32(madt + 4);
+	assert_int_equal(le32_get(madt + 36), MEM_LAPIC_BASE);
+	assert_int_equal(le32_get(madt + 40), 0); /* no PCAT_COMPAT */
+	end = madt + le32_get(madt + 4);
 	for (p = madt + 44; p < end; p += p[1]) {
 		assert_true(p[1] >= 2 && p + p[1] <= end);
 		switch (p[0]) {
@@ -165,19 +150,19 @@ static void test_madt(void **state)
 			assert_true(p[3] < NR_CPUS);
 			assert_false(seen[p[3]]);
 			seen[p[3]] = true;
-			assert_int_equal(r32(p + 4) & 1, 1); /* enabled */
+			assert_int_equal(le32_get(p + 4) & 1, 1); /* enabled */
 			lapics++;
 			break;
 		case 1:
 			assert_int_equal(p[1], 12);
-			assert_int_equal(r32(p + 4), MEM_IOAPIC_BASE);
-			assert_int_equal(r32(p + 8), 0);
+			assert_int_equal(le32_get(p + 4), MEM_IOAPIC_BASE);
+			assert_int_equal(le32_get(p + 8), 0);
 			ioapics++;
 			break;
 		case 2:
 			assert_int_equal(p[1], 10);
 			assert_int_equal(p[3], 0); /* IRQ0 */
-			assert_int_equal(r32(p + 4), 2);
+			assert_int_equal(le32_get(p + 4), 2);
 			isos++;
 			break;
 		default:
@@ -196,9 +181,9 @@ static void test_mcfg(void **state)
 
 	(void)state;
 	mcfg = xsdt_find(rsdp_xsdt(), "MCFG");
-	assert_int_equal(r32(mcfg + 4), 36 + 8 + 16);
-	assert_int_equal(r64(mcfg + 44), MEM_ECAM_BASE);
-	assert_int_equal(r16(mcfg + 52), 0);
+	assert_int_equal(le32_get(mcfg + 4), 36 + 8 + 16);
+	assert_int_equal(le64_get(mcfg + 44), MEM_ECAM_BASE);
+	assert_int_equal(le16_get(mcfg + 52), 0);
 	assert_int_equal(mcfg[54], 0);
 	/* Buses 0-31, no more: Linux's boot-time scan probes every bus MCFG declares. */
 	assert_int_equal(mcfg[55], 31);
@@ -242,9 +227,9 @@ static void test_dsdt(void **state)
 
 	(void)state;
 	fadt = xsdt_find(rsdp_xsdt(), "FACP");
-	dsdt = table(r64(fadt + 140), "DSDT");
+	dsdt = table(le64_get(fadt + 140), "DSDT");
 	assert_int_equal(dsdt[8], 2); /* 64-bit integers */
-	len = r32(dsdt + 4);
+	len = le32_get(dsdt + 4);
 	aml = dsdt + 36;
 	end = dsdt + len;
 	n = len - 36;
@@ -278,8 +263,8 @@ static void test_dsdt_devices(void **state)
 
 	(void)state;
 	fadt = xsdt_find(rsdp_xsdt(), "FACP");
-	dsdt = table(r64(fadt + 140), "DSDT");
-	end = dsdt + r32(dsdt + 4);
+	dsdt = table(le64_get(fadt + 140), "DSDT");
+	end = dsdt + le32_get(dsdt + 4);
 	for (p = dsdt + 36; p + 2 < end; p++) {
 		const uint8_t *body, *crs;
 		size_t n, plen;
@@ -324,16 +309,16 @@ static void test_pci_windows(void **state)
 	assert_int_equal(base, GiB(105));
 
 	fadt = xsdt_find(rsdp_xsdt(), "FACP");
-	dsdt = table(r64(fadt + 140), "DSDT");
+	dsdt = table(le64_get(fadt + 140), "DSDT");
 	/* QWordMemory window at 64 GiB, and the ECAM motherboard resource. */
 	for (int i = 0; i < 8; i++)
 		want[i] = (uint8_t)(GiB(64) >> (8 * i));
-	q = find(dsdt, r32(dsdt + 4), (uint8_t[]){ 0x8a, 0x2b, 0x00 }, 3);
+	q = find(dsdt, le32_get(dsdt + 4), (uint8_t[]){ 0x8a, 0x2b, 0x00 }, 3);
 	assert_non_null(q);
 	assert_memory_equal(q + 14, want, 8);
-	assert_non_null(find(dsdt, r32(dsdt + 4), ecam, sizeof(ecam)));
+	assert_non_null(find(dsdt, le32_get(dsdt + 4), ecam, sizeof(ecam)));
 	/* WordBusNumber: the host bridge decodes buses 0-31, the range MCFG gives. */
-	q = find(dsdt, r32(dsdt + 4), (uint8_t[]){ 0x88, 0x0d, 0x00, 0x02 }, 4);
+	q = find(dsdt, le32_get(dsdt + 4), (uint8_t[]){ 0x88, 0x0d, 0x00, 0x02 }, 4);
 	assert_non_null(q);
 	assert_int_equal(q[8] | q[9] << 8, 0);
 	assert_int_equal(q[10] | q[11] << 8, 31);
@@ -358,6 +343,69 @@ static void test_build_limits(void **state)
 	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, VM_MAX_CPUS, &mem, &len), -ENOSPC);
 }
 
+/* The one address-space emitter writes the Word, DWord and QWord forms of ACPI 6.4.3.5. */
+static void test_aml_windows(void **state)
+{
+	static const uint8_t word[16] = { 0x88, 13, 0, AML_RES_BUS, AML_RES_WINDOW, 0, 0, 0, 0, 0,
+		                          0x1f, 0,  0, 0,           0x20,           0 };
+	static const uint8_t dword[26] = {
+		0x87, 23,   0,    AML_RES_MEM, AML_RES_WINDOW, 1, 0, 0, 0, 0, 0, 0, 0,
+		0xc0, 0xff, 0xff, 0xff,        0xdf,           0, 0, 0, 0, 0, 0, 0, 0x20
+	};
+	struct aml_res r = { .n = 0 };
+
+	(void)state;
+	aml_res_window(&r, AML_RES_BUS, 0, 2, 0, 32);
+	assert_int_equal(r.n, sizeof(word));
+	assert_memory_equal(r.b, word, sizeof(word));
+	r = (struct aml_res){ .n = 0 };
+	aml_res_window(&r, AML_RES_MEM, AML_RES_MEM_RW, 4, 0xc0000000, MiB(512));
+	assert_int_equal(r.n, sizeof(dword));
+	assert_memory_equal(r.b, dword, sizeof(dword));
+	r = (struct aml_res){ .n = 0 };
+	aml_res_window(&r, AML_RES_MEM, 0, 8, GiB(64), GiB(64));
+	assert_int_equal(r.n, 46);
+	assert_int_equal(r.b[0], 0x8a);
+	assert_int_equal(le16_get(r.b + 1), 43);
+	assert_int_equal(le64_get(r.b + 14), GiB(64));
+	assert_int_equal(le64_get(r.b + 22), GiB(128) - 1);
+	assert_int_equal(le64_get(r.b + 38), GiB(64));
+	assert_false(r.full);
+}
+
+/* A _CRS buffer never grows past AML_RES_MAX: the descriptor that does not fit is refused. */
+static void test_aml_res_bounds(void **state)
+{
+	uint8_t before[AML_RES_MAX];
+	struct aml_res r = { .n = 0 };
+	uint8_t out[512];
+	struct aml a = { .p = out, .cap = sizeof(out) };
+	size_t n;
+
+	(void)state;
+	while (r.n + 46 <= AML_RES_MAX)
+		aml_res_window(&r, AML_RES_MEM, 0, 8, GiB(64), GiB(64));
+	assert_false(r.full);
+	n = r.n;
+	memcpy(before, r.b, sizeof(before));
+	aml_res_window(&r, AML_RES_MEM, 0, 8, GiB(64), GiB(64));
+	assert_true(r.full);
+	assert_int_equal(r.n, n);
+	assert_memory_equal(r.b, before, sizeof(before));
+	/* Once full, even a descriptor that would fit is refused: the buffer is incomplete. */
+	aml_res_end(&r);
+	assert_int_equal(r.n, n);
+	/* The table that would carry it fails instead of carrying a truncated _CRS. */
+	aml_name_res(&a, "_CRS", &r);
+	assert_true(a.full);
+	assert_int_equal(a.len, 0);
+	/* A width the encoder does not know is refused the same way. */
+	r = (struct aml_res){ .n = 0 };
+	aml_res_window(&r, AML_RES_IO, 0, 3, 0, 16);
+	assert_true(r.full);
+	assert_int_equal(r.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_madt),        cmocka_unit_test(test_mcfg),
 		cmocka_unit_test(test_dsdt),        cmocka_unit_test(test_dsdt_devices),
 		cmocka_unit_test(test_pci_windows), cmocka_unit_test(test_build_limits),
+		cmocka_unit_test(test_aml_windows), cmocka_unit_test(test_aml_res_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "core/bus.h"
 
 struct hits {
 	uint64_t off;

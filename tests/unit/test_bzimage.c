@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "devices/devices.h"
 #include "tests/unit/unit.h"
 
@@ -22,60 +22,27 @@
 static uint8_t image[IMAGE_LEN];
 static struct guest_mem mem;
 
-static void w16(uint8_t *p, size_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void w32(uint8_t *p, size_t off, uint32_t v)
-{
-	w16(p, off, (uint16_t)v);
-	w16(p, off + 2, (uint16_t)(v >> 16));
-}
-
-static void w64(uint8_t *p, size_t off, uint64_t v)
-{
-	w32(p, off, (uint32_t)v);
-	w32(p, off + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t r16(const uint8_t *p, size_t off)
-{
-	return (uint16_t)(p[off] | p[off + 1] << 8);
-}
-
-static uint32_t r32(const uint8_t *p, size_t off)
-{
-	return r16(p, off) | (uint32_t)r16(p, off + 2) << 16;
-}
-
-static uint64_t r64(const uint8_t *p, size_t off)
-{
-	return r32(p, off) | (uint64_t)r32(p, off + 4) << 32;
-}
-
 /* A minimal image as Linux 6.x's header.S lays it out (boot protocol 2.15). */
 static void make_image(void)
 {
 	memset(image, 0, sizeof(image));
 	image[0x1f1] = SETUP_SECTS;
-	w32(image, 0x1f4, KERNEL_LEN / 16);
-	w16(image, 0x1fe, 0xaa55);
+	le32_put(image + 0x1f4, KERNEL_LEN / 16);
+	le16_put(image + 0x1fe, 0xaa55);
 	image[0x200] = 0xeb;
 	image[0x201] = 0x6a; /* header ends at 0x26c */
 	memcpy(image + 0x202, "HdrS", 4);
-	w16(image, 0x206, 0x020f);
+	le16_put(image + 0x206, 0x020f);
 	image[0x211] = 0x01; /* LOADED_HIGH */
-	w32(image, 0x214, 0x100000);
-	w32(image, 0x22c, 0x7fffffff);
-	w32(image, 0x230, 0x200000);
+	le32_put(image + 0x214, 0x100000);
+	le32_put(image + 0x22c, 0x7fffffff);
+	le32_put(image + 0x230, 0x200000);
 	image[0x234] = 1;
 	image[0x235] = 21;
-	w16(image, 0x236, 0x7f); /* XLF_KERNEL_64 and friends */
-	w32(image, 0x238, 2047);
-	w64(image, 0x258, RUN_AT);
-	w32(image, 0x260, INIT_SIZE);
+	le16_put(image + 0x236, 0x7f); /* XLF_KERNEL_64 and friends */
+	le32_put(image + 0x238, 2047);
+	le64_put(image + 0x258, RUN_AT);
+	le32_put(image + 0x260, INIT_SIZE);
 	/* Something recognisable in the protected-mode kernel, and past the header's end. */
 	for (size_t i = 0; i < KERNEL_LEN; i++)
 		image[SETUP_LEN + i] = (uint8_t)(i * 7 + 1);
@@ -156,39 +123,39 @@ static void test_good_image(void **state)
 	assert_int_equal(zp[0], 0);
 	assert_int_equal(zp[0x1ef], 0); /* sentinel */
 	assert_memory_equal(zp + 0x202, "HdrS", 4);
-	assert_int_equal(r16(zp, 0x206), 0x020f);
-	assert_int_equal(r32(zp, 0x260), INIT_SIZE);
+	assert_int_equal(le16_get(zp + 0x206), 0x020f);
+	assert_int_equal(le32_get(zp + 0x260), INIT_SIZE);
 	assert_int_equal(zp[0x26c], 0);
 	/* The loader's fields. */
 	assert_int_equal(zp[0x210], 0xff);
-	assert_int_equal(r16(zp, 0x1fa), 0xffff);
-	assert_int_equal(r32(zp, 0x214), MiB(1));
-	assert_int_equal(r32(zp, 0x228), BOOT_CMDLINE_GPA);
-	assert_int_equal(r32(zp, 0x218), want_initrd);
-	assert_int_equal(r32(zp, 0x21c), sizeof(initrd));
-	assert_int_equal(r32(zp, 0x0c0), 0);
-	assert_int_equal(r32(zp, 0x0c4), 0);
-	assert_int_equal(r32(zp, 0x0c8), 0);
-	assert_int_equal(r64(zp, 0x070), ACPI_BASE);
+	assert_int_equal(le16_get(zp + 0x1fa), 0xffff);
+	assert_int_equal(le32_get(zp + 0x214), MiB(1));
+	assert_int_equal(le32_get(zp + 0x228), BOOT_CMDLINE_GPA);
+	assert_int_equal(le32_get(zp + 0x218), want_initrd);
+	assert_int_equal(le32_get(zp + 0x21c), sizeof(initrd));
+	assert_int_equal(le32_get(zp + 0x0c0), 0);
+	assert_int_equal(le32_get(zp + 0x0c4), 0);
+	assert_int_equal(le32_get(zp + 0x0c8), 0);
+	assert_int_equal(le64_get(zp + 0x070), ACPI_BASE);
 
 	/* e820: low RAM, the reserved BIOS area, RAM from 1 MiB, ECAM. */
 	assert_int_equal(zp[0x1e8], 4);
 	e = zp + 0x2d0;
-	assert_int_equal(r64(e, 0), 0);
-	assert_int_equal(r64(e, 8), 0x9fc00);
-	assert_int_equal(r32(e, 16), 1);
+	assert_int_equal(le64_get(e + 0), 0);
+	assert_int_equal(le64_get(e + 8), 0x9fc00);
+	assert_int_equal(le32_get(e + 16), 1);
 	e += 20;
-	assert_int_equal(r64(e, 0), 0x9fc00);
-	assert_int_equal(r64(e, 8), MiB(1) - 0x9fc00);
-	assert_int_equal(r32(e, 16), 2);
+	assert_int_equal(le64_get(e + 0), 0x9fc00);
+	assert_int_equal(le64_get(e + 8), MiB(1) - 0x9fc00);
+	assert_int_equal(le32_get(e + 16), 2);
 	e += 20;
-	assert_int_equal(r64(e, 0), MiB(1));
-	assert_int_equal(r64(e, 8), RAM - MiB(1));
-	assert_int_equal(r32(e, 16), 1);
+	assert_int_equal(le64_get(e + 0), MiB(1));
+	assert_int_equal(le64_get(e + 8), RAM - MiB(1));
+	assert_int_equal(le32_get(e + 16), 1);
 	e += 20;
-	assert_int_equal(r64(e, 0), MEM_ECAM_BASE);
-	assert_int_equal(r64(e, 8), MEM_ECAM_SIZE);
-	assert_int_equal(r32(e, 16), 2);
+	assert_int_equal(le64_get(e + 0), MEM_ECAM_BASE);
+	assert_int_equal(le64_get(e + 8), MEM_ECAM_SIZE);
+	assert_int_equal(le32_get(e + 16), 2);
 	assert_memory_equal(e + 20, (uint8_t[20]){ 0 }, 20);
 }
 
@@ -203,9 +170,9 @@ static void test_no_initrd_no_cmdline(void **state)
 	assert_int_equal(
 	    bzimage_load(&mem, image, sizeof(image), NULL, NULL, 0, 0, &bi, err, sizeof(err)), 0);
 	assert_int_equal(bi.initrd_gpa, 0);
-	assert_int_equal(r32(zp, 0x218), 0);
-	assert_int_equal(r32(zp, 0x21c), 0);
-	assert_int_equal(r64(zp, 0x070), 0);
+	assert_int_equal(le32_get(zp + 0x218), 0);
+	assert_int_equal(le32_get(zp + 0x21c), 0);
+	assert_int_equal(le64_get(zp + 0x070), 0);
 	assert_int_equal(*gpa(BOOT_CMDLINE_GPA), 0);
 }
 
@@ -219,8 +186,8 @@ static void test_limits(void **state)
 
 	(void)state;
 	make_image();
-	w32(image, 0x22c, MiB(48) - 1);
-	w32(image, 0x238, 16);
+	le32_put(image + 0x22c, MiB(48) - 1);
+	le32_put(image + 0x238, 16);
 	memset(cmdline, 'x', 16);
 	cmdline[16] = 0;
 	assert_int_equal(bzimage_load(&mem, image, sizeof(image), cmdline, initrd, sizeof(initrd),
@@ -246,11 +213,11 @@ static void test_high_ram(void **state)
 	zp = (uint8_t *)big.ram[0].hva + BOOT_ZERO_PAGE;
 	assert_int_equal(zp[0x1e8], 5);
 	e = zp + 0x2d0 + 2 * 20;
-	assert_int_equal(r64(e, 8), GiB(3) - MiB(1));
+	assert_int_equal(le64_get(e + 8), GiB(3) - MiB(1));
 	e = zp + 0x2d0 + 4 * 20;
-	assert_int_equal(r64(e, 0), GiB(4));
-	assert_int_equal(r64(e, 8), MiB(256));
-	assert_int_equal(r32(e, 16), 1);
+	assert_int_equal(le64_get(e + 0), GiB(4));
+	assert_int_equal(le64_get(e + 8), MiB(256));
+	assert_int_equal(le32_get(e + 16), 1);
 	mem_destroy(&big);
 }
 
@@ -303,14 +270,14 @@ static void m_boot_flag(size_t *len, const char **c, size_t *i)
 	(void)len;
 	(void)c;
 	(void)i;
-	w16(image, 0x1fe, 0);
+	le16_put(image + 0x1fe, 0);
 }
 static void m_old(size_t *len, const char **c, size_t *i)
 {
 	(void)len;
 	(void)c;
 	(void)i;
-	w16(image, 0x206, 0x0206);
+	le16_put(image + 0x206, 0x0206);
 }
 static void m_hdr_end(size_t *len, const char **c, size_t *i)
 {
@@ -331,34 +298,34 @@ static void m_32bit(size_t *len, const char **c, size_t *i)
 	(void)len;
 	(void)c;
 	(void)i;
-	w16(image, 0x236, 0x7e);
+	le16_put(image + 0x236, 0x7e);
 }
 static void m_syssize(size_t *len, const char **c, size_t *i)
 {
 	(void)len;
 	(void)c;
 	(void)i;
-	w32(image, 0x1f4, 0xffffffff);
+	le32_put(image + 0x1f4, 0xffffffff);
 }
 static void m_tiny_kernel(size_t *len, const char **c, size_t *i)
 {
 	(void)len;
 	(void)c;
 	(void)i;
-	w32(image, 0x1f4, 0x10);
+	le32_put(image + 0x1f4, 0x10);
 }
 static void m_align(size_t *len, const char **c, size_t *i)
 {
 	(void)len;
 	(void)c;
 	(void)i;
-	w32(image, 0x230, 0x300000);
+	le32_put(image + 0x230, 0x300000);
 }
 static void m_cmdline(size_t *len, const char **c, size_t *i)
 {
 	(void)len;
 	(void)i;
-	w32(image, 0x238, 8);
+	le32_put(image + 0x238, 8);
 	*c = "console=ttyS0";
 }
 static void m_init_size(size_t *len, const char **c, size_t *i)
@@ -366,7 +333,7 @@ static void m_init_size(size_t *len, const char **c, size_t *i)
 	(void)len;
 	(void)c;
 	(void)i;
-	w32(image, 0x260, (uint32_t)MiB(60));
+	le32_put(image + 0x260, (uint32_t)MiB(60));
 }
 static void m_initrd(size_t *len, const char **c, size_t *i)
 {
@@ -374,14 +341,14 @@ static void m_initrd(size_t *len, const char **c, size_t *i)
 	(void)c;
 	/* The kernel runs up to 20 MiB; 1 MiB does not fit between it and 20.5 MiB. */
 	*i = MiB(1);
-	w32(image, 0x22c, MiB(20) + KiB(512) - 1);
+	le32_put(image + 0x22c, MiB(20) + KiB(512) - 1);
 }
 static void m_initrd_max_low(size_t *len, const char **c, size_t *i)
 {
 	(void)len;
 	(void)c;
 	(void)i;
-	w32(image, 0x22c, MiB(8) - 1); /* below the running kernel */
+	le32_put(image + 0x22c, MiB(8) - 1); /* below the running kernel */
 }
 
 static void test_refusals(void **state)
@@ -404,12 +371,13 @@ static void test_refusals(void **state)
 	expect_refused(m_initrd_max_low, -E2BIG, "initrd");
 }
 
-/* Through vm_load() on the fake hypervisor: a Linux boot with ACPI tables and an initrd file. */
-static void test_vm_load(void **state)
+/* Through boot_load() on the fake hypervisor: a Linux boot with ACPI tables and an initrd file. */
+static void test_boot_load(void **state)
 {
 	char path[] = "/tmp/hvmm-test-initrd-XXXXXX";
 	struct vm_config cfg = { .kernel = "crafted-bzImage", .cmdline = "console=ttyS0" };
 	struct vm *vm = NULL;
+	struct hv_regs regs;
 	uint8_t *zp, *ram;
 	int fd;
 
@@ -422,22 +390,26 @@ static void test_vm_load(void **state)
 	cfg.initrd = path;
 	fake_hv_reset();
 	assert_int_equal(fake_vm_create(2, RAM, &vm), 0);
-	assert_int_equal(vm_load(vm, &cfg, image, sizeof(image)), 0);
+	assert_int_equal(boot_load(vm, &cfg, image, sizeof(image)), 0);
 	unlink(path);
-	assert_true(vm->linux_boot);
-	assert_int_equal(vm->entry, MiB(1) + 0x200);
+	/* Linux's way in: the BSP at startup_64 with RSI = zero page, the AP waiting for SIPI. */
+	assert_int_equal(vm->hv->vcpu_get_regs(vm->vcpus[0].hv, &regs), 0);
+	assert_int_equal(regs.rip, MiB(1) + 0x200);
+	assert_int_equal(regs.rsi, BOOT_ZERO_PAGE);
+	assert_int_equal(fake_hv_record()->vcpu_state[0], HV_VCPU_RUNNABLE);
+	assert_int_equal(fake_hv_record()->vcpu_state[1], HV_VCPU_WAIT_SIPI);
 	ram = vm->mem.ram[0].hva;
 	zp = ram + BOOT_ZERO_PAGE;
-	assert_int_equal(r64(zp, 0x070), ACPI_BASE);
+	assert_int_equal(le64_get(zp + 0x070), ACPI_BASE);
 	assert_memory_equal(ram + ACPI_BASE, "RSD PTR ", 8);
-	assert_int_equal(r32(zp, 0x21c), 7);
-	assert_memory_equal(ram + r32(zp, 0x218), "initrd!", 7);
+	assert_int_equal(le32_get(zp + 0x21c), 7);
+	assert_memory_equal(ram + le32_get(zp + 0x218), "initrd!", 7);
 	vm_destroy(vm);
 
 	/* A bad image is refused before any VM exists, with its reason logged. */
-	w16(image, 0x206, 0x0205);
+	le16_put(image + 0x206, 0x0205);
 	capture_begin();
-	assert_int_equal(vm_check_kernel("old-bzImage", image, sizeof(image)), -ENOEXEC);
+	assert_int_equal(boot_check_kernel("old-bzImage", image, sizeof(image)), -ENOEXEC);
 	assert_non_null(strstr(capture_end(), "old-bzImage: boot protocol 2.05"));
 }
 
@@ -450,7 +422,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_high_ram),
 		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_vm_load),
+		cmocka_unit_test(test_boot_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 
 static int parse(struct vm_config *cfg, char *err, const char *a0, const char *a1, const char *a2,
                  const char *a3, const char *a4)

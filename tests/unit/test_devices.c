@@ -11,13 +11,18 @@
 #define COM(r) (COM1_PORT + (r))
 
 static struct vm *vm;
+static struct pc *pc;
 
 static int setup(void **state)
 {
 	(void)state;
 	fake_hv_reset();
 	log_set_level(LOG_ERR);
-	return fake_vm_create(1, MiB(4), &vm);
+	int r = fake_pc_create(1, MiB(4), &pc);
+
+	if (!r)
+		vm = pc->vm;
+	return r;
 }
 
 static int teardown(void **state)
@@ -65,7 +70,7 @@ static uint64_t delivered(void)
 {
 	struct ioapic_stats st;
 
-	ioapic_stats(vm->ioapic, &st);
+	ioapic_stats(pc->ioapic, &st);
 	return st.delivered;
 }
 
@@ -134,7 +139,7 @@ static void test_serial_receive_interrupt(void **state)
 	outb(COM(2), 0xc1); /* FIFO on, trigger at 14 */
 	outb(COM(1), 0x01); /* receive interrupt */
 	before = delivered();
-	assert_int_equal(serial_receive(vm->serial, (const uint8_t *)"hi", 2), 2);
+	assert_int_equal(serial_receive(pc->serial, (const uint8_t *)"hi", 2), 2);
 	/* Below the trigger level: a character-timeout interrupt. */
 	assert_int_equal(inb(COM(2)) & 0x0f, 0x0c);
 	assert_int_equal(delivered(), before + 1);
@@ -142,7 +147,7 @@ static void test_serial_receive_interrupt(void **state)
 	assert_int_equal(inb(COM(0)), 'i');
 	assert_int_equal(inb(COM(2)) & 0x0f, 0x01);
 	memset(data, 'x', sizeof(data));
-	assert_int_equal(serial_receive(vm->serial, data, sizeof(data)), sizeof(data));
+	assert_int_equal(serial_receive(pc->serial, data, sizeof(data)), sizeof(data));
 	assert_int_equal(inb(COM(2)) & 0x0f, 0x04); /* at the trigger level */
 	outb(COM(2), 0x03);                         /* clear the receive FIFO */
 	assert_int_equal(inb(COM(5)) & 1, 0);
@@ -196,15 +201,15 @@ static void test_ioapic_edge_and_mask(void **state)
 	(void)state;
 	set_rte(3, 0x40);
 	before = delivered();
-	ioapic_set_irq(vm->ioapic, 3, true);
-	ioapic_set_irq(vm->ioapic, 3, true); /* still high: no new edge */
-	ioapic_set_irq(vm->ioapic, 3, false);
+	ioapic_set_irq(pc->ioapic, 3, true);
+	ioapic_set_irq(pc->ioapic, 3, true); /* still high: no new edge */
+	ioapic_set_irq(pc->ioapic, 3, false);
 	assert_int_equal(delivered(), before + 1);
 	set_rte(3, 0x40 | (1u << 16));
-	ioapic_set_irq(vm->ioapic, 3, true);
-	ioapic_set_irq(vm->ioapic, 3, false);
+	ioapic_set_irq(pc->ioapic, 3, true);
+	ioapic_set_irq(pc->ioapic, 3, false);
 	assert_int_equal(delivered(), before + 1);
-	ioapic_set_irq(vm->ioapic, 99, true); /* out of range: ignored */
+	ioapic_set_irq(pc->ioapic, 99, true); /* out of range: ignored */
 }
 
 static void test_ioapic_level_remote_irr(void **state)
@@ -214,30 +219,30 @@ static void test_ioapic_level_remote_irr(void **state)
 	(void)state;
 	set_rte(9, (1u << 15) | 0x42);
 	before = delivered();
-	ioapic_set_irq(vm->ioapic, 9, true);
+	ioapic_set_irq(pc->ioapic, 9, true);
 	assert_int_equal(delivered(), before + 1);
 	assert_true(ioapic_rd(0x10 + 18) & (1u << 14)); /* Remote IRR */
 	/* The guest cannot clear Remote IRR by writing the RTE. */
 	ioapic_wr(0x10 + 18, (1u << 15) | 0x42);
 	assert_true(ioapic_rd(0x10 + 18) & (1u << 14));
-	ioapic_set_irq(vm->ioapic, 9, true); /* held: no redelivery before EOI */
+	ioapic_set_irq(pc->ioapic, 9, true); /* held: no redelivery before EOI */
 	assert_int_equal(delivered(), before + 1);
-	ioapic_eoi(vm->ioapic, 0x99); /* other vector: nothing */
+	ioapic_eoi(pc->ioapic, 0x99); /* other vector: nothing */
 	assert_true(ioapic_rd(0x10 + 18) & (1u << 14));
-	ioapic_eoi(vm->ioapic, 0x42); /* line still high: delivered again */
+	ioapic_eoi(pc->ioapic, 0x42); /* line still high: delivered again */
 	assert_int_equal(delivered(), before + 2);
-	ioapic_set_irq(vm->ioapic, 9, false);
-	ioapic_eoi(vm->ioapic, 0x42);
+	ioapic_set_irq(pc->ioapic, 9, false);
+	ioapic_eoi(pc->ioapic, 0x42);
 	assert_false(ioapic_rd(0x10 + 18) & (1u << 14));
 	assert_int_equal(delivered(), before + 2);
 	/* Masked while high: delivered when unmasked. */
 	set_rte(9, (1u << 16) | (1u << 15) | 0x42);
-	ioapic_set_irq(vm->ioapic, 9, true);
+	ioapic_set_irq(pc->ioapic, 9, true);
 	assert_int_equal(delivered(), before + 2);
 	set_rte(9, (1u << 15) | 0x42);
 	assert_int_equal(delivered(), before + 3);
-	ioapic_set_irq(vm->ioapic, 9, false);
-	ioapic_eoi(vm->ioapic, 0x42);
+	ioapic_set_irq(pc->ioapic, 9, false);
+	ioapic_eoi(pc->ioapic, 0x42);
 }
 
 static void test_ioapic_eoi_register(void **state)
@@ -247,9 +252,9 @@ static void test_ioapic_eoi_register(void **state)
 
 	(void)state;
 	set_rte(10, (1u << 15) | 0x42);
-	ioapic_set_irq(vm->ioapic, 10, true);
+	ioapic_set_irq(pc->ioapic, 10, true);
 	before = delivered();
-	ioapic_set_irq(vm->ioapic, 10, false);
+	ioapic_set_irq(pc->ioapic, 10, false);
 	bus_access(&vm->mmio, MEM_IOAPIC_BASE + 0x40, &v, 4, true);
 	assert_false(ioapic_rd(0x10 + 20) & (1u << 14));
 	assert_int_equal(delivered(), before);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 
 #define LOAD_AT 0x200000ull
 

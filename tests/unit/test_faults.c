@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "tests/unit/unit.h"
 
 /*
@@ -159,11 +159,13 @@ static void test_vfio_setup_walk(void **state)
 		bool cont_open, dev_open;
 		const char *log;
 		struct vm *vm;
+		struct pc *pc;
 		int r;
 
 		fake_hv_reset();
 		fake_vfio_init(&fv);
-		assert_int_equal(fake_vm_create(1, MiB(16), &vm), 0);
+		assert_int_equal(fake_pc_create(1, MiB(16), &pc), 0);
+		vm = pc->vm;
 		inj_n = n;
 		inj_calls = 0;
 		if (getenv("FAULTS_DEBUG"))
@@ -178,11 +180,12 @@ static void test_vfio_setup_walk(void **state)
 		if (!r)
 			r = vfio_device_reset(&vp->dev);
 		if (!r)
-			r = vfio_pci_create(vm, vp); /* may have made the PCI function anyway */
+			r = vfio_pci_create(vm, pc->pci,
+			                    vp); /* may have made the PCI function anyway */
 		if (!r)
 			r = vfio_bars_mmap(vp);
 		if (!r)
-			r = pci_attach(vm, NULL, vp->pdev);
+			r = pci_attach(pc->pci, NULL, vp->pdev);
 		if (!r)
 			r = vfio_container_map_ram(&c, &vm->mem);
 		log = capture_end();

@@ -4,7 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "core/log.h"
+#include "core/mem.h"
 
 static void test_layout_small(void **state)
 {

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hv-mshv/hv_mshv.h"
+#include "hv-mshv/internal.h"
 #include "tests/unit/unit.h"
 
 #define DEV_FD  10

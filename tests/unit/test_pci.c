@@ -10,7 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
+#include "tests/devices/testdev.h"
 #include "tests/unit/unit.h"
 
 #define WIN_MEM  0xc0000000ull /* the test port's memory window: 16 MiB */
@@ -18,6 +19,7 @@
 #define WIN_IO   0x1000u       /* and its I/O window: 4 KiB */
 
 static struct vm *vm;
+static struct pci_root *root;
 
 /* What the recording device's ops saw. */
 struct rec_call {
@@ -67,7 +69,14 @@ static int setup(void **state)
 	fake_hv_reset();
 	log_set_level(LOG_ERR);
 	nr_calls = 0;
-	return fake_vm_create(1, MiB(64), &vm);
+	struct pc *pc;
+	int r = fake_pc_create(1, MiB(64), &pc);
+
+	if (r)
+		return r;
+	vm = pc->vm;
+	root = pc->pci;
+	return 0;
 }
 
 static int teardown(void **state)
@@ -113,7 +122,7 @@ static struct pci_dev *new_dev(const struct pci_dev_ops *ops)
 		                     .ops = ops };
 	struct pci_dev *d;
 
-	assert_int_equal(pci_dev_create(vm, &info, &d), 0);
+	assert_int_equal(pci_dev_create(root, &info, &d), 0);
 	return d;
 }
 
@@ -123,8 +132,8 @@ static struct pci_port *plug(struct pci_dev *d)
 	struct pci_port *port;
 	struct pci_dev *p;
 
-	assert_int_equal(pci_root_port_create(vm, "test", &port), 0);
-	assert_int_equal(pci_attach(vm, port, d), 0);
+	assert_int_equal(pci_root_port_create(root, "test", &port), 0);
+	assert_int_equal(pci_attach(root, port, d), 0);
 	p = pci_port_dev(port);
 	wcfg(p, PCI_SECONDARY_BUS, 1, 1);
 	wcfg(p, PCI_SUBORDINATE_BUS, 1, 1);
@@ -226,13 +235,13 @@ static void test_root_port_routing(void **state)
 	uint16_t pcie;
 
 	(void)state;
-	assert_int_equal(pci_testdev_create(vm, NULL, &d), 0);
+	assert_int_equal(pci_testdev_create(root, NULL, &d), 0);
 	/* rp0 at 00:01.0, a PCIe root port with a type-1 header. */
 	assert_int_equal(ecam_rd(0, 1, 0, PCI_VENDOR_ID, 4),
 	                 PCI_DEVICE_ROOT_PORT << 16 | PCI_VENDOR_REDHAT);
 	assert_int_equal(ecam_rd(0, 1, 0, PCI_CLASS_REVISION, 4) >> 8, PCI_CLASS_CODE_PCI_BRIDGE);
 	assert_int_equal(ecam_rd(0, 1, 0, PCI_HEADER_TYPE, 1), PCI_HEADER_TYPE_BRIDGE);
-	assert_int_equal(pci_root_port_find(vm, "rp0", &port), 0);
+	assert_int_equal(pci_root_port_find(root, "rp0", &port), 0);
 	pcie = pci_cap_find(pci_port_dev(port), PCI_CAP_ID_EXP);
 	assert_true(pcie >= 0x40);
 	assert_int_equal(ecam_rd(0, 1, 0, pcie + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_TYPE,
@@ -262,7 +271,7 @@ static void test_bridge_registers(void **state)
 	struct pci_dev *p;
 
 	(void)state;
-	assert_int_equal(pci_root_port_create(vm, "a", &port), 0);
+	assert_int_equal(pci_root_port_create(root, "a", &port), 0);
 	p = pci_port_dev(port);
 	/* Linux's window probes: I/O (32-bit), prefetchable (64-bit) are implemented. */
 	wcfg(p, PCI_IO_BASE, 2, 0xe0f0);
@@ -429,7 +438,7 @@ static void test_default_map_and_overlap(void **state)
 	(void)port;
 	b = new_dev(&plain_ops);
 	assert_int_equal(pci_bar_init(b, 0, PCI_BAR_MEM32, KiB(8), false), 0);
-	assert_int_equal(pci_attach_fn(vm, port, 1, b), 0);
+	assert_int_equal(pci_attach_fn(root, port, 1, b), 0);
 	/* Function 1 made function 0 multi-function. */
 	assert_int_equal(cfg(a, PCI_HEADER_TYPE, 1), 0x80);
 	wcfg(a, PCI_BASE_ADDRESS_1, 4, (uint32_t)WIN_MEM + 0x1000);
@@ -460,7 +469,7 @@ static void test_crowded_bar_decodes_when_freed(void **state)
 	assert_int_equal(pci_bar_init(a, 0, PCI_BAR_MEM32, KiB(4), false), 0);
 	assert_int_equal(pci_bar_init(b, 0, PCI_BAR_MEM32, KiB(8), false), 0);
 	port = plug(a);
-	assert_int_equal(pci_attach_fn(vm, port, 1, b), 0);
+	assert_int_equal(pci_attach_fn(root, port, 1, b), 0);
 	wcfg(a, PCI_BASE_ADDRESS_0, 4, (uint32_t)WIN_MEM + 0x1000);
 	wcfg(a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
 	wcfg(b, PCI_BASE_ADDRESS_0, 4, (uint32_t)WIN_MEM);
@@ -492,7 +501,7 @@ static void test_cap_lists(void **state)
 	uint16_t off;
 
 	(void)state;
-	assert_int_equal(pci_testdev_create(vm, NULL, &d), 0);
+	assert_int_equal(pci_testdev_create(root, NULL, &d), 0);
 	ecam_wr(0, 1, 0, PCI_SECONDARY_BUS, 1, 1);
 	assert_true(ecam_rd(1, 0, 0, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
 	for (at = ecam_rd(1, 0, 0, PCI_CAPABILITY_LIST, 1); at && n < 8;
@@ -573,22 +582,22 @@ static void test_port_api(void **state)
 	struct pci_dev *d1 = new_dev(&plain_ops), *d2 = new_dev(&plain_ops);
 
 	(void)state;
-	assert_int_equal(pci_root_port_create(vm, "rp0", &a), 0);
-	assert_int_equal(pci_root_port_create(vm, "rp0", &b), -EEXIST);
-	assert_int_equal(pci_root_port_create(vm, "bad name", &b), -EINVAL);
-	assert_int_equal(pci_root_port_create(vm, "", &b), -EINVAL);
-	assert_int_equal(pci_root_port_create(vm, "gpu_0-a", &b), 0);
-	assert_int_equal(pci_root_port_find(vm, "gpu_0-a", &c), 0);
+	assert_int_equal(pci_root_port_create(root, "rp0", &a), 0);
+	assert_int_equal(pci_root_port_create(root, "rp0", &b), -EEXIST);
+	assert_int_equal(pci_root_port_create(root, "bad name", &b), -EINVAL);
+	assert_int_equal(pci_root_port_create(root, "", &b), -EINVAL);
+	assert_int_equal(pci_root_port_create(root, "gpu_0-a", &b), 0);
+	assert_int_equal(pci_root_port_find(root, "gpu_0-a", &c), 0);
 	assert_ptr_equal(b, c);
-	assert_int_equal(pci_root_port_find(vm, "nope", &c), -ENOENT);
+	assert_int_equal(pci_root_port_find(root, "nope", &c), -ENOENT);
 	assert_string_equal(pci_port_name(b), "gpu_0-a");
 	assert_int_equal(pci_port_dev(b)->devfn, 2 << 3);
-	assert_int_equal(pci_attach(vm, a, d1), 0);
-	assert_int_equal(pci_attach(vm, a, d2), -EBUSY);
-	assert_int_equal(pci_attach(vm, b, d1), -EINVAL);
-	assert_int_equal(pci_attach_fn(vm, b, 8, d2), -EINVAL);
+	assert_int_equal(pci_attach(root, a, d1), 0);
+	assert_int_equal(pci_attach(root, a, d2), -EBUSY);
+	assert_int_equal(pci_attach(root, b, d1), -EINVAL);
+	assert_int_equal(pci_attach_fn(root, b, 8, d2), -EINVAL);
 	/* A device without a port gets its own, named clear of "rp0". */
-	assert_int_equal(pci_attach(vm, NULL, d2), 0);
+	assert_int_equal(pci_attach(root, NULL, d2), 0);
 	assert_non_null(d2->port);
 	assert_string_equal(pci_port_name(d2->port), "rp1");
 	/* Bus 0 fills up at 31 ports. */
@@ -596,9 +605,9 @@ static void test_port_api(void **state)
 		char name[16];
 
 		snprintf(name, sizeof(name), "p%u", i);
-		assert_int_equal(pci_root_port_create(vm, name, &c), 0);
+		assert_int_equal(pci_root_port_create(root, name, &c), 0);
 	}
-	assert_int_equal(pci_root_port_create(vm, "full", &c), -ENOSPC);
+	assert_int_equal(pci_root_port_create(root, "full", &c), -ENOSPC);
 }
 
 /* Random config writes over every function and MSI-X table bytes: nothing may break. */
@@ -609,11 +618,11 @@ static void test_hostile_config(void **state)
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 
 	(void)state;
-	assert_int_equal(pci_testdev_create(vm, NULL, &t), 0);
+	assert_int_equal(pci_testdev_create(root, NULL, &t), 0);
 	d = new_dev(&plain_ops);
 	assert_int_equal(pci_bar_init(d, 0, PCI_BAR_MEM64, MiB(1), true), 0);
 	assert_int_equal(pci_bar_init(d, 2, PCI_BAR_IO, 256, false), 0);
-	assert_int_equal(pci_attach(vm, NULL, d), 0);
+	assert_int_equal(pci_attach(root, NULL, d), 0);
 	ecam_wr(0, 1, 0, PCI_PRIMARY_BUS, 4, 0x00010100);
 	ecam_wr(0, 2, 0, PCI_PRIMARY_BUS, 4, 0x00020200);
 	for (unsigned i = 0; i < 20000; i++) {

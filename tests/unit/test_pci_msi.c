@@ -1,6 +1,7 @@
 /*
  * The MSI-X and MSI emulators on the fake hypervisor: enable, function and vector masks,
- * pending bits, delivery through irqfds, triggers arriving while masked, the route hook.
+ * pending bits, delivery through irqfds, triggers arriving while masked, the state-changed
+ * callback.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "devices/pci/pci.h"
+#include "devices/pci/internal.h"
+#include "tests/devices/testdev.h"
 #include "tests/unit/unit.h"
 
 #define BAR0   0xc0000000ull
@@ -19,21 +21,23 @@
 #define LAPIC0 0xfee00000u
 
 static struct vm *vm;
+static struct pci_root *root;
+static struct pc *pc;
 static struct pci_dev *dev;
 static uint16_t msix_cap;
 static unsigned base_irqfds; /* the IOAPIC's */
 
-static struct pci_msi_vector events[256];
+static struct pci_vec_state events[256];
 static unsigned nr_events;
 
-static void hook(void *opaque, const struct pci_msi_vector *v)
+static void changed(void *opaque, const struct pci_vec_state *v)
 {
 	(void)opaque;
 	if (nr_events < ARRAY_SIZE(events))
 		events[nr_events++] = *v;
 }
 
-static const struct pci_msi_vector *last_event(unsigned vector)
+static const struct pci_vec_state *last_event(unsigned vector)
 {
 	for (unsigned i = nr_events; i-- > 0;) {
 		if (events[i].index == vector)
@@ -73,14 +77,18 @@ static int setup(void **state)
 	fake_hv_reset();
 	log_set_level(LOG_ERR);
 	nr_events = 0;
-	if (fake_vm_create(1, MiB(64), &vm) || pci_testdev_create(vm, NULL, &dev))
+	if (fake_pc_create(1, MiB(64), &pc))
+		return -1;
+	vm = pc->vm;
+	root = pc->pci;
+	if (pci_testdev_create(root, NULL, &dev))
 		return -1;
 	open_port(dev);
 	wcfg(dev, PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR0);
 	wcfg(dev, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	msix_cap = pci_cap_find(dev, PCI_CAP_ID_MSIX);
 	base_irqfds = fake_hv_record()->irqfds;
-	pci_msix_set_hook(dev->msix, hook, NULL);
+	pci_vecs_on_change(dev->msix, changed, NULL);
 	return msix_cap ? 0 : -1;
 }
 
@@ -145,8 +153,8 @@ static bool route_has(uint32_t gsi, uint64_t addr, uint32_t data)
 
 static void test_msix_enable_mask_pending(void **state)
 {
-	const struct pci_msi_vector *e;
-	struct pci_msi_vector st;
+	const struct pci_vec_state *e;
+	struct pci_vec_state st;
 	bool pending;
 	int efd;
 
@@ -156,7 +164,7 @@ static void test_msix_enable_mask_pending(void **state)
 	assert_int_equal(mmio_rd(TABLE + 12, 4), PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	/* Linux's order: enable with the function masked, program, unmask, drop the mask. */
 	msix_ctl(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-	assert_true(pci_msix_enabled(dev->msix));
+	assert_true(pci_vecs_enabled(dev->msix));
 	e = last_event(3);
 	assert_true(e && e->enabled && e->masked && !e->live);
 	entry(0, LAPIC0, 0x41, false);
@@ -170,17 +178,17 @@ static void test_msix_enable_mask_pending(void **state)
 	assert_int_equal(irqfds(), 1);
 	assert_true(route_has(e->gsi, LAPIC0, 0x41));
 	/* Vectors still masked in the table stay idle, with no resources. */
-	assert_int_equal(pci_msix_vector_state(dev->msix, 1, &st, &pending), 0);
+	assert_int_equal(pci_vecs_state(dev->msix, 1, &st, &pending), 0);
 	assert_true(!st.live && st.efd == -1);
-	/* Live: a notify writes the irqfd. */
-	pci_msix_notify(dev->msix, 0);
+	/* Live: a trigger writes the irqfd. */
+	pci_vecs_trigger(dev->msix, 0);
 	assert_int_equal(fired(efd), 1);
 	/* Vector mask: held pending, PBA bit set, delivered once on unmask. */
 	mmio_wr(TABLE + 12, 1, 4);
 	assert_int_equal(irqfds(), 0);
 	assert_false(last_event(0)->live);
-	pci_msix_notify(dev->msix, 0);
-	pci_msix_notify(dev->msix, 0);
+	pci_vecs_trigger(dev->msix, 0);
+	pci_vecs_trigger(dev->msix, 0);
 	assert_int_equal(fired(efd), 0);
 	assert_int_equal(mmio_rd(PBA, 8), 1);
 	mmio_wr(TABLE + 12, 0, 4);
@@ -189,13 +197,13 @@ static void test_msix_enable_mask_pending(void **state)
 	assert_int_equal(irqfds(), 1);
 	/* Function mask: the same for every vector. */
 	msix_ctl(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-	pci_msix_notify(dev->msix, 0);
+	pci_vecs_trigger(dev->msix, 0);
 	assert_int_equal(mmio_rd(PBA, 1), 1);
 	assert_int_equal(fired(efd), 0);
 	msix_ctl(PCI_MSIX_FLAGS_ENABLE);
 	assert_int_equal(fired(efd), 1);
 	assert_int_equal(mmio_rd(PBA, 8), 0);
-	/* A table write while live moves the route at once, and the hook hears of it. */
+	/* A table write while live moves the route at once, and the owner hears of it. */
 	mmio_wr(TABLE + 8, 0x42, 4);
 	e = last_event(0);
 	assert_true(e->live && e->data == 0x42);
@@ -204,12 +212,12 @@ static void test_msix_enable_mask_pending(void **state)
 	msix_ctl(0);
 	assert_false(last_event(0)->enabled);
 	assert_int_equal(irqfds(), 0);
-	pci_msix_notify(dev->msix, 0);
+	pci_vecs_trigger(dev->msix, 0);
 	assert_int_equal(mmio_rd(PBA, 8), 0);
 	assert_int_equal(fired(efd), 0);
 	/* Out-of-range vectors are ignored. */
-	pci_msix_notify(dev->msix, TESTDEV_NR_VECTORS);
-	assert_int_equal(pci_msix_vector_state(dev->msix, 99, &st, &pending), -EINVAL);
+	pci_vecs_trigger(dev->msix, TESTDEV_NR_VECTORS);
+	assert_int_equal(pci_vecs_state(dev->msix, 99, &st, &pending), -EINVAL);
 }
 
 /* A passthrough device writes the eventfd itself, masked or not. */
@@ -221,7 +229,7 @@ static void test_msix_external_trigger(void **state)
 	(void)state;
 	msix_ctl(PCI_MSIX_FLAGS_ENABLE);
 	entry(1, LAPIC0, 0x51, true);
-	assert_int_equal(pci_msix_vector_fd(dev->msix, 1, &fd), 0);
+	assert_int_equal(pci_vecs_fd(dev->msix, 1, &fd), 0);
 	assert_true(fd >= 0);
 	assert_int_equal(last_event(1)->efd, fd);
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
@@ -275,7 +283,7 @@ static void test_msix_reset(void **state)
 	assert_int_equal(irqfds(), 2);
 	wcfg(dev, pcie + PCI_EXP_DEVCTL, 2, PCI_EXP_DEVCTL_BCR_FLR);
 	assert_int_equal(irqfds(), 0);
-	assert_false(pci_msix_enabled(dev->msix));
+	assert_false(pci_vecs_enabled(dev->msix));
 	assert_int_equal(cfg(dev, msix_cap + PCI_MSIX_FLAGS, 2), TESTDEV_NR_VECTORS - 1);
 	assert_false(last_event(2)->enabled);
 	/* BAR0 is unassigned after the reset; re-enable and look at the table. */
@@ -286,23 +294,23 @@ static void test_msix_reset(void **state)
 }
 
 /* A function with an 8-vector, 64-bit, maskable MSI. */
-static struct pci_dev *msi_dev(unsigned nr, unsigned flags, struct pci_msi **m, uint16_t *cap)
+static struct pci_dev *msi_dev(unsigned nr, unsigned flags, struct pci_vecs **m, uint16_t *cap)
 {
 	struct pci_dev_info info = { .name = "msi", .vendor = 0x1234, .device = 1 };
 	struct pci_dev *d;
 
-	assert_int_equal(pci_dev_create(vm, &info, &d), 0);
+	assert_int_equal(pci_dev_create(root, &info, &d), 0);
 	assert_int_equal(pci_msi_init(d, 0, nr, flags, m), 0);
-	assert_int_equal(pci_attach(vm, NULL, d), 0);
-	pci_msi_set_hook(*m, hook, NULL);
+	assert_int_equal(pci_attach(root, NULL, d), 0);
+	pci_vecs_on_change(*m, changed, NULL);
 	*cap = pci_cap_find(d, PCI_CAP_ID_MSI);
 	return d;
 }
 
 static void test_msi_multi_message(void **state)
 {
-	struct pci_msi_vector st;
-	struct pci_msi *m;
+	struct pci_vec_state st;
+	struct pci_vecs *m;
 	uint16_t c;
 	struct pci_dev *d = msi_dev(8, PCI_MSI_64BIT | PCI_MSI_MASKABLE, &m, &c);
 	bool pending;
@@ -316,10 +324,10 @@ static void test_msi_multi_message(void **state)
 	wcfg(d, c + PCI_MSI_DATA_64, 2, 0x50);
 	wcfg(d, c + PCI_MSI_MASK_64, 4, 0x2);
 	wcfg(d, c + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 2 << 4); /* 4 of 8 vectors */
-	assert_true(pci_msi_enabled(m));
+	assert_true(pci_vecs_enabled(m));
 	assert_int_equal(irqfds(), 3);
 	for (unsigned i = 0; i < 8; i++) {
-		const struct pci_msi_vector *e = last_event(i);
+		const struct pci_vec_state *e = last_event(i);
 
 		assert_non_null(e);
 		assert_int_equal(e->live, i < 4 && i != 1);
@@ -327,7 +335,7 @@ static void test_msi_multi_message(void **state)
 	}
 	assert_true(route_has(last_event(3)->gsi, LAPIC0, 0x53));
 	/* Vector 1 is masked: pending in config space, then delivered on unmask. */
-	pci_msi_notify(m, 1);
+	pci_vecs_trigger(m, 1);
 	assert_int_equal(cfg(d, c + PCI_MSI_PENDING_64, 4), 0x2);
 	assert_int_equal(cfg(d, c + PCI_MSI_PENDING_64, 1), 0x2);
 	wcfg(d, c + PCI_MSI_PENDING_64, 4, 0); /* read-only */
@@ -345,24 +353,24 @@ static void test_msi_multi_message(void **state)
 	wcfg(d, c + PCI_MSI_DATA_64, 2, 0x57);
 	wcfg(d, c + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 7 << 4);
 	assert_int_equal(irqfds(), 8);
-	assert_int_equal(pci_msi_vector_state(m, 5, &st, &pending), 0);
+	assert_int_equal(pci_vecs_state(m, 5, &st, &pending), 0);
 	assert_true(st.live && st.data == 0x55);
-	pci_msi_notify(m, 5);
+	pci_vecs_trigger(m, 5);
 	assert_int_equal(fired(st.efd), 1);
 	/* Multiple Message Capable is read-only. */
 	assert_int_equal(cfg(d, c + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_QMASK, 3 << 1);
 	wcfg(d, c + PCI_MSI_FLAGS, 2, 0);
 	assert_int_equal(irqfds(), 0);
-	pci_msi_notify(m, 0);
+	pci_vecs_trigger(m, 0);
 	assert_int_equal(cfg(d, c + PCI_MSI_PENDING_64, 4), 0);
 }
 
 static void test_msi_32bit_plain(void **state)
 {
-	struct pci_msi *m;
+	struct pci_vecs *m;
 	uint16_t c;
 	struct pci_dev *d = msi_dev(1, 0, &m, &c);
-	struct pci_msi *bad;
+	struct pci_vecs *bad;
 
 	(void)state;
 	assert_int_equal(cfg(d, c + PCI_MSI_FLAGS, 2), 0);
@@ -373,20 +381,20 @@ static void test_msi_32bit_plain(void **state)
 	wcfg(d, c + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
 	assert_true(last_event(0)->live);
 	assert_true(route_has(last_event(0)->gsi, LAPIC0, 0x61));
-	pci_dev_notify(d, 0);
+	pci_dev_trigger(d, 0);
 	assert_int_equal(fired(last_event(0)->efd), 1);
 	assert_int_equal(pci_msi_init(d, 0, 1, 0, &bad), -EINVAL); /* one MSI per function */
-	assert_int_equal(pci_dev_create(vm, &(struct pci_dev_info){ .name = "x" }, &d), 0);
+	assert_int_equal(pci_dev_create(root, &(struct pci_dev_info){ .name = "x" }, &d), 0);
 	assert_int_equal(pci_msi_init(d, 0, 3, 0, &bad), -EINVAL);
 	assert_int_equal(pci_msi_init(d, 0, 64, 0, &bad), -EINVAL);
 	assert_int_equal(pci_msi_init(d, 0, 1, 0x80, &bad), -EINVAL);
 }
 
 /* The test device prefers MSI-X, then MSI. */
-static void test_dev_notify_choice(void **state)
+static void test_dev_trigger_choice(void **state)
 {
 	uint16_t c = pci_cap_find(dev, PCI_CAP_ID_MSI);
-	struct pci_msi_vector st;
+	struct pci_vec_state st;
 	bool pending;
 
 	(void)state;
@@ -394,7 +402,7 @@ static void test_dev_notify_choice(void **state)
 	wcfg(dev, c + PCI_MSI_DATA_64, 2, 0x61);
 	wcfg(dev, c + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
 	mmio_wr(BAR0 + TESTDEV_REG_DOORBELL, 0, 4);
-	assert_int_equal(pci_msi_vector_state(dev->msi, 0, &st, &pending), 0);
+	assert_int_equal(pci_vecs_state(dev->msi, 0, &st, &pending), 0);
 	assert_int_equal(fired(st.efd), 1);
 	msix_ctl(PCI_MSIX_FLAGS_ENABLE);
 	mmio_wr(BAR0 + TESTDEV_REG_DOORBELL, 0, 4);
@@ -444,7 +452,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msix_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msi_multi_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msi_32bit_plain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dev_notify_choice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_trigger_choice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_engine, setup, teardown),
 	};
 

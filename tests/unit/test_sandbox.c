@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "core/vm.h"
 
 /* The ioctl requests the test filters let through: one KVM request, one made up. */
 #define TEST_IOCTL_OTHER 0x4008aeffu

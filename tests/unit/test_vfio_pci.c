@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "devices/pci/pci.h"
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "hv-kvm/hv_kvm.h"
 #include "tests/mshv-sim/sim.h"
 #include "tests/unit/unit.h"
@@ -22,6 +22,7 @@
 
 static struct fake_vfio fv;
 static struct vm *vm;
+static struct pc *pc;
 static struct vfio_container *cont;
 static struct vfio_pci *vp;
 
@@ -58,14 +59,15 @@ static int setup(void **state)
 		vm = NULL;
 		return 0; /* the test reports the skip */
 	}
-	if (vm_create(&cfg, hv, &vm))
+	if (pc_create(&cfg, hv, &pc))
 		return -1;
+	vm = pc->vm;
 	cont = calloc(1, sizeof(*cont));
 	vp = calloc(1, sizeof(*vp));
 	if (!cont || !vp || vfio_container_open(&fake_vfio_sys, cont))
 		return -1;
-	if (vfio_device_open(cont, &bdf, &vp->dev) || vfio_pci_create(vm, vp) ||
-	    vfio_bars_mmap(vp) || pci_attach(vm, NULL, vp->pdev))
+	if (vfio_device_open(cont, &bdf, &vp->dev) || vfio_pci_create(vm, pc->pci, vp) ||
+	    vfio_bars_mmap(vp) || pci_attach(pc->pci, NULL, vp->pdev))
 		return -1;
 	return 0;
 }
@@ -91,9 +93,9 @@ static int teardown(void **state)
 #define NEED_VM()                                                                                  \
 	do {                                                                                       \
 		if (!vm) {                                                                         \
-			printf("# skip: no usable /dev/kvm on this host for %s (probe: %s); "     \
+			printf("# skip: no usable /dev/kvm on this host for %s (probe: %s); "      \
 			       "make e2e runs this test on real KVM in the nested host\n",         \
-			       hv->name, strerror(-hv_probe_err));                                \
+			       hv->name, strerror(-hv_probe_err));                                 \
 			skip();                                                                    \
 		}                                                                                  \
 	} while (0)

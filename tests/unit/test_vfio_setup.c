@@ -5,7 +5,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "devices/vfio/vfio.h"
+#include "devices/vfio/internal.h"
 #include "tests/unit/unit.h"
 
 static struct fake_vfio fv;

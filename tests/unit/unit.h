@@ -6,7 +6,7 @@
 #ifndef HVMM_TESTS_UNIT_H
 #define HVMM_TESTS_UNIT_H
 
-#include "core/core.h"
+#include "platform/platform.h"
 
 enum fake_kind {
 	FAKE_PIO,  /* call io->pio(addr, data, len, write) */
@@ -27,6 +27,8 @@ struct fake_step {
 	int err;
 };
 
+#define FAKE_MAX_VCPUS 8
+
 /* What the fake saw, for assertions. */
 struct fake_record {
 	unsigned nr_routes;
@@ -36,6 +38,7 @@ struct fake_record {
 	unsigned mem_maps; /* currently mapped regions */
 	unsigned kicks;
 	unsigned signal_msis;
+	enum hv_vcpu_state vcpu_state[FAKE_MAX_VCPUS]; /* as last set */
 };
 
 extern const struct hv_ops fake_hv_ops;
@@ -62,7 +65,9 @@ void fake_hv_release(void);
 void fake_hv_reset(void);
 const struct fake_record *fake_hv_record(void);
 
-/* A VM on the fake hypervisor with the given vCPUs and RAM, serial off. */
+/* The PC on the fake hypervisor with the given vCPUs and RAM, serial off. */
+int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out);
+/* The same, for tests that need only its VM. */
 int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out);
 
 /* ---- capturing what hvmm logs (log lines go to stderr) ---- */

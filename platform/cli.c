@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "devices/vfio/vfio.h"
 
 static const char usage_text[] =

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Choosing a hypervisor backend at run time. */
+/* The hypervisor backends compiled in, and choosing one at run time. */
 #include <errno.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 #include "hv-kvm/hv_kvm.h"
 #include "hv-mshv/hv_mshv.h"
 

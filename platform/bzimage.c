@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "devices/devices.h"
+#include "platform/platform.h"
 
 /* Offsets in the image and, identically, in the zero page (the setup header sits at 0x1f1). */
 #define BP_ACPI_RSDP        0x070 /* u64 */
@@ -84,42 +83,9 @@ struct e820_entry {
 
 #define BZ_ERR(code, ...) (snprintf(err, errlen, __VA_ARGS__), (code))
 
-static uint16_t rd16(const uint8_t *p, size_t off)
-{
-	return (uint16_t)(p[off] | p[off + 1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p, size_t off)
-{
-	return (uint32_t)rd16(p, off) | (uint32_t)rd16(p, off + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p, size_t off)
-{
-	return (uint64_t)rd32(p, off) | (uint64_t)rd32(p, off + 4) << 32;
-}
-
-static void wr16(uint8_t *p, size_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void wr32(uint8_t *p, size_t off, uint32_t v)
-{
-	wr16(p, off, (uint16_t)v);
-	wr16(p, off + 2, (uint16_t)(v >> 16));
-}
-
-static void wr64(uint8_t *p, size_t off, uint64_t v)
-{
-	wr32(p, off, (uint32_t)v);
-	wr32(p, off + 4, (uint32_t)(v >> 32));
-}
-
 bool bzimage_is_bzimage(const void *buf, size_t len)
 {
-	return len >= HDR_MAGIC + 4 && rd32(buf, HDR_MAGIC) == BZ_MAGIC;
+	return len >= HDR_MAGIC + 4 && le32_get((const uint8_t *)buf + HDR_MAGIC) == BZ_MAGIC;
 }
 
 int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *err, size_t errlen)
@@ -136,9 +102,9 @@ int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *er
 		              "bzImage is %zu bytes, too short for its setup header "
 		              "(truncated?)",
 		              len);
-	if (rd16(b, HDR_BOOT_FLAG) != BZ_BOOT_FLAG)
+	if (le16_get(b + HDR_BOOT_FLAG) != BZ_BOOT_FLAG)
 		return BZ_ERR(-ENOEXEC, "bzImage has no 0xAA55 boot flag at 0x1fe");
-	h.version = rd16(b, HDR_VERSION);
+	h.version = le16_get(b + HDR_VERSION);
 	if (h.version < BZ_MIN_VERSION)
 		return BZ_ERR(-ENOEXEC,
 		              "boot protocol %u.%02u is older than 2.12, the first with a "
@@ -150,13 +116,13 @@ int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *er
 		              HDR_MIN_END, HDR_MAX_END);
 	if (!(b[HDR_LOADFLAGS] & BZ_LOADED_HIGH))
 		return BZ_ERR(-ENOEXEC, "a zImage (loaded low), not a bzImage");
-	h.xloadflags = rd16(b, HDR_XLOADFLAGS);
+	h.xloadflags = le16_get(b + HDR_XLOADFLAGS);
 	if (!(h.xloadflags & BZ_XLF_KERNEL_64))
 		return BZ_ERR(-ENOEXEC, "kernel has no 64-bit entry point (XLF_KERNEL_64 clear: "
 		                        "a 32-bit kernel?); hvmm boots 64-bit kernels only");
 	h.setup_sects = b[HDR_SETUP_SECTS] ? b[HDR_SETUP_SECTS] : 4;
 	setup_len = (h.setup_sects + 1ull) * 512;
-	syssize = (uint64_t)rd32(b, HDR_SYSSIZE) * 16;
+	syssize = (uint64_t)le32_get(b + HDR_SYSSIZE) * 16;
 	if (setup_len >= len || syssize > len - setup_len)
 		return BZ_ERR(-ENOEXEC,
 		              "bzImage is %zu bytes but its header says %llu (setup) + %llu "
@@ -169,12 +135,12 @@ int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *er
 		              (unsigned long long)syssize);
 	h.kernel_off = setup_len;
 	h.kernel_len = syssize;
-	h.initrd_addr_max = rd32(b, HDR_INITRD_ADDR_MAX);
-	h.kernel_alignment = rd32(b, HDR_KERNEL_ALIGN);
+	h.initrd_addr_max = le32_get(b + HDR_INITRD_ADDR_MAX);
+	h.kernel_alignment = le32_get(b + HDR_KERNEL_ALIGN);
 	h.relocatable = b[HDR_RELOCATABLE] != 0;
-	h.cmdline_size = rd32(b, HDR_CMDLINE_SIZE);
-	h.pref_address = rd64(b, HDR_PREF_ADDRESS);
-	h.init_size = rd32(b, HDR_INIT_SIZE);
+	h.cmdline_size = le32_get(b + HDR_CMDLINE_SIZE);
+	h.pref_address = le64_get(b + HDR_PREF_ADDRESS);
+	h.init_size = le32_get(b + HDR_INIT_SIZE);
 	if (h.relocatable &&
 	    (h.kernel_alignment == 0 || (h.kernel_alignment & (h.kernel_alignment - 1)) != 0))
 		return BZ_ERR(-ENOEXEC, "kernel_alignment %#x is not a power of two",
@@ -219,9 +185,9 @@ static unsigned bzimage_e820(const struct guest_mem *mem, uint8_t *table)
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *p = table + i * BP_E820_ENTRY_SIZE;
 
-		wr64(p, 0, e[i].addr);
-		wr64(p, 8, e[i].size);
-		wr32(p, 16, e[i].type);
+		le64_put(p + 0, e[i].addr);
+		le64_put(p + 8, e[i].size);
+		le32_put(p + 16, e[i].type);
 	}
 	return n;
 }
@@ -286,16 +252,16 @@ int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char 
 	memset(zp, 0, 4096);
 	memcpy(zp + HDR_START, b + HDR_START, h.hdr_end - HDR_START);
 	zp[HDR_TYPE_OF_LOADER] = BZ_LOADER_UNKNOWN;
-	wr16(zp, HDR_VID_MODE, BZ_VID_NORMAL);
-	wr32(zp, HDR_CODE32_START, (uint32_t)BZ_LOAD_ADDR);
-	wr32(zp, HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
-	wr32(zp, HDR_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
-	wr32(zp, HDR_RAMDISK_SIZE, (uint32_t)initrd_len);
-	wr32(zp, BP_EXT_RAMDISK_IMG, (uint32_t)(initrd_gpa >> 32));
-	wr32(zp, BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)initrd_len >> 32));
-	wr32(zp, BP_EXT_CMDLINE, 0);
+	le16_put(zp + HDR_VID_MODE, BZ_VID_NORMAL);
+	le32_put(zp + HDR_CODE32_START, (uint32_t)BZ_LOAD_ADDR);
+	le32_put(zp + HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
+	le32_put(zp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
+	le32_put(zp + HDR_RAMDISK_SIZE, (uint32_t)initrd_len);
+	le32_put(zp + BP_EXT_RAMDISK_IMG, (uint32_t)(initrd_gpa >> 32));
+	le32_put(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)initrd_len >> 32));
+	le32_put(zp + BP_EXT_CMDLINE, 0);
 	/* Read by Linux 5.0+; older kernels find the RSDP by scanning 0xE0000-0xFFFFF. */
-	wr64(zp, BP_ACPI_RSDP, rsdp_gpa);
+	le64_put(zp + BP_ACPI_RSDP, rsdp_gpa);
 	zp[BP_E820_ENTRIES] = (uint8_t)bzimage_e820(mem, zp + BP_E820_TABLE);
 
 	*out = (struct bzimage_info){

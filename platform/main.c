@@ -8,7 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 
 /* Input errors exit 2 (fix the command line or the file); everything else exits 1. */
 static int exit_for(int err)
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	const struct hv_ops *hv;
-	struct vm *vm = NULL;
+	struct pc *pc = NULL;
 	void *img = NULL;
 	size_t img_len = 0;
 	char err[512];
@@ -61,8 +61,8 @@ int main(int argc, char **argv)
 		code = exit_for(r);
 		goto out;
 	}
-	if ((r = file_read_all(cfg.kernel, &img, &img_len)) ||
-	    (r = vm_check_kernel(cfg.kernel, img, img_len))) {
+	if ((r = boot_read_file(cfg.kernel, &img, &img_len)) ||
+	    (r = boot_check_kernel(cfg.kernel, img, img_len))) {
 		code = exit_for(r);
 		goto out;
 	}
@@ -90,24 +90,25 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if ((r = vm_create(&cfg, hv, &vm))) {
+	if ((r = pc_create(&cfg, hv, &pc))) {
 		code = r == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_ERROR;
 		goto out;
 	}
-	if ((r = vm_load(vm, &cfg, img, img_len))) {
+	if ((r = boot_load(pc->vm, &cfg, img, img_len))) {
 		code = exit_for(r);
 		goto out;
 	}
 	free(img);
 	img = NULL;
-	if (vm_run(vm, sfd, &code))
+	if (vm_run(pc->vm, sfd, &code))
 		code = VM_EXIT_ERROR;
-	if (atomic_load(&vm->abandoned)) {
-		vm_abandon(vm);
+	if (atomic_load(&pc->vm->abandoned)) {
+		vm_abandon(pc->vm);
 		return code; /* vCPU threads still run: exit without tearing the VM down */
 	}
 out:
-	vm_destroy(vm);
+	if (pc)
+		vm_destroy(pc->vm);
 	free(img);
 	if (sfd >= 0)
 		close(sfd);

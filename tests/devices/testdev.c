@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PCI test device (layout in pci.h): scratch registers, an interrupt doorbell and a DMA
- * engine copying through the guest RAM map, behind every path the PCI core offers (64-bit and
- * I/O BARs, a ROM, MSI, MSI-X, FLR).  Tests only.
+ * The PCI test device (layout in testdev.h): scratch registers, an interrupt doorbell and a
+ * DMA engine copying through the guest RAM map, behind every path the PCI core offers (64-bit
+ * and I/O BARs, a ROM, MSI, MSI-X, FLR).  Built only into the tests.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci/pci.h"
+#include "tests/devices/testdev.h"
 
 struct testdev {
 	struct pci_dev *dev;
@@ -143,9 +143,9 @@ static void testdev_bar_write(struct pci_dev *dev, unsigned bar, uint64_t off, c
 	pthread_mutex_unlock(&t->lock);
 	/* Interrupts after the state they announce is visible. */
 	if (ring)
-		pci_dev_notify(dev, (unsigned)doorbell);
+		pci_dev_trigger(dev, (unsigned)doorbell);
 	if (start && (cmd & TESTDEV_DMA_IRQ))
-		pci_dev_notify(dev, (unsigned)(cmd >> 8) & 0xff);
+		pci_dev_trigger(dev, (unsigned)(cmd >> 8) & 0xff);
 }
 
 static void testdev_reset(struct pci_dev *dev)
@@ -173,7 +173,7 @@ static const struct pci_dev_ops testdev_ops = {
 	.destroy = testdev_destroy,
 };
 
-int pci_testdev_create(struct vm *vm, struct pci_port *port, struct pci_dev **out)
+int pci_testdev_create(struct pci_root *root, struct pci_port *port, struct pci_dev **out)
 {
 	struct testdev *t = calloc(1, sizeof(*t));
 	struct pci_dev_info info = {
@@ -196,7 +196,7 @@ int pci_testdev_create(struct vm *vm, struct pci_port *port, struct pci_dev **ou
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&t->lock, NULL);
-	r = pci_dev_create(vm, &info, &dev);
+	r = pci_dev_create(root, &info, &dev);
 	if (r) {
 		pthread_mutex_destroy(&t->lock);
 		free(t);
@@ -213,7 +213,7 @@ int pci_testdev_create(struct vm *vm, struct pci_port *port, struct pci_dev **ou
 	                       TESTDEV_MSIX_PBA, NULL)) ||
 	    (r = pci_ext_cap_add(dev, PCI_EXT_CAP_ID_VNDR, 1, 8, &vndr)) ||
 	    (r = pci_cfg_init(dev, vndr + 4, 4, TESTDEV_ID_VALUE, 0, 0)) ||
-	    (r = pci_attach(vm, port, dev)))
+	    (r = pci_attach(root, port, dev)))
 		return r;
 	*out = dev;
 	return 0;

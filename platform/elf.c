@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "platform/platform.h"
 
 #define ELF_ERR(...) (snprintf(err, errlen, __VA_ARGS__), -ENOEXEC)
 

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest RAM and the guest-physical map it is laid out in (core/mem.c). */
+#ifndef HVMM_CORE_MEM_H
+#define HVMM_CORE_MEM_H
+
+#include "core/base.h"
+
+/*
+ * RAM fills [0, 3 GiB); the rest goes above 4 GiB.  The 3-4 GiB hole holds MMIO:
+ */
+#define MEM_LOW_END       GiB(3)
+#define MEM_HIGH_BASE     GiB(4)
+#define MEM_PCI_MMIO32    0xC0000000ull /* 32-bit PCI BAR window */
+#define MEM_PCI_MMIO32_SZ MiB(512)
+/*
+ * PCIe ECAM for buses 0-31: bus 0 and one secondary bus for each of at most 31 root ports.
+ * Not 256 buses: Linux probes every bus MCFG declares through 0xCF8/0xCFC at boot (the
+ * peer-bridge scan), some 64 exits a bus.
+ */
+#define MEM_ECAM_BASE   0xE0000000ull
+#define MEM_ECAM_BUSES  32
+#define MEM_ECAM_SIZE   MiB(MEM_ECAM_BUSES)
+#define MEM_IOAPIC_BASE 0xFEC00000ull
+#define MEM_LAPIC_BASE  0xFEE00000ull
+#define MEM_MIN_SIZE    MiB(2)
+#define MEM_HUGE_ALIGN  MiB(2) /* guest RAM's host alignment (transparent huge pages) */
+#define MEM_MAX_SIZE    GiB(1024)
+
+struct mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	struct mem_region ram[2]; /* below 3 GiB, and above 4 GiB if RAM is larger */
+	unsigned nr_ram;
+	uint64_t ram_size;
+	void *base; /* one host mapping holds all RAM */
+};
+
+/* Pure: split `ram_size` bytes into the x86 layout.  -EINVAL if the size is out of range. */
+int mem_layout(uint64_t ram_size, struct mem_region out[2], unsigned *nr) WUR;
+/* Reserve host memory for guest RAM (lazily backed) and lay it out. */
+int mem_init(struct guest_mem *mem, uint64_t ram_size) WUR;
+void mem_destroy(struct guest_mem *mem);
+/*
+ * The one checked guest-address helper: host pointer for [gpa, gpa + len), which must lie
+ * entirely in one RAM region (-EFAULT otherwise, also on overflow).  Never logs: a guest can
+ * supply any address.
+ */
+int mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len, void **out) WUR;
+/* Highest guest-physical RAM address + 1. */
+uint64_t mem_top(const struct guest_mem *mem);
+
+#endif

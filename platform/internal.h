@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to platform/ (and its tests): the AML encoder and _CRS resource descriptors (aml.c)
+ * that acpi.c writes the DSDT with.
+ */
+#ifndef HVMM_PLATFORM_INTERNAL_H
+#define HVMM_PLATFORM_INTERNAL_H
+
+#include "platform/platform.h"
+
+/* AML opcodes (ACPI 6.x, 20.3). */
+#define AML_ZERO       0x00
+#define AML_ONE        0x01
+#define AML_NAME       0x08
+#define AML_BYTE       0x0a
+#define AML_WORD       0x0b
+#define AML_DWORD      0x0c
+#define AML_QWORD      0x0e
+#define AML_SCOPE      0x10
+#define AML_BUFFER     0x11
+#define AML_PACKAGE    0x12
+#define AML_EXT_PREFIX 0x5b
+#define AML_DEVICE     0x82 /* after AML_EXT_PREFIX */
+#define AML_ROOT       0x5c /* '\' */
+
+/*
+ * AML being written to p[0..cap).  Every call appends; one that does not fit sets `full` and
+ * writes nothing more, so the caller checks once, at the end.
+ */
+struct aml {
+	uint8_t *p;
+	size_t len, cap;
+	bool full;
+};
+
+void aml_put(struct aml *a, const void *src, size_t n);
+void aml_byte(struct aml *a, uint8_t v);
+/* Start a package-length object (op, then its body): returns the mark aml_close() takes. */
+size_t aml_open(struct aml *a, uint8_t op);
+/* Insert the PkgLength in front of the body begun at `start`, now that its size is known. */
+void aml_close(struct aml *a, size_t start);
+/* The shortest integer encoding of v (Zero, One, Byte, Word, DWord or QWord). */
+void aml_int(struct aml *a, uint64_t v);
+/* Name(seg, ...): the caller appends the value.  `seg` is exactly 4 characters. */
+void aml_name(struct aml *a, const char *seg);
+void aml_name_int(struct aml *a, const char *seg, uint64_t v);
+/* Name(seg, EisaId("PNP0A08")). */
+void aml_name_eisaid(struct aml *a, const char *seg, const char *id);
+void aml_name_buffer(struct aml *a, const char *seg, const uint8_t *data, size_t n);
+/* Device(seg) { ... }: returns the mark for aml_close() when the body is done. */
+size_t aml_device(struct aml *a, const char *seg);
+
+/*
+ * A _CRS buffer being filled.  A descriptor that does not fit in AML_RES_MAX bytes sets `full`
+ * and writes nothing; aml_name_res() then marks the AML full, so the table build fails with
+ * -ENOSPC instead of writing past the buffer.
+ */
+#define AML_RES_MAX 160
+struct aml_res {
+	uint8_t b[AML_RES_MAX];
+	size_t n;
+	bool full;
+};
+
+/* IO(Decode16, base, base, 1, len) */
+void aml_res_io(struct aml_res *r, uint16_t base, uint8_t len);
+/* IRQNoFlags(){irq}: edge triggered, active high, the ISA default. */
+void aml_res_irq(struct aml_res *r, unsigned irq);
+
+/* Window types and their type-specific flags (6.4.3.5). */
+#define AML_RES_WINDOW          0x0c /* general flags: producer, MinFixed, MaxFixed, PosDecode */
+#define AML_RES_MEM             0
+#define AML_RES_IO              1
+#define AML_RES_BUS             2
+#define AML_RES_MEM_RW          0x01
+#define AML_RES_MEM_CACHEABLE   0x02
+#define AML_RES_IO_ENTIRE_RANGE 0x03
+/*
+ * A host bridge window [min, min + len) of `type`: a Word, DWord or QWord Address Space
+ * Descriptor as `width` is 2, 4 or 8 bytes (another width marks the buffer full).
+ */
+void aml_res_window(struct aml_res *r, uint8_t type, uint8_t tflags, unsigned width, uint64_t min,
+                    uint64_t len);
+/* Memory32Fixed(ReadWrite, base, len) */
+void aml_res_mem32_fixed(struct aml_res *r, uint32_t base, uint32_t len);
+/* EndTag. */
+void aml_res_end(struct aml_res *r);
+/* Name(seg, Buffer() {r}), or the AML marked full if r overflowed. */
+void aml_name_res(struct aml *a, const char *seg, const struct aml_res *r);
+
+#endif

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * platform: the PC that hvmm builds, above devices/ and core/.  Files: main.c (the only exit),
+ * cli.c (the command line), backends.c (which hypervisor), pc.c (the board: its devices in
+ * one list), boot.c, elf.c and bzimage.c (loading a kernel and entering it), acpi.c and aml.c
+ * (the tables that describe the board to the guest).  Every guest-visible fact of the
+ * platform that is not a device's own register set is written here.
+ */
+#ifndef HVMM_PLATFORM_H
+#define HVMM_PLATFORM_H
+
+#include "core/vm.h"
+#include "devices/devices.h"
+
+#define HVMM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration and the command line (cli.c)                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+#define VM_MAX_VFIO       8
+#define VM_MAX_ROOT_PORTS 16
+
+struct vm_config {
+	const char *hypervisor; /* "kvm", "mshv", "auto" */
+	uint64_t mem_size;
+	uint32_t nr_cpus;
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	enum serial_mode serial;
+	const char *serial_path;
+	enum log_level log_level;
+	bool help, version;
+	enum sandbox_mode sandbox;
+	/* --vfio [PORT:]BDF: the port part is split off by cli_parse() (NULL: a port of its own).
+	 */
+	const char *vfio_bdf[VM_MAX_VFIO];
+	char vfio_port[VM_MAX_VFIO][32]; /* "" for none */
+	unsigned nr_vfio;
+	const char *root_ports[VM_MAX_ROOT_PORTS]; /* --pcie-root-port NAME */
+	unsigned nr_root_ports;
+};
+
+/*
+ * Parse argv into cfg (defaults first).  On a bad value: -EINVAL and one line in err naming the
+ * option and the accepted form.  --help/--version only set cfg->help/cfg->version.
+ */
+int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen) WUR;
+/* Parse "512M"-style sizes (K/M/G/T suffixes, binary); -EINVAL if malformed or overflowing. */
+int cli_parse_size(const char *s, uint64_t *out) WUR;
+/* The --help text. */
+const char *cli_usage(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Hypervisor backends (backends.c)                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Backends compiled in, in probe order. */
+extern const struct hv_ops *const hv_backends[];
+/*
+ * Pick the backend called `name` ("kvm", "mshv", or "auto"/NULL to probe in order).  On failure
+ * logs why, naming the fix (e.g. no /dev/kvm), and returns -ENODEV or -EINVAL.
+ */
+int hv_select(const char *name, const struct hv_ops **out) WUR;
+
+/* ------------------------------------------------------------------------------------------ */
+/* The board (pc.c)                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+struct pci_root;
+
+/* The PC: one VM and the devices the board put in it.  Owned by the VM: freed by vm_destroy(). */
+struct pc {
+	struct vm *vm;
+	struct ioapic *ioapic;
+	struct serial *serial;
+	struct pci_root *pci;
+};
+
+/*
+ * Build the VM `cfg` describes on `hv`, with the board's devices: IOAPIC, COM1, power and
+ * reset, the PCIe root complex, cfg's root ports and assigned devices.  Loads no kernel.  On
+ * failure everything built so far is released.  Tear down with vm_destroy(pc->vm).
+ */
+int pc_create(const struct vm_config *cfg, const struct hv_ops *hv, struct pc **out) WUR;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loading a kernel (boot.c, elf.c)                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Fixed guest-physical places hvmm writes before the guest starts (below 1 MiB). */
+#define BOOT_GDT_GPA     0x500ull
+#define BOOT_START_INFO  0x6000ull /* hvm_start_info for ELF guests */
+#define BOOT_MEMMAP_GPA  0x6100ull
+#define BOOT_CMDLINE_GPA 0x20000ull
+#define BOOT_CMDLINE_MAX 0x10000ull
+#define BOOT_PML4_GPA    0x10000ull /* page tables run from here up to ... */
+#define BOOT_PT_END      0x20000ull
+#define BOOT_ELF_MIN_GPA MiB(1) /* ELF segments load at or above 1 MiB */
+
+/* PVH start-of-day structure (Xen's hvm_start_info, version 1), handed to ELF guests in RDI. */
+#define HVM_START_MAGIC 0x336ec578u
+struct hvm_start_info {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;
+	uint64_t cmdline_paddr;
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;
+	uint32_t memmap_entries;
+	uint32_t reserved;
+};
+struct hvm_memmap_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type; /* 1 RAM, 2 reserved */
+	uint32_t reserved;
+};
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
+/*
+ * Load an ELF64 x86-64 executable from `buf` into guest RAM at its physical addresses;
+ * *end gets the first byte above the highest loaded segment.
+ * Every offset and size is checked against the file and guest RAM; on -EINVAL/-ENOEXEC/-E2BIG
+ * `err` says what is wrong with the file.  Does not log.
+ */
+int elf_load(struct guest_mem *mem, const void *buf, size_t len, uint64_t *entry, uint64_t *end,
+             char *err, size_t errlen) WUR;
+/* True if buf starts with the ELF magic (used to pick a loader). */
+bool elf_is_elf(const void *buf, size_t len);
+
+/*
+ * Write the GDT and identity page tables (first 4 GiB and RAM above, 2 MiB pages) and fill
+ * the registers that enter 64-bit long mode at `entry`.  Pure on guest memory.
+ */
+int boot_setup_longmode(struct guest_mem *mem, uint64_t entry, struct hv_regs *regs,
+                        struct hv_sregs *sregs) WUR;
+/* Write hvm_start_info + memory map + command line + initrd module for an ELF guest. */
+int boot_setup_start_info(struct guest_mem *mem, const char *cmdline, uint64_t initrd_gpa,
+                          uint64_t initrd_size, uint64_t *start_info_gpa) WUR;
+/* Read a whole file (for kernels and initrds); logs the failing operation with the path. */
+int boot_read_file(const char *path, void **buf, size_t *len) WUR;
+/* Cheap format check before any VM exists: 0 if `img` looks like a kernel hvmm can load. */
+int boot_check_kernel(const char *path, const void *img, size_t len) WUR;
+/*
+ * Load the kernel image `img` (cfg->kernel's contents: ELF64 or bzImage), cfg->initrd and
+ * cfg->cmdline with the ACPI tables, and set every vCPU's start state: an ELF guest's vCPUs
+ * all enter at its entry (RDI = start_info, RSI = vCPU index); a Linux guest's BSP enters
+ * startup_64 (RSI = zero page) and its APs wait for INIT/SIPI.  Logs the reason; -ENOEXEC,
+ * -E2BIG and -EINVAL mean the input is at fault.
+ */
+int boot_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_t len) WUR;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Linux boot (bzimage.c) and ACPI (acpi.c)                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * The zero page (struct boot_params) of a Linux guest: one page between the ELF start_info
+ * (0x6000-0x6fff) and the page tables (BOOT_PML4_GPA).  Its command line is BOOT_CMDLINE_GPA.
+ */
+#define BOOT_ZERO_PAGE 0x7000ull
+_Static_assert(BOOT_ZERO_PAGE >= BOOT_START_INFO + 0x1000 &&
+                   BOOT_ZERO_PAGE + 0x1000 <= BOOT_PML4_GPA,
+               "the zero page overlaps another boot structure");
+
+/* What a bzImage's setup header says, after bzimage_parse() checked it. */
+struct bzimage_hdr {
+	uint16_t version; /* boot protocol, e.g. 0x020f */
+	uint16_t xloadflags;
+	uint32_t setup_sects; /* 0 in the file means 4 */
+	size_t hdr_end;       /* the setup header is bytes [0x1f1, hdr_end) of the file */
+	size_t kernel_off;    /* the protected-mode kernel is file[kernel_off, +kernel_len) */
+	size_t kernel_len;
+	uint32_t initrd_addr_max;
+	uint32_t kernel_alignment;
+	bool relocatable;
+	uint32_t cmdline_size; /* longest command line, without its NUL */
+	uint64_t pref_address;
+	uint32_t init_size;
+	uint64_t run_start; /* where the kernel decompresses to and runs ... */
+	uint64_t run_end;   /* ... up to here (also past the image loaded at 1 MiB) */
+};
+
+struct bzimage_info {
+	uint64_t entry;       /* startup_64: load address (1 MiB) + 0x200 */
+	uint64_t boot_params; /* BOOT_ZERO_PAGE, for RSI */
+	uint64_t initrd_gpa;  /* 0 without an initrd */
+	uint64_t initrd_size;
+	struct bzimage_hdr hdr;
+};
+
+/* True if buf has the "HdrS" magic at 0x202 (used to pick a loader). */
+bool bzimage_is_bzimage(const void *buf, size_t len);
+/*
+ * Pure: check a bzImage's setup header for what hvmm needs (boot protocol 2.12+, a 64-bit
+ * entry point, a protected-mode kernel inside the file).  -ENOEXEC with one line in err.
+ */
+int bzimage_parse(const void *buf, size_t len, struct bzimage_hdr *out, char *err,
+                  size_t errlen) WUR;
+/*
+ * Pure on guest memory: load the protected-mode kernel at 1 MiB, the initrd (initrd_len 0:
+ * none) as high as the kernel's initrd_addr_max and RAM below 3 GiB allow, page aligned,
+ * above the running kernel, the command line at BOOT_CMDLINE_GPA, the zero page at
+ * BOOT_ZERO_PAGE (setup header, e820 map from `mem`, acpi_rsdp_addr = rsdp_gpa), and the reset
+ * stub at BOOT_RESET_VECTOR.  Checks all before writing RAM.  -ENOEXEC: bad image; -E2BIG: the
+ * command line is longer than the kernel accepts, or the kernel or initrd do not fit in RAM.  One
+ * line in err; does not log.
+ */
+int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char *cmdline,
+                 const void *initrd, size_t initrd_len, uint64_t rsdp_gpa, struct bzimage_info *out,
+                 char *err, size_t errlen) WUR;
+
+/*
+ * A Linux guest's "firmware" at the x86 reset vector (F000:FFF0): 16-bit code that writes
+ * POWER_RESET_VALUE to POWER_RESET_REG.  Linux on a hardware-reduced ACPI platform reboots
+ * by jumping there (its reboot_type becomes EFI, then BIOS, without EFI runtime services).
+ */
+#define BOOT_RESET_VECTOR 0xFFFF0ull
+
+/*
+ * ACPI tables live in the e820-reserved BIOS area: the RSDP at ACPI_BASE (where a guest
+ * scanning 0xE0000-0xFFFFF finds it), the other tables after it, below ACPI_END.
+ */
+#define ACPI_BASE 0xE0000ull
+#define ACPI_END  0xF0000ull
+/*
+ * The PCI host bridge's 64-bit memory window: ACPI_PCI_MMIO64_SIZE bytes from the first
+ * 1 GiB boundary at or above max(top of RAM, ACPI_PCI_MMIO64_MIN).
+ */
+#define ACPI_PCI_MMIO64_MIN  GiB(64)
+#define ACPI_PCI_MMIO64_SIZE GiB(64)
+void acpi_pci_mmio64(const struct guest_mem *mem, uint64_t *base, uint64_t *size);
+/*
+ * Pure: build RSDP (at buf[0]), XSDT, FADT (hardware-reduced, sleep/reset registers of
+ * devices/power.c), MCFG, MADT (nr_cpus LAPICs with APIC ID = vCPU index, the IOAPIC) and
+ * DSDT (\_S5, PCI0, COM1) into buf, which the guest sees at `gpa`.  *len gets the bytes used.
+ * -EINVAL for nr_cpus outside 1..VM_MAX_CPUS, -ENOSPC if cap is too small.  Does not log.
+ */
+int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, uint32_t nr_cpus,
+               const struct guest_mem *mem, size_t *len) WUR;
+/* Build the tables into guest RAM at ACPI_BASE; *rsdp_gpa gets the RSDP's address. */
+int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, uint64_t *rsdp_gpa) WUR;
+
+#endif
