@@ -144,7 +144,6 @@ static int vm_map_ram(struct vm *vm)
 
 		if (ret)
 			return ret;
-		vm->nr_ram_mapped++;
 	}
 	return 0;
 }
@@ -153,6 +152,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm->tearing_down = true;
 	while (vm->nr_cleanups) {
 		struct vm_hook *c = &vm->cleanups[--vm->nr_cleanups];
 
@@ -164,17 +164,9 @@ void vm_destroy(struct vm *vm)
 			vm->hv->vcpu_destroy(vm->vcpus[i].hv);
 	}
 	free(vm->vcpus);
-	if (vm->hvm) {
-		/* Only what was mapped: a failed vm_create() may have mapped part of RAM. */
-		for (unsigned i = 0; i < vm->nr_ram_mapped; i++) {
-			struct hv_mem_region r = { vm->mem.ram[i].gpa, vm->mem.ram[i].size,
-				                   vm->mem.ram[i].hva, 0 };
-
-			if (vm->hv->mem_unmap(vm->hvm, &r))
-				log_debug("unmapping guest RAM region %u failed", i);
-		}
+	/* RAM regions go with the hypervisor VM, before the memory behind them is unmapped. */
+	if (vm->hvm)
 		vm->hv->vm_destroy(vm->hvm);
-	}
 	pthread_mutex_destroy(&vm->irq.lock);
 	mem_destroy(&vm->mem);
 	loop_destroy(&vm->loop);

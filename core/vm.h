@@ -89,7 +89,6 @@ struct vm {
 	struct hv_vm *hvm;
 	struct hv_caps caps;
 	struct guest_mem mem;
-	unsigned nr_ram_mapped; /* RAM regions mapped in the hypervisor so far */
 	struct bus pio;
 	struct bus mmio;
 	struct loop loop;
@@ -120,6 +119,10 @@ struct vm {
 	_Atomic uint32_t vcpus_running;
 	/* A second signal gave up on vCPUs that would not stop: only vm_abandon() is safe now. */
 	_Atomic bool abandoned;
+	/* vm_destroy() has begun: the hypervisor VM goes too (see vm_tearing_down()). */
+	bool tearing_down;
+	/* A device's host resources must be free when hvmm exits (vm_keep_teardown_here()). */
+	bool teardown_here;
 };
 
 /*
@@ -128,7 +131,39 @@ struct vm {
  * their vm_on_destroy() steps).  -EINVAL if the backend cannot run p->nr_cpus vCPUs.
  */
 int vm_create(const struct vm_params *p, const struct hv_ops *hv, struct vm **out) WUR;
+/*
+ * Release the VM: the devices' vm_on_destroy() steps in reverse order, the vCPUs, the
+ * hypervisor VM, RAM.  Guest RAM stays mapped in the hypervisor VM until the VM itself goes:
+ * its release removes every region, irqfd and ioeventfd at once, where removing them one by
+ * one costs the kernel a grace period each.
+ */
 void vm_destroy(struct vm *vm);
+/*
+ * True once vm_destroy() has begun.  A device's teardown then leaves the hypervisor-side undo
+ * steps (irqfd deassign, region unmap) to the hypervisor VM's release; closing its own fds is
+ * enough.
+ */
+static inline bool vm_tearing_down(const struct vm *vm)
+{
+	return vm->tearing_down;
+}
+/*
+ * Hand the kernel's release of the hypervisor VM to a short-lived child process, so that
+ * hvmm's exit does not wait for it (on KVM, tens of milliseconds of RCU grace periods with
+ * no CPU spent).  Call at exit, once the VM has stopped and everything hvmm prints is out,
+ * right before vm_destroy().  The child shares this process's memory and holds a copy of its
+ * file descriptors; after vm_destroy() here drops this process's references, it closes its
+ * own and exits, and the kernel releases the VM in its context.  Nothing is lost: guest RAM
+ * and the VM go when the child exits, moments later.  Not done (false) when a device called
+ * vm_keep_teardown_here() or the child cannot be started; then vm_destroy() waits as usual.
+ */
+bool vm_detach_teardown(struct vm *vm);
+/*
+ * A device whose host resources must be free the moment hvmm exits says so.  Assigned VFIO
+ * devices do: the hypervisor's VFIO bridge (KVM's kvm-vfio device) holds the IOMMU group
+ * until the VM is released, and the user may rebind the device or start the next VM at once.
+ */
+void vm_keep_teardown_here(struct vm *vm);
 
 /* ---- hooks for devices ---------------------------------------------------------------- */
 

@@ -249,7 +249,9 @@ static void ioapic_destroy(void *opaque)
 	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
 		if (io->efd[i] < 0)
 			continue;
-		if (io->vm->hv->irqfd_deassign(io->vm->hvm, io->efd[i], i))
+		/* At VM teardown the hypervisor VM's release takes every irqfd at once. */
+		if (!vm_tearing_down(io->vm) &&
+		    io->vm->hv->irqfd_deassign(io->vm->hvm, io->efd[i], i))
 			log_debug("ioapic: irqfd deassign of pin %u failed", i);
 		close(io->efd[i]);
 	}

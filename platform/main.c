@@ -106,6 +106,9 @@ int main(int argc, char **argv)
 		vm_abandon(pc->vm);
 		return code; /* vCPU threads still run: exit without tearing the VM down */
 	}
+	/* Everything is printed: the kernel's release of the VM need not delay the exit. */
+	fflush(NULL);
+	vm_detach_teardown(pc->vm);
 out:
 	if (pc)
 		vm_destroy(pc->vm);

@@ -310,7 +310,9 @@ void pci_vecs_destroy(struct pci_vecs *s)
 
 		if (v->efd < 0)
 			continue;
-		if (v->live && vm->hv->irqfd_deassign(vm->hvm, v->efd, v->gsi))
+		/* At VM teardown the hypervisor VM's release takes every irqfd at once. */
+		if (v->live && !vm_tearing_down(vm) &&
+		    vm->hv->irqfd_deassign(vm->hvm, v->efd, v->gsi))
 			log_debug("pci: irqfd deassign of GSI %u failed", v->gsi);
 		pci_vec_watch(v, false);
 		close(v->efd);

@@ -166,6 +166,8 @@ int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec
 	a->root = root;
 	a->refs = 1;
 	a->c.fd = -1;
+	/* The user may rebind the device or start the next VM the moment hvmm exits. */
+	vm_keep_teardown_here(vm);
 	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
 		free(a);
 		return r;

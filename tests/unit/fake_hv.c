@@ -114,8 +114,16 @@ static int fake_vm_create_hv(struct hv_vm **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+/*
+ * The VM's release takes its regions and irqfds with it, as the kernels do: KVM's
+ * kvm_destroy_vm() (kvm_free_memslots, kvm_irqfd_release) and mshv_root's partition release
+ * (regions and irqfds of the partition).
+ */
 static void fake_vm_destroy(struct hv_vm *vm)
 {
+	fake.rec.mem_maps = 0;
+	fake.rec.irqfds = 0;
+	fake.rec.releases++;
 	free(vm);
 }
 
@@ -143,6 +151,7 @@ static int fake_mem_unmap(struct hv_vm *vm, const struct hv_mem_region *r)
 	(void)vm;
 	(void)r;
 	fake.rec.mem_maps--;
+	fake.rec.undos++;
 	return 0;
 }
 
@@ -284,6 +293,7 @@ static int fake_irqfd_deassign(struct hv_vm *vm, int fd, uint32_t gsi)
 	(void)fd;
 	(void)gsi;
 	fake.rec.irqfds--;
+	fake.rec.undos++;
 	return 0;
 }
 

@@ -296,10 +296,15 @@ static void test_create_failure_releases_everything(void **state)
 	assert_int_equal(fake_vm_create(1, MiB(1), &vm), -EINVAL);
 }
 
-static void test_teardown_unmaps_and_deassigns(void **state)
+/*
+ * Teardown leaves RAM regions and irqfds to the hypervisor VM's release, which takes them all
+ * at once: one by one, each would cost the kernel a grace period.
+ */
+static void test_teardown_leaves_undo_to_the_release(void **state)
 {
 	struct vm *vm;
 	uint32_t v;
+	unsigned undos;
 
 	(void)state;
 	assert_int_equal(fake_vm_create(1, GiB(4), &vm), 0);
@@ -313,9 +318,28 @@ static void test_teardown_unmaps_and_deassigns(void **state)
 	assert_int_equal(fake_hv_record()->irqfds, 1);
 	bus_access(&vm->mmio, MEM_IOAPIC_BASE + 0x10, &v, 4, true); /* again: still one */
 	assert_int_equal(fake_hv_record()->irqfds, 1);
+	undos = fake_hv_record()->undos;
 	vm_destroy(vm);
+	assert_int_equal(fake_hv_record()->undos, undos);
+	assert_int_equal(fake_hv_record()->releases, 1);
 	assert_int_equal(fake_hv_record()->mem_maps, 0);
 	assert_int_equal(fake_hv_record()->irqfds, 0);
+}
+
+/* At exit with an assigned device the VM is released in this process; else in a child. */
+static void test_detach_teardown(void **state)
+{
+	struct vm *vm;
+
+	(void)state;
+	assert_int_equal(fake_vm_create(1, MiB(16), &vm), 0);
+	vm_keep_teardown_here(vm);
+	assert_false(vm_detach_teardown(vm));
+	vm_destroy(vm);
+	assert_int_equal(fake_vm_create(1, MiB(16), &vm), 0);
+	assert_true(vm_detach_teardown(vm));
+	vm_destroy(vm);
+	assert_int_equal(fake_hv_record()->releases, 2);
 }
 
 int main(void)
@@ -333,7 +357,8 @@ int main(void)
 		cmocka_unit_test_setup(test_sigint_sighup, reset_fake),
 		cmocka_unit_test_setup(test_second_signal_abandons, reset_fake),
 		cmocka_unit_test_setup(test_create_failure_releases_everything, reset_fake),
-		cmocka_unit_test_setup(test_teardown_unmaps_and_deassigns, reset_fake),
+		cmocka_unit_test_setup(test_teardown_leaves_undo_to_the_release, reset_fake),
+		cmocka_unit_test_setup(test_detach_teardown, reset_fake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

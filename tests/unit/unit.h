@@ -36,6 +36,8 @@ struct fake_record {
 	unsigned route_pushes;
 	unsigned irqfds;   /* currently assigned */
 	unsigned mem_maps; /* currently mapped regions */
+	unsigned undos;    /* mem_unmap and irqfd_deassign calls */
+	unsigned releases; /* VMs released (vm_destroy) */
 	unsigned kicks;
 	unsigned signal_msis;
 	enum hv_vcpu_state vcpu_state[FAKE_MAX_VCPUS]; /* as last set */
