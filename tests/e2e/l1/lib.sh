@@ -198,3 +198,26 @@ e2e_kvm_debugfs() {
     [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
     [ -r /sys/kernel/debug/kvm/exits ] && echo /sys/kernel/debug/kvm
 }
+
+# e2e_host_chroot CMD: run CMD with sh in the build machine's own root, which L1 mounts
+# read-only over virtio-9p (a scenario with "# e2e-needs: hostfs"), in the repository's
+# directory there, with L1's /dev (and its /dev/kvm), /proc, /sys and a fresh /tmp.  What it
+# writes must go to /tmp; e2e_file shows a file to the host.
+e2e_host_chroot() {
+    [ "${E2E_HOSTFS:-0}" = 1 ] || { echo "e2e_host_chroot: no host root in this L1" >&2; return 1; }
+    if ! grep -q ' /host 9p ' /proc/mounts; then
+        mkdir -p /host
+        mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host || return 1
+        for d in dev proc sys; do mount --bind /$d /host/$d || return 1; done
+        mount -t tmpfs tmpfs /host/tmp || return 1
+    fi
+    chroot /host /bin/sh -c "cd '$E2E_HOST_REPO' && $*"
+}
+
+# e2e_file NAME PATH: the file at PATH (in L1) to the host, which writes it to
+# $E2E_BUILD_DIR/files/NAME (tests/e2e/run: host_files).
+e2e_file() {
+    echo "E2E-FILE-BEGIN $E2E_NAME $1"
+    sed 's/^/E2E-FILE| /' "$2"
+    echo "E2E-FILE-END $E2E_NAME $1"
+}
