@@ -67,6 +67,21 @@ e2e_find_nvme() {
     return 1
 }
 
+# The sysfs path of the PCI device at topology path $1: the root-bus slot, then the
+# device.function below each bridge, e.g. "00:10.0" or "00:11.0/00.1" (a function behind
+# the root port at 00:11.0).  Bus numbers are the firmware's; these paths are not.
+e2e_pci_path() {
+    _p=/sys/devices/pci0000:00/0000:${1%%/*}
+    _rest=${1#*/}; [ "$_rest" = "$1" ] && _rest=
+    [ -d "$_p" ] || return 1
+    for _c in $(echo "$_rest" | tr / ' '); do
+        set -- "$_p"/0000:*:"$_c"
+        [ -d "$1" ] || return 1
+        _p=$1
+    done
+    echo "/sys/bus/pci/devices/${_p##*/}"
+}
+
 # Name of the driver bound to PCI device $1 (sysfs path), or empty.
 e2e_pci_driver() {
     [ -e "$1/driver" ] && basename "$(readlink "$1/driver")"
