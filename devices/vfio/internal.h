@@ -189,7 +189,7 @@ int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, 
  */
 int vfio_device_reset(struct vfio_device *d) WUR;
 
-/* ---- the assigned device as a PCI function (config.c, bars.c, intr.c, assign.c) ------------ */
+/* ---- the assigned device as a PCI function (config.c, bars.c, rom.c, intr.c, reset.c, ...) - */
 
 struct pci_dev;
 struct pci_root;
@@ -266,10 +266,11 @@ struct vfio_pci {
 };
 
 /*
- * Build the PCI function for an opened device: config shadow (BARs, ROM, MSI, MSI-X and
- * capability-list pointers emulated by the core, everything else proxied; SR-IOV and
- * resizable-BAR capabilities hidden), BARs from the region sizes, MSI-X and MSI emulators
- * wired to host vectors as their state changes.  Does not attach it.
+ * Build the PCI function for an opened device: config shadow (BARs, ROM, MSI, MSI-X, the
+ * multi-function bit and capability-list pointers emulated by the core, everything else
+ * proxied at the guest's access width; SR-IOV, resizable-BAR and ARI capabilities hidden; a
+ * root complex integrated endpoint presented as an endpoint), BARs from the region sizes,
+ * MSI-X and MSI emulators wired to host vectors as their state changes.  Does not attach it.
  */
 int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp) WUR;
 void vfio_pci_destroy(struct vfio_pci *vp);
