@@ -141,11 +141,12 @@ static void vfio_vec_changed(struct vfio_pci *vp, struct vfio_irqs *s, struct vf
                              const struct pci_vec_state *v)
 {
 	uint32_t i = v->index;
-	bool routed = false;
+	bool routed = false, was;
 
 	if (i >= s->nr)
 		return;
 	pthread_mutex_lock(&vp->intr_lock);
+	was = s->fds[i] == v->efd;
 	if (v->enabled != s->enabled[i]) {
 		s->enabled[i] = v->enabled;
 		s->nr_enabled += v->enabled ? 1 : (uint32_t)-1;
@@ -171,8 +172,6 @@ static void vfio_vec_changed(struct vfio_pci *vp, struct vfio_irqs *s, struct vf
 		if (!s->host_count)
 			vfio_irqs_on(vp, s, other);
 		if (s->host_count) {
-			bool was = s->fds[i] == v->efd;
-
 			vfio_irqs_wire(vp, s, i);
 			routed = v->live && v->efd >= 0 && !was && s->fds[i] == v->efd;
 		}

@@ -196,6 +196,8 @@ void test_msi_block_host_short(void **state)
 	assert_int_equal(host_fd(VFIO_IRQ_MSI, 0), guest_fd(vp->msi, 0));
 	assert_true(host_fd(VFIO_IRQ_MSI, 0) >= 0);
 	assert_int_equal(host_fd(VFIO_IRQ_MSI, 1), -1);
+	/* Wired with the enable itself, and counted. */
+	assert_int_equal(vp->stats.vectors_routed, 1);
 }
 
 /* vfio-pci enables one interrupt type at a time: MSI-X waits for MSI to go. */
