@@ -26,6 +26,7 @@ enum vm_exit_code {
 	VM_EXIT_USAGE = 2,    /* bad command line or input file */
 	VM_EXIT_RESET = 3,    /* guest asked for a reset (reboot) */
 	VM_EXIT_CRASH = 4,    /* triple fault / unrecoverable guest exception */
+	VM_EXIT_DEVICE = 5,   /* an assigned device was taken back by the host or failed */
 	VM_EXIT_SIGNAL = 128, /* + signal number: stopped by SIGINT, SIGTERM or SIGHUP */
 };
 

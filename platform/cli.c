@@ -32,7 +32,8 @@ static const char usage_text[] =
     "  --version                   print the version\n"
     "\n"
     "Exit status: 0 guest powered off, 1 error, 2 bad usage or input, 3 guest reset,\n"
-    "4 guest crashed (triple fault), 128+N stopped by signal N.\n";
+    "4 guest crashed (triple fault), 5 an assigned device taken back or failed,\n"
+    "128+N stopped by signal N.\n";
 
 const char *cli_usage(void)
 {

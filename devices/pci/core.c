@@ -220,6 +220,11 @@ void pci_dev_trigger(struct pci_dev *dev, unsigned vector)
 		pci_vecs_trigger(dev->msi, vector);
 }
 
+void pci_dev_flr(struct pci_dev *dev)
+{
+	pci_dev_reset(dev);
+}
+
 void pci_dev_reset(struct pci_dev *dev)
 {
 	pci_bars_release(dev);

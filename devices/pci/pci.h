@@ -357,6 +357,20 @@ int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port 
  */
 int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev) WUR;
 
+/*
+ * Plug `dev` in as function `fn` (0-7) of the device behind `port` (a new port of its own
+ * when NULL); the port's function 0 then says it is multi-function.  A guest sees other
+ * functions only once function 0 is there.  Errors as pci_attach().
+ */
+int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn,
+                  struct pci_dev *dev) WUR;
+/*
+ * A Function Level Reset that a device's cfg_write op recognised in the guest's write (config
+ * lock held): the core resets the function as for its own FLR (BARs, config space, vectors)
+ * and calls the reset op.
+ */
+void pci_dev_flr(struct pci_dev *dev);
+
 /* Warn under the root's rate limit (things a guest can provoke), prefixed "pci: ". */
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -377,9 +391,6 @@ bool pci_bar_decoding(struct pci_dev *dev, unsigned bar, uint64_t *addr);
 /* A vector's state now.  -EINVAL for a bad vector. */
 int pci_vecs_state(struct pci_vecs *s, unsigned vector, struct pci_vec_state *out,
                    bool *pending) WUR;
-/* Plug `dev` in as function `fn` (0-7) of the port's device, as a multi-function device. */
-int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn,
-                  struct pci_dev *dev) WUR;
 const char *pci_port_name(const struct pci_port *port);
 /* The port's own function on bus 0 (its type-1 header). */
 struct pci_dev *pci_port_dev(struct pci_port *port);

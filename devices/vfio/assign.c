@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "devices/pci/pci.h"
 #include "devices/vfio/internal.h"
@@ -76,81 +79,248 @@ void vfio_pci_release(struct pci_dev *pdev)
 		vfio_assign_put(a);
 }
 
+static void vfio_notify_close(struct vfio_pci *vp, int *efd)
+{
+	if (*efd < 0)
+		return;
+	if (loop_del(&vp->vm->loop, *efd))
+		log_debug("%s: notification eventfd was not in the loop", vp->dev.name);
+	close(*efd);
+	*efd = -1;
+}
+
 void vfio_pci_destroy(struct vfio_pci *vp)
 {
 	vfio_bars_munmap(vp);
 	vfio_device_close(&vp->dev);
+	vfio_notify_close(vp, &vp->err_efd);
+	vfio_notify_close(vp, &vp->req_efd);
+	vfio_intr_free(&vp->msix_irqs);
+	vfio_intr_free(&vp->msi_irqs);
+	vfio_rom_free(vp);
+	pthread_mutex_destroy(&vp->rom_lock);
 	pthread_mutex_destroy(&vp->intr_lock);
 	pthread_mutex_destroy(&vp->stats_lock);
 	free(vp);
 }
 
-/* VM teardown (before the PCI core's): quiesce every device, then stop its DMA. */
+/* VM teardown (before the PCI core's): quiesce and reset every device, then stop its DMA. */
 static void vfio_assign_teardown(void *opaque)
 {
 	struct vfio_assign *a = opaque;
 
 	for (unsigned i = 0; i < a->nr_devs; i++) {
-		vfio_intr_disable(a->devs[i]);
-		/* A failed reset is logged by vfio_device_reset(); teardown goes on regardless. */
-		if (vfio_device_reset(&a->devs[i]->dev))
+		/* A failed reset is logged where it failed; teardown goes on regardless. */
+		if (vfio_pci_reset(a->devs[i]))
 			continue;
 	}
 	vfio_container_unmap_all(&a->c);
 	vfio_assign_put(a);
 }
 
-static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *port_name)
+/* Read an event counter; false if there was nothing to read. */
+static bool vfio_notify_read(int efd)
 {
-	struct vm *vm = a->vm;
-	struct pci_port *port = NULL;
-	struct vfio_pci *vp;
-	struct vfio_bdf bdf;
-	int r;
+	uint64_t n;
 
-	if (vfio_bdf_parse(spec, &bdf))
-		return -EINVAL; /* cli_parse() checked it */
-	if (port_name && port_name[0] && (r = pci_root_port_find(a->root, port_name, &port))) {
-		log_err("--vfio %s: no root port '%s'", spec, port_name);
+	return read(efd, &n, sizeof(n)) == sizeof(n) && n;
+}
+
+/*
+ * The device reported an uncorrectable error (AER, VFIO_PCI_ERR_IRQ_INDEX): it may have lost
+ * or corrupted DMA, and the guest has no way to hear of it.
+ */
+static void vfio_err_fired(void *opaque, uint32_t events)
+{
+	struct vfio_pci *vp = opaque;
+
+	(void)events;
+	if (!vfio_notify_read(vp->err_efd))
+		return;
+	log_err("%s: the device reported an uncorrectable error (AER); hvmm stops the VM, whose "
+	        "device can no longer be trusted (the host's kernel log says which error)",
+	        vp->dev.name);
+	vm_stop(vp->vm, VM_EXIT_DEVICE);
+}
+
+/*
+ * The host asks for the device back (VFIO_PCI_REQ_IRQ_INDEX: its vfio-pci driver is being
+ * unbound, which waits until the device is released).  hvmm cannot unplug a device from a
+ * running guest, so it stops the VM; teardown then releases the device.
+ */
+static void vfio_req_fired(void *opaque, uint32_t events)
+{
+	struct vfio_pci *vp = opaque;
+
+	(void)events;
+	if (!vfio_notify_read(vp->req_efd))
+		return;
+	log_err("%s: the host asks for the device back (its vfio-pci driver is being unbound); "
+	        "hvmm cannot unplug it from a running guest, so it stops the VM and releases the "
+	        "device",
+	        vp->dev.name);
+	vm_stop(vp->vm, VM_EXIT_DEVICE);
+}
+
+/* Have VFIO signal an eventfd on interrupt `index`, watched by the event loop. */
+static int vfio_notify_open(struct vfio_pci *vp, unsigned index, int *efd, loop_fn fn)
+{
+	int fd, r;
+
+	if (index >= vp->dev.nr_irqs || !vp->dev.irqs[index].count)
+		return 0;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		log_err("%s: eventfd: %s", vp->dev.name, strerror(errno));
 		return r;
 	}
+	if ((r = vfio_device_set_irqs(&vp->dev, index, 0, 1, &fd, NULL))) {
+		/* Logged; the VM runs without hearing of this event, as before kernels had it. */
+		close(fd);
+		return 0;
+	}
+	if ((r = loop_add(&vp->vm->loop, fd, EPOLLIN, fn, vp))) {
+		log_err("%s: cannot watch its notification eventfd: %s", vp->dev.name,
+		        strerror(-r));
+		close(fd);
+		return r;
+	}
+	*efd = fd;
+	return 0;
+}
+
+/*
+ * Open one device, build its PCI function and reset it; the function is attached later, when
+ * the functions that share a slot are known.
+ */
+static int vfio_assign_one(struct vfio_assign *a, const struct vfio_bdf *bdf)
+{
+	struct vm *vm = a->vm;
+	struct vfio_pci *vp;
+	int r;
+
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
 		return -ENOMEM;
 	vp->owner = a;
-	if ((r = vfio_device_open(&a->c, &bdf, &vp->dev))) {
+	if ((r = vfio_device_open(&a->c, bdf, &vp->dev))) {
 		free(vp);
 		return r;
 	}
-	/* Start from a clean device, whatever its last user left. */
-	if ((r = vfio_device_reset(&vp->dev)))
-		goto fail;
 	r = vfio_pci_create(vm, a->root, vp);
-	if (vp->pdev) {
-		/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
-		a->refs++;
-		a->devs[a->nr_devs++] = vp;
-	}
-	if (r || (r = vfio_bars_mmap(vp)))
-		goto fail;
-	if (vm->hv->vfio_group_add && (r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
-		return r;
-	if ((r = pci_attach(a->root, port, vp->pdev)))
-		return r; /* the PCI core logged why, naming the device and the port */
-	log_info("%s: assigned (%u regions, %u MSI-X vectors)", vp->dev.name, vp->dev.nr_regions,
-	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
-	return 0;
-fail:
-	if (!vp->pdev)
+	if (!vp->pdev) {
+		/* The PCI core never took the function: it is ours to free. */
 		vfio_pci_destroy(vp);
-	return r;
+		return r;
+	}
+	/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
+	a->refs++;
+	a->devs[a->nr_devs++] = vp;
+	if (r || (r = vfio_bars_mmap(vp)))
+		return r;
+	/*
+	 * Start from a clean device, whatever its last user left.  A device that cannot be
+	 * reset now (busy, no reset at all) still works; vfio_pci_reset() said why.
+	 */
+	if (vfio_pci_reset(vp))
+		log_debug("%s: starting without a reset", vp->dev.name);
+	/* KVM's VFIO device takes each group once: two functions may share one. */
+	if (vm->hv->vfio_group_add && !vp->dev.group->hv_added) {
+		if ((r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
+			return r;
+		vp->dev.group->hv_added = true;
+	}
+	if ((r = vfio_notify_open(vp, VFIO_PCI_ERR_IRQ_INDEX, &vp->err_efd, vfio_err_fired)) ||
+	    (r = vfio_notify_open(vp, VFIO_PCI_REQ_IRQ_INDEX, &vp->req_efd, vfio_req_fired)))
+		return r;
+	return 0;
 }
 
-int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n)
+/*
+ * Which spec holds function 0 of the same host device as spec i, behind the same port (a
+ * named one, or both automatic), when i shares it with at least one other function: those
+ * keep one slot and their function numbers.  -1: spec i is presented alone, as function 0.
+ */
+static int vfio_slot_leader(const struct vfio_spec *specs, const struct vfio_bdf *bdfs, unsigned n,
+                            unsigned i)
 {
+	int leader = -1;
+	unsigned members = 0;
+
+	for (unsigned j = 0; j < n; j++) {
+		const char *pi = specs[i].port ? specs[i].port : "",
+		           *pj = specs[j].port ? specs[j].port : "";
+
+		if (bdfs[j].domain != bdfs[i].domain || bdfs[j].bus != bdfs[i].bus ||
+		    bdfs[j].dev != bdfs[i].dev || strcmp(pi, pj))
+			continue;
+		members++;
+		if (bdfs[j].fn == 0)
+			leader = (int)j;
+	}
+	return members > 1 ? leader : -1;
+}
+
+static int vfio_attach(struct vfio_assign *a, const struct vfio_spec *spec, struct pci_port *port,
+                       unsigned fn, struct vfio_pci *vp)
+{
+	int r;
+
+	if (!port && spec->port && spec->port[0] &&
+	    (r = pci_root_port_find(a->root, spec->port, &port))) {
+		log_err("--vfio %s: no root port '%s'", spec->bdf, spec->port);
+		return r;
+	}
+	if ((r = pci_attach_fn(a->root, port, fn, vp->pdev)))
+		return r; /* the PCI core logged why, naming the device and the port */
+	log_info("%s: assigned as function %u behind root port %s (%u regions, %u MSI-X vectors)",
+	         vp->dev.name, fn, pci_port_name(vp->pdev->port), vp->dev.nr_regions,
+	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
+	return 0;
+}
+
+/*
+ * Attach every device: functions presented alone and the function 0 of each shared slot
+ * first, then the other functions of those slots behind their function 0's port.
+ */
+static int vfio_attach_all(struct vfio_assign *a, const struct vfio_spec *specs,
+                           const struct vfio_bdf *bdfs, unsigned n)
+{
+	int r;
+
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < n; i++) {
+			int l = vfio_slot_leader(specs, bdfs, n, i);
+
+			if (pass == 0 && l < 0 && bdfs[i].fn)
+				log_info("%s: function %u of a device whose function 0 is not "
+				         "assigned: the guest sees it as a single-function device",
+				         a->devs[i]->dev.name, bdfs[i].fn);
+			if (pass == 0 && (l < 0 || l == (int)i) &&
+			    (r = vfio_attach(a, &specs[i], NULL, 0, a->devs[i])))
+				return r;
+			if (pass == 1 && l >= 0 && l != (int)i &&
+			    (r = vfio_attach(a, &specs[i], a->devs[l]->pdev->port, bdfs[i].fn,
+			                     a->devs[i])))
+				return r;
+		}
+	}
+	return 0;
+}
+
+int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
+                        unsigned n, const struct vfio_sys *sys)
+{
+	struct vfio_bdf bdfs[VFIO_MAX_DEVICES];
 	struct vfio_assign *a;
-	/* Run-time calls: vectors enabled as the guest unmasks them; a reset the guest asks for. */
-	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET };
+	/*
+	 * Run-time calls: vectors enabled as the guest enables them; resets the guest asks for
+	 * (a function reset, or a hot reset of the device's bus).
+	 */
+	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET,
+		                               VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+		                               VFIO_DEVICE_PCI_HOT_RESET };
 	int r;
 
 	if (!n)
@@ -158,6 +328,10 @@ int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec
 	if (n > VFIO_MAX_DEVICES) {
 		log_err("--vfio: at most %d devices", VFIO_MAX_DEVICES);
 		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (vfio_bdf_parse(specs[i].bdf, &bdfs[i]))
+			return -EINVAL; /* cli_parse() checked it */
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
@@ -175,15 +349,22 @@ int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec
 	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
 	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
 		return r;
-	if ((r = vfio_container_open(&vfio_sys_host, &a->c)))
+	if ((r = vfio_container_open(sys, &a->c)))
 		return r;
 	if (vfio_diag_have_iommufd(a->c.sys))
 		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
 		         "container, which it also supports");
 	for (unsigned i = 0; i < n; i++) {
-		if ((r = vfio_assign_one(a, specs[i].bdf, specs[i].port)))
+		if ((r = vfio_assign_one(a, &bdfs[i])))
 			return r;
 	}
+	if ((r = vfio_attach_all(a, specs, bdfs, n)))
+		return r;
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
 	return vfio_container_map_ram(&a->c, &vm->mem);
+}
+
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n)
+{
+	return vfio_assign_all_sys(vm, root, specs, n, &vfio_sys_host);
 }

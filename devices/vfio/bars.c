@@ -132,11 +132,9 @@ static int vfio_map_area(struct vfio_pci *vp, unsigned bar, uint64_t addr, uint6
 	return 0;
 }
 
-void vfio_bar_unmap(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size)
+/* Unmap the parts of BAR `bar` mapped straight into the guest (the trapped view stays). */
+static void vfio_bar_unmap_direct(struct vfio_pci *vp, unsigned bar)
 {
-	struct vfio_pci *vp = pdev->priv;
-
-	(void)size;
 	for (unsigned i = 0; i < vp->nr_maps;) {
 		if (vp->maps[i].bar != bar) {
 			i++;
@@ -146,22 +144,23 @@ void vfio_bar_unmap(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t 
 			log_warn("%s: unmapping BAR%u from the guest failed", vp->dev.name, bar);
 		vp->maps[i] = vp->maps[--vp->nr_maps];
 	}
+}
+
+void vfio_bar_unmap(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	struct vfio_pci *vp = pdev->priv;
+
+	(void)size;
+	vfio_bar_unmap_direct(vp, bar);
 	pci_bar_unmap_default(pdev, bar, addr);
 }
 
-int vfio_bar_map(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size)
+/* Map the mmap'd areas of memory BAR `bar`, decoding at addr, over its trapped view. */
+static int vfio_bar_map_direct(struct vfio_pci *vp, unsigned bar, uint64_t addr, uint64_t size)
 {
-	struct vfio_pci *vp = pdev->priv;
-	struct vfio_region *reg;
+	struct vfio_region *reg = &vp->dev.regions[bar];
 	int r;
 
-	/* The trapped view under everything: what is not mapped over it still works. */
-	r = pci_bar_map_default(pdev, bar, addr);
-	if (r)
-		return r;
-	if (bar >= 6 || pdev->bars[bar].kind == PCI_BAR_IO)
-		return 0;
-	reg = &vp->dev.regions[bar];
 	for (unsigned a = 0; a < reg->nr_areas; a++) {
 		struct vfio_area *ar = &reg->areas[a];
 		uint64_t end = ar->offset + ar->size;
@@ -172,11 +171,53 @@ int vfio_bar_map(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t siz
 			end = size;
 		r = vfio_map_area(vp, bar, addr, ar->offset, end, vp->area_hva[bar][a], ar->offset);
 		if (r) {
-			vfio_bar_unmap(pdev, bar, addr, size);
+			vfio_bar_unmap_direct(vp, bar);
 			return r;
 		}
 	}
 	return 0;
+}
+
+int vfio_bar_map(struct pci_dev *pdev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	struct vfio_pci *vp = pdev->priv;
+	int r;
+
+	/* The trapped view under everything: what is not mapped over it still works. */
+	r = pci_bar_map_default(pdev, bar, addr);
+	if (r)
+		return r;
+	if (bar >= 6 || pdev->bars[bar].kind == PCI_BAR_IO || vp->pm_state)
+		return 0;
+	r = vfio_bar_map_direct(vp, bar, addr, size);
+	if (r)
+		pci_bar_unmap_default(pdev, bar, addr);
+	return r;
+}
+
+/*
+ * Before the device's memory goes away under the guest (memory decode off, a low-power
+ * state): vfio-pci then revokes its mmaps, and a guest access through a mapping left in place
+ * would fault in the hypervisor (KVM_RUN fails with EFAULT) instead of reading all-ones.
+ */
+void vfio_bars_unmap_direct(struct vfio_pci *vp)
+{
+	for (unsigned b = 0; b < 6; b++)
+		vfio_bar_unmap_direct(vp, b);
+}
+
+/* The device's memory is back (D0 again): map what decodes straight through once more. */
+void vfio_bars_map_direct(struct vfio_pci *vp)
+{
+	for (unsigned b = 0; b < 6; b++) {
+		struct pci_bar *pb = &vp->pdev->bars[b];
+
+		if (!pb->mapped || pb->kind == PCI_BAR_IO || pb->kind == PCI_BAR_UPPER)
+			continue;
+		if (vfio_bar_map_direct(vp, b, pb->addr, pb->size))
+			log_warn("%s: BAR%u stays trapped after the device's return to D0",
+			         vp->dev.name, b);
+	}
 }
 
 void vfio_bar_trapped(struct pci_dev *pdev, unsigned bar, uint64_t off, bool is_write)
@@ -193,12 +234,21 @@ void vfio_bar_trapped(struct pci_dev *pdev, unsigned bar, uint64_t off, bool is_
 	pthread_mutex_unlock(&vp->stats_lock);
 }
 
+/* Outside D0 a function answers only config cycles: reads all-ones, writes dropped. */
+static bool vfio_bar_asleep(struct vfio_pci *vp)
+{
+	return __atomic_load_n(&vp->pm_state, __ATOMIC_RELAXED) != 0;
+}
+
 void vfio_bar_read(struct pci_dev *pdev, unsigned bar, uint64_t off, void *data, uint32_t len)
 {
 	struct vfio_pci *vp = pdev->priv;
-	unsigned region = bar == PCI_ROM_BAR ? VFIO_REGION_ROM : bar;
 
-	if (vfio_region_read(&vp->dev, region, off, data, len))
+	if (vfio_bar_asleep(vp))
+		memset(data, 0xff, len);
+	else if (bar == PCI_ROM_BAR)
+		vfio_rom_read(vp, off, data, len);
+	else if (vfio_region_read(&vp->dev, bar, off, data, len))
 		memset(data, 0xff, len);
 }
 
@@ -207,19 +257,9 @@ void vfio_bar_write(struct pci_dev *pdev, unsigned bar, uint64_t off, const void
 {
 	struct vfio_pci *vp = pdev->priv;
 
-	if (bar == PCI_ROM_BAR)
+	if (bar == PCI_ROM_BAR || vfio_bar_asleep(vp))
 		return;
 	if (vfio_region_write(&vp->dev, bar, off, data, len))
 		pci_guest_warn(pdev->root, "%s: BAR%u write at %#llx failed", vp->dev.name, bar,
 		               (unsigned long long)off);
-}
-
-void vfio_bar_reset(struct pci_dev *pdev)
-{
-	struct vfio_pci *vp = pdev->priv;
-
-	/* A guest FLR: stop host vectors (the core reset MSI/MSI-X), then reset the device. */
-	vfio_intr_disable(vp);
-	if (vfio_device_reset(&vp->dev))
-		return; /* logged by vfio_device_reset() */
 }

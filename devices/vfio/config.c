@@ -56,31 +56,53 @@ static enum pci_cfg_result vfio_cfg_read(struct pci_dev *pdev, uint32_t off, uin
 	return PCI_CFG_DONE;
 }
 
+/* Whether byte o of a guest write goes to the device (proxied, or emulated and forwarded). */
+static bool vfio_cfg_to_device(const struct vfio_pci *vp, uint32_t o)
+{
+	return (!vp->emulated[o] || vp->forwarded[o]) && o < vp->cfg_size;
+}
+
 static enum pci_cfg_result vfio_cfg_write(struct pci_dev *pdev, uint32_t off, uint32_t len,
                                           uint32_t val)
 {
 	struct vfio_pci *vp = pdev->priv;
-	bool any = false;
+	bool any = false, flr;
 	uint8_t b[4];
 
 	memcpy(b, &val, 4);
 	pthread_mutex_lock(&vp->stats_lock);
 	vp->stats.cfg_writes++;
 	pthread_mutex_unlock(&vp->stats_lock);
-	/* Byte by byte: proxied bytes (and forwarded emulated ones) go to the device. */
-	for (uint32_t i = 0; i < len; i++) {
-		uint32_t o = off + i;
+	flr = vfio_cfg_take_flr(vp, off, len, b);
+	vfio_cfg_before_write(vp, off, len, b);
+	/*
+	 * What goes to the device goes at the access's width, in one write per run of device
+	 * bytes: registers with side effects (vendor capabilities, which vfio-pci passes raw)
+	 * must not see a dword as four byte writes.
+	 */
+	for (uint32_t i = 0; i < len;) {
+		uint32_t n = 0;
 
-		any |= vp->emulated[o];
-		if ((!vp->emulated[o] || vp->forwarded[o]) && o < vp->cfg_size &&
-		    vfio_region_write(&vp->dev, VFIO_REGION_CONFIG, o, &b[i], 1))
+		any |= vp->emulated[off + i];
+		while (i + n < len && vfio_cfg_to_device(vp, off + i + n))
+			any |= vp->emulated[off + i + n++];
+		if (n && vfio_region_write(&vp->dev, VFIO_REGION_CONFIG, off + i, &b[i], n))
 			pci_guest_warn(pdev->root, "%s: config write at %#x failed", vp->dev.name,
-			               o);
+			               off + i);
+		i += n ? n : 1;
+	}
+	vfio_cfg_after_write(vp, off, len, b);
+	if (flr) {
+		pci_dev_flr(pdev);
+		return PCI_CFG_DONE;
 	}
 	return any ? PCI_CFG_EMULATE : PCI_CFG_DONE;
 }
 
-/* Unlink extended capabilities a guest must not drive (SR-IOV, resizable BAR). */
+/*
+ * Unlink extended capabilities a guest must not drive: SR-IOV, resizable BAR, and ARI, whose
+ * Next Function Number would send the guest to functions it does not have.
+ */
 static int vfio_hide_ext_caps(struct vfio_pci *vp, uint8_t *cfg)
 {
 	uint32_t prev = 0, off = PCI_CFG_SPACE_SIZE;
@@ -98,7 +120,8 @@ static int vfio_hide_ext_caps(struct vfio_pci *vp, uint8_t *cfg)
 		if (hdr == 0 || hdr == 0xffffffffu)
 			break;
 		/* 0x24 is the VF Resizable BAR capability (not in older pci_regs.h). */
-		if (id == PCI_EXT_CAP_ID_SRIOV || id == PCI_EXT_CAP_ID_REBAR || id == 0x24) {
+		if (id == PCI_EXT_CAP_ID_SRIOV || id == PCI_EXT_CAP_ID_REBAR || id == 0x24 ||
+		    id == PCI_EXT_CAP_ID_ARI) {
 			log_info("%s: hiding extended capability %#x at %#x from the guest",
 			         vp->dev.name, id, off);
 			if (prev) {
@@ -127,7 +150,10 @@ static int vfio_hide_ext_caps(struct vfio_pci *vp, uint8_t *cfg)
 	return 0;
 }
 
-/* Mark the standard list's link bytes, and MSI/MSI-X, as emulated; find their offsets. */
+/*
+ * Mark the standard list's link bytes as emulated; find MSI, MSI-X and the capabilities hvmm
+ * acts on (power management, PCI Express, Advanced Features).
+ */
 static void vfio_scan_caps(struct vfio_pci *vp, const uint8_t *cfg, uint16_t *msi, uint16_t *msix)
 {
 	uint32_t off = cfg[PCI_CAPABILITY_LIST] & ~3u;
@@ -143,8 +169,43 @@ static void vfio_scan_caps(struct vfio_pci *vp, const uint8_t *cfg, uint16_t *ms
 			*msi = (uint16_t)off;
 		else if (cfg[off] == PCI_CAP_ID_MSIX)
 			*msix = (uint16_t)off;
+		else if (cfg[off] == PCI_CAP_ID_PM && off + PCI_PM_SIZEOF <= PCI_CFG_SPACE_SIZE)
+			vp->pm_cap = (uint16_t)off;
+		else if (cfg[off] == PCI_CAP_ID_EXP &&
+		         off + PCI_EXP_LNKSTA + 2 <= PCI_CFG_SPACE_SIZE)
+			vp->pcie_cap = (uint16_t)off;
+		else if (cfg[off] == PCI_CAP_ID_AF && off + PCI_CAP_AF_SIZEOF <= PCI_CFG_SPACE_SIZE)
+			vp->af_cap = (uint16_t)off;
 		off = cfg[off + 1] & ~3u;
 	}
+}
+
+/*
+ * A Root Complex Integrated Endpoint sits on the host's root bus; here it is behind a root
+ * port, where it has to be an Endpoint with a link: the type and the link registers are
+ * emulated (2.5 GT/s x1, the link's training done), as QEMU does.
+ */
+static int vfio_pcie_as_endpoint(struct vfio_pci *vp, const uint8_t *cfg)
+{
+	uint32_t c = vp->pcie_cap, flags = le(cfg, c + PCI_EXP_FLAGS, 2);
+	int r;
+
+	if (!c || ((flags & PCI_EXP_FLAGS_TYPE) >> 4) != PCI_EXP_TYPE_RC_END)
+		return 0;
+	flags = (flags & ~(uint32_t)PCI_EXP_FLAGS_TYPE) | PCI_EXP_TYPE_ENDPOINT << 4;
+	if ((r = pci_cfg_init(vp->pdev, c + PCI_EXP_FLAGS, 2, flags, 0, 0)) ||
+	    (r = pci_cfg_init(vp->pdev, c + PCI_EXP_LNKCAP, 4, PCI_EXP_LNKCAP_SLS_2_5GB | 1u << 4,
+	                      0, 0)) ||
+	    (r = pci_cfg_init(vp->pdev, c + PCI_EXP_LNKCTL, 2, 0, 0x0fcb, 0)) ||
+	    (r = pci_cfg_init(vp->pdev, c + PCI_EXP_LNKSTA, 2,
+	                      PCI_EXP_LNKSTA_CLS_2_5GB | PCI_EXP_LNKSTA_NLW_X1, 0, 0)))
+		return r;
+	mark(vp, c + PCI_EXP_FLAGS, 2);
+	mark(vp, c + PCI_EXP_LNKCAP, 8);
+	log_info("%s: a root complex integrated endpoint on the host; the guest sees an endpoint "
+	         "behind its root port",
+	         vp->dev.name);
+	return 0;
 }
 
 static int vfio_setup_bars(struct vfio_pci *vp, const uint8_t *cfg)
@@ -194,8 +255,8 @@ static int vfio_setup_msix(struct vfio_pci *vp, const uint8_t *cfg, uint16_t cap
 	r = pci_msix_init(vp->pdev, cap, nr, table & PCI_MSIX_TABLE_BIR,
 	                  table & PCI_MSIX_TABLE_OFFSET, pba & PCI_MSIX_PBA_BIR,
 	                  pba & PCI_MSIX_PBA_OFFSET, &vp->msix);
-	if (r)
-		return r; /* the PCI core logged why, naming the device */
+	if (r || (r = vfio_intr_init(vp, &vp->msix_irqs, VFIO_IRQ_MSIX, nr)))
+		return r; /* the PCI core or vfio_intr_init() logged why, naming the device */
 	pci_vecs_on_change(vp->msix, vfio_intr_msix_changed, vp);
 	return 0;
 }
@@ -218,9 +279,10 @@ static int vfio_setup_msi(struct vfio_pci *vp, const uint8_t *cfg, uint16_t cap)
 	mark(vp, cap, size);
 	if (nr > 32)
 		nr = 32;
+	vp->msi_cap = cap;
 	r = pci_msi_init(vp->pdev, cap, nr, flags, &vp->msi);
-	if (r)
-		return r; /* the PCI core logged why, naming the device */
+	if (r || (r = vfio_intr_init(vp, &vp->msi_irqs, VFIO_IRQ_MSI, nr)))
+		return r; /* the PCI core or vfio_intr_init() logged why, naming the device */
 	pci_vecs_on_change(vp->msi, vfio_intr_msi_changed, vp);
 	return 0;
 }
@@ -233,26 +295,25 @@ static const struct pci_dev_ops vfio_pci_ops = {
 	.bar_read = vfio_bar_read,
 	.bar_write = vfio_bar_write,
 	.bar_trapped = vfio_bar_trapped,
-	.reset = vfio_bar_reset,
+	.reset = vfio_pci_guest_reset,
 	.destroy = vfio_pci_release,
 };
 
 int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 {
-	uint8_t *cfg = calloc(1, PCI_CFG_SPACE_EXP_SIZE);
+	uint8_t *cfg;
 	struct pci_dev_info info;
 	uint16_t msi, msix;
 	int r;
 
+	vp->err_efd = vp->req_efd = -1;
+	cfg = calloc(1, PCI_CFG_SPACE_EXP_SIZE);
 	if (!cfg)
 		return -ENOMEM;
 	vp->vm = vm;
-	for (unsigned i = 0; i < ARRAY_SIZE(vp->msix_fds); i++)
-		vp->msix_fds[i] = -1;
-	for (unsigned i = 0; i < ARRAY_SIZE(vp->msi_fds); i++)
-		vp->msi_fds[i] = -1;
 	pthread_mutex_init(&vp->stats_lock, NULL);
 	pthread_mutex_init(&vp->intr_lock, NULL);
+	pthread_mutex_init(&vp->rom_lock, NULL);
 	vp->cfg_size = (uint32_t)vp->dev.regions[VFIO_REGION_CONFIG].size;
 	if (vp->cfg_size > PCI_CFG_SPACE_EXP_SIZE)
 		vp->cfg_size = PCI_CFG_SPACE_EXP_SIZE;
@@ -295,8 +356,14 @@ int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 		vp->forwarded[i] = 1;
 	/* INTx is not offered: line and pin read as the core has them (pin 0, none). */
 	mark(vp, PCI_INTERRUPT_LINE, 2);
+	/*
+	 * The multi-function bit is the core's: set on function 0 when functions of one device
+	 * are assigned together behind one port, clear for a function presented alone.
+	 */
+	mark(vp, PCI_HEADER_TYPE, 1);
 	vfio_scan_caps(vp, cfg, &msi, &msix);
-	if ((r = vfio_hide_ext_caps(vp, cfg)) || (r = vfio_setup_bars(vp, cfg)))
+	if ((r = vfio_hide_ext_caps(vp, cfg)) || (r = vfio_setup_bars(vp, cfg)) ||
+	    (r = vfio_pcie_as_endpoint(vp, cfg)))
 		goto out;
 	if (msix && (r = vfio_setup_msix(vp, cfg, msix)))
 		goto out;

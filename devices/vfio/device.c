@@ -154,12 +154,110 @@ void vfio_device_close(struct vfio_device *d)
 	d->group = NULL;
 }
 
+/* The group of this VM's container that `id` names, NULL if the VM does not hold it. */
+static struct vfio_group *vfio_owned_group(struct vfio_container *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->nr_groups; i++) {
+		if (c->groups[i].id == id)
+			return &c->groups[i];
+	}
+	return NULL;
+}
+
+/* The devices a bus reset of d would hit: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, sized twice. */
+static int vfio_hot_reset_info(struct vfio_device *d, struct vfio_pci_hot_reset_info **out)
+{
+	const struct vfio_sys *sys = d->c->sys;
+	struct vfio_pci_hot_reset_info probe = { .argsz = sizeof(probe) }, *info;
+	size_t sz;
+	int r;
+
+	r = sys->ioctl(sys->ctx, d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &probe);
+	if (r == 0 && !probe.count)
+		return -ENODEV;
+	if (r < 0 && r != -ENOSPC)
+		return r;
+	if (probe.count > 256)
+		return -E2BIG;
+	sz = sizeof(*info) + probe.count * sizeof(info->devices[0]);
+	info = calloc(1, sz);
+	if (!info)
+		return -ENOMEM;
+	info->argsz = (uint32_t)sz;
+	r = sys->ioctl(sys->ctx, d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info);
+	if (r < 0 || info->count > probe.count) {
+		free(info);
+		return r < 0 ? r : -EAGAIN;
+	}
+	*out = info;
+	return 0;
+}
+
+/*
+ * A hot reset (secondary bus or slot reset) of the device's bus: only when every device it
+ * hits is in a group this VM holds, so no other user's device is reset under it.
+ */
+static int vfio_device_hot_reset(struct vfio_device *d)
+{
+	const struct vfio_sys *sys = d->c->sys;
+	struct vfio_pci_hot_reset_info *info = NULL;
+	struct vfio_pci_hot_reset *hr = NULL;
+	uint32_t n = 0;
+	int r;
+
+	r = vfio_hot_reset_info(d, &info);
+	if (r) {
+		log_warn(
+		    "%s: the device has no function reset and %s; it is not reset, so it keeps "
+		    "what its last user left in it",
+		    d->name,
+		    r == -ENODEV ? "no bus reset either" : "its bus reset cannot be queried");
+		return -ENOTSUP;
+	}
+	hr = calloc(1, sizeof(*hr) + info->count * sizeof(int32_t));
+	if (!hr) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < info->count; i++) {
+		struct vfio_pci_dependent_device *dep = &info->devices[i];
+		struct vfio_group *g = vfio_owned_group(d->c, dep->group_id);
+		bool dup = false;
+
+		if (!g) {
+			log_warn("%s: the device has no function reset, and a bus reset would also "
+			         "reset %04x:%02x:%02x.%x (IOMMU group %u), which this VM does not "
+			         "hold; "
+			         "it is not reset (assign that device too to allow it)",
+			         d->name, dep->segment, dep->bus, dep->devfn >> 3, dep->devfn & 7,
+			         dep->group_id);
+			r = -ENOTSUP;
+			goto out;
+		}
+		for (uint32_t k = 0; k < n; k++)
+			dup |= hr->group_fds[k] == g->fd;
+		if (!dup)
+			hr->group_fds[n++] = g->fd;
+	}
+	hr->argsz = (uint32_t)(sizeof(*hr) + n * sizeof(int32_t));
+	hr->count = n;
+	r = sys->ioctl(sys->ctx, d->fd, VFIO_DEVICE_PCI_HOT_RESET, hr);
+	if (r < 0)
+		log_warn("VFIO_DEVICE_PCI_HOT_RESET %s: %s", d->name, strerror(-r));
+	else
+		r = 0;
+out:
+	free(hr);
+	free(info);
+	return r;
+}
+
 int vfio_device_reset(struct vfio_device *d)
 {
 	int r;
 
 	if (!(d->flags & VFIO_DEVICE_FLAGS_RESET))
-		return 0;
+		return vfio_device_hot_reset(d);
 	r = d->c->sys->ioctl(d->c->sys->ctx, d->fd, VFIO_DEVICE_RESET, NULL);
 	if (r < 0) {
 		log_warn("VFIO_DEVICE_RESET %s: %s", d->name, strerror(-r));
@@ -204,7 +302,7 @@ int vfio_region_write(struct vfio_device *d, unsigned index, uint64_t off, const
 }
 
 int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, uint32_t count,
-                         const int *fds)
+                         const int *fds, uint32_t *avail)
 {
 	size_t sz = sizeof(struct vfio_irq_set) + count * sizeof(int32_t);
 	struct vfio_irq_set *set = calloc(1, sz);
@@ -222,6 +320,16 @@ int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, 
 		memcpy(set->data, fds, count * sizeof(int32_t));
 	r = d->c->sys->ioctl(d->c->sys->ctx, d->fd, VFIO_DEVICE_SET_IRQS, set);
 	free(set);
+	if (r > 0) {
+		/* vfio_msi_enable(): fewer vectors than asked, and none of them enabled. */
+		if (avail) {
+			*avail = (uint32_t)r;
+			return -ENOSPC;
+		}
+		log_err("VFIO_DEVICE_SET_IRQS %s index %u vectors %u+%u: the host has only %d",
+		        d->name, index, start, count, r);
+		return -ENOSPC;
+	}
 	if (r < 0) {
 		log_err("VFIO_DEVICE_SET_IRQS %s index %u vectors %u+%u: %s", d->name, index, start,
 		        count, strerror(-r));

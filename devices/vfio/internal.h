@@ -39,6 +39,9 @@ struct vfio_sys {
 
 /* The host's real calls. */
 extern const struct vfio_sys vfio_sys_host;
+/* vfio_assign_all() on the calls of `sys` (the tests' fake VFIO kernel). */
+int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
+                        unsigned n, const struct vfio_sys *sys) WUR;
 
 /* ---- diagnostics (diag.c) ------------------------------------------------------------------ */
 
@@ -63,6 +66,7 @@ struct vfio_group {
 	unsigned id;
 	int fd;
 	unsigned users;
+	bool hv_added; /* the hypervisor was told (KVM-VFIO device): once per group */
 };
 
 /* An IOVA range the IOMMU can translate. */
@@ -166,8 +170,6 @@ struct vfio_device {
 int vfio_device_open(struct vfio_container *c, const struct vfio_bdf *bdf,
                      struct vfio_device *d) WUR;
 void vfio_device_close(struct vfio_device *d);
-/* VFIO_DEVICE_RESET if the device supports it (0 and nothing done otherwise). */
-int vfio_device_reset(struct vfio_device *d) WUR;
 /* pread/pwrite in region `index`; short transfers are -EIO.  Bounds-checked against its size. */
 int vfio_region_read(struct vfio_device *d, unsigned index, uint64_t off, void *buf,
                      size_t len) WUR;
@@ -175,12 +177,19 @@ int vfio_region_write(struct vfio_device *d, unsigned index, uint64_t off, const
                       size_t len) WUR;
 /*
  * Point vectors [start, start + count) of interrupt `index` at eventfds (-1 detaches one);
- * count 0 disables the whole index.
+ * count 0 disables the whole index.  A host that can give fewer vectors than an enable asks
+ * for enables none and says how many it has: -ENOSPC, *avail set (unless NULL, then logged).
  */
 int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, uint32_t count,
-                         const int *fds) WUR;
+                         const int *fds, uint32_t *avail) WUR;
+/*
+ * Reset the function: VFIO_DEVICE_RESET, or without one a hot reset of its bus when every
+ * device that reset hits is in a group of this VM's container.  -ENOTSUP (logged) when
+ * neither is possible; callers go on with an unreset device.
+ */
+int vfio_device_reset(struct vfio_device *d) WUR;
 
-/* ---- the assigned device as a PCI function (config.c, bars.c, intr.c, assign.c) ------------ */
+/* ---- the assigned device as a PCI function (config.c, bars.c, rom.c, intr.c, reset.c, ...) - */
 
 struct pci_dev;
 struct pci_root;
@@ -207,6 +216,24 @@ struct vfio_map {
 	struct hv_mem_region r;
 };
 
+/*
+ * The host side of one interrupt capability (intr.c).  The host enables the index when the
+ * guest enables the capability, not at the first unmask: some devices decide at that moment
+ * which vectors they will ever signal.
+ */
+struct vfio_irqs {
+	unsigned index;      /* VFIO_IRQ_MSI or VFIO_IRQ_MSIX */
+	uint32_t nr;         /* vectors of the capability */
+	bool dynamic;        /* MSI-X without NORESIZE: the host adds vectors while enabled */
+	uint32_t host_count; /* vectors the host enabled; 0: the index is off */
+	uint32_t limit;      /* vectors that can be wired one by one */
+	uint32_t nr_enabled; /* vectors whose last announced state was enabled */
+	bool refused;        /* the host refused the enable: not retried until the guest disables */
+	bool *enabled;
+	int *want; /* the eventfd each vector should have on the host, -1 */
+	int *fds;  /* the eventfd wired on the host, -1 */
+};
+
 struct vfio_pci {
 	struct vm *vm;
 	struct vfio_assign *owner;
@@ -216,30 +243,34 @@ struct vfio_pci {
 	uint8_t emulated[4096];
 	uint8_t forwarded[4096]; /* emulated bytes whose writes also go to the device */
 	uint32_t cfg_size;
+	/* Capabilities hvmm acts on (0: absent). */
+	uint16_t msi_cap, pm_cap, pcie_cap, af_cap;
+	/* Power state as the guest last set it: BARs are not mapped straight through outside D0. */
+	uint8_t pm_state;
 	/* mmap of each region's areas (NULL where not mappable). */
 	void *area_hva[6][VFIO_MAX_SPARSE];
 	struct vfio_map maps[VFIO_MAX_MAPS];
 	unsigned nr_maps;
 	struct pci_vecs *msix;
 	struct pci_vecs *msi;
-	/* Host vectors: the eventfd VFIO signals for each, -1 when not wired. */
-	int msix_fds[2048];
-	uint32_t msix_host_count; /* vectors enabled on the host (0: MSI-X off) */
-	int msi_fds[32];
-	uint32_t msi_host_count;
-	/* Vectors whose last announced state was enabled: none left turns the host side off. */
-	uint32_t msix_nr_enabled, msi_nr_enabled;
-	bool msix_enabled[2048], msi_enabled[32];
+	struct vfio_irqs msix_irqs, msi_irqs;
 	pthread_mutex_t intr_lock;
+	/* The expansion ROM, read once on the guest's first access (rom.c). */
+	pthread_mutex_t rom_lock;
+	uint8_t *rom;
+	bool rom_read;
+	/* Error (AER) and request eventfds, -1 if the device has none (assign.c). */
+	int err_efd, req_efd;
 	pthread_mutex_t stats_lock;
 	struct vfio_stats stats;
 };
 
 /*
- * Build the PCI function for an opened device: config shadow (BARs, ROM, MSI, MSI-X and
- * capability-list pointers emulated by the core, everything else proxied; SR-IOV and
- * resizable-BAR capabilities hidden), BARs from the region sizes, MSI-X and MSI emulators
- * wired to host vectors as their state changes.  Does not attach it.
+ * Build the PCI function for an opened device: config shadow (BARs, ROM, MSI, MSI-X, the
+ * multi-function bit and capability-list pointers emulated by the core, everything else
+ * proxied at the guest's access width; SR-IOV, resizable-BAR and ARI capabilities hidden; a
+ * root complex integrated endpoint presented as an endpoint), BARs from the region sizes,
+ * MSI-X and MSI emulators wired to host vectors as their state changes.  Does not attach it.
  */
 int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp) WUR;
 void vfio_pci_destroy(struct vfio_pci *vp);
@@ -256,14 +287,42 @@ void vfio_bar_write(struct pci_dev *pdev, unsigned bar, uint64_t off, const void
                     uint32_t len);
 /* Count a trapped access by BAR page (the MSI-X table and PBA pages included). */
 void vfio_bar_trapped(struct pci_dev *pdev, unsigned bar, uint64_t off, bool is_write);
-/* A guest Function Level Reset: host vectors stopped, then VFIO_DEVICE_RESET. */
-void vfio_bar_reset(struct pci_dev *pdev);
+/*
+ * Unmap every part of the BARs mapped straight into the guest, keeping the trapped views
+ * (before the device's memory turns off under them); map them again for the BARs that
+ * decode (once it is back).  Config lock held.
+ */
+void vfio_bars_unmap_direct(struct vfio_pci *vp);
+void vfio_bars_map_direct(struct vfio_pci *vp);
+/* A guest read of the expansion ROM (rom.c): read from the device once, then from memory. */
+void vfio_rom_read(struct vfio_pci *vp, uint64_t off, void *data, uint32_t len);
+void vfio_rom_free(struct vfio_pci *vp);
+/*
+ * What a guest config write [off, off + len) of bytes b does besides its bytes (reset.c),
+ * config lock held.  vfio_cfg_take_flr(): true if it initiates a Function Level Reset the
+ * device supports (PCI Express DEVCTL or AF), with that bit taken out of b.  Before the
+ * write reaches the device: direct BAR mappings unmapped if it turns memory decode off or
+ * leaves D0.  After: mapped again if it brings the device back to D0.
+ */
+bool vfio_cfg_take_flr(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t *b);
+void vfio_cfg_before_write(struct vfio_pci *vp, uint32_t off, uint32_t len, const uint8_t *b);
+void vfio_cfg_after_write(struct vfio_pci *vp, uint32_t off, uint32_t len, const uint8_t *b);
+/*
+ * Quiesce the device (interrupts off, D0, COMMAND's I/O, memory, bus master and INTx-disable
+ * cleared) and reset it (vfio_device_reset()).  At start, at teardown, and for the guest's
+ * resets (vfio_pci_guest_reset(), the PCI core's reset op, after the core reset its copy).
+ */
+int vfio_pci_reset(struct vfio_pci *vp) WUR;
+void vfio_pci_guest_reset(struct pci_dev *pdev);
 /*
  * The MSI-X and MSI state-changed callbacks (intr.c): wire a vector's eventfd to the host
  * vector when it goes live.
  */
 void vfio_intr_msix_changed(void *opaque, const struct pci_vec_state *v);
 void vfio_intr_msi_changed(void *opaque, const struct pci_vec_state *v);
+/* The host side of a capability of nr vectors (-ENOMEM, logged); freed by vfio_intr_free(). */
+int vfio_intr_init(struct vfio_pci *vp, struct vfio_irqs *s, unsigned index, uint32_t nr) WUR;
+void vfio_intr_free(struct vfio_irqs *s);
 /* Stop every host interrupt of the device (before reset and at teardown). */
 void vfio_intr_disable(struct vfio_pci *vp);
 /* Print the counters of one device at `level`. */

@@ -3,106 +3,179 @@
  * Interrupts of an assigned device.  The PCI core gives every live MSI/MSI-X vector an
  * eventfd bound to its GSI with an irqfd; here that eventfd is handed to the host vector with
  * VFIO_DEVICE_SET_IRQS, so the device's interrupt reaches the guest without passing through
- * hvmm.  Vectors are wired lazily, when the guest first unmasks them: enabling every vector a
- * device offers would use up host vectors for nothing.
+ * hvmm.
+ *
+ * The host's capability follows the guest's: when the guest enables MSI or MSI-X, so does the
+ * host, at once, as on hardware.  A device may decide, at a moment hvmm does not see, which
+ * vectors it will ever signal (QEMU's NVMe marks a vector used when a queue is created, and
+ * only if MSI-X is enabled then); enabling the host side only at the first unmask loses those.
+ * Vectors are then wired as they get an eventfd.  How many the host enables depends on what
+ * the kernel allows while the index is on:
+ *  - MSI-X without NORESIZE (vfio-pci since Linux 6.5, with dynamic MSI-X): one vector at the
+ *    enable, the others added one by one, never disabling the index;
+ *  - otherwise (NORESIZE): the whole table, or MSI's whole block, at once.  Growing the block
+ *    later would need a disable and re-enable, and an interrupt of a live vector in that
+ *    window would be lost (MSI-X off has no pending bits).
  */
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/pci/pci.h"
 #include "devices/vfio/internal.h"
 
-struct vfio_vecset {
-	unsigned index; /* VFIO_IRQ_MSI or VFIO_IRQ_MSIX */
-	int *fds;
-	uint32_t *host_count;
-	uint32_t *nr_enabled;
-	bool *enabled;
-	uint32_t max;
-};
-
-static struct vfio_vecset vfio_set_of(struct vfio_pci *vp, bool msix)
+int vfio_intr_init(struct vfio_pci *vp, struct vfio_irqs *s, unsigned index, uint32_t nr)
 {
-	if (msix)
-		return (struct vfio_vecset){ VFIO_IRQ_MSIX,        vp->msix_fds,
-			                     &vp->msix_host_count, &vp->msix_nr_enabled,
-			                     vp->msix_enabled,     ARRAY_SIZE(vp->msix_fds) };
-	return (
-	    struct vfio_vecset){ VFIO_IRQ_MSI,        vp->msi_fds,     &vp->msi_host_count,
-		                 &vp->msi_nr_enabled, vp->msi_enabled, ARRAY_SIZE(vp->msi_fds) };
+	const struct vfio_irq *info = &vp->dev.irqs[index];
+
+	memset(s, 0, sizeof(*s));
+	s->index = index;
+	s->nr = nr;
+	s->dynamic = index == VFIO_IRQ_MSIX && !(info->flags & VFIO_IRQ_INFO_NORESIZE);
+	s->enabled = calloc(nr, sizeof(*s->enabled));
+	s->want = malloc(nr * sizeof(*s->want));
+	s->fds = malloc(nr * sizeof(*s->fds));
+	if (!s->enabled || !s->want || !s->fds) {
+		vfio_intr_free(s);
+		log_err("%s: out of memory for %u interrupt vectors", vp->dev.name, nr);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		s->want[i] = s->fds[i] = -1;
+	return 0;
+}
+
+void vfio_intr_free(struct vfio_irqs *s)
+{
+	free(s->enabled);
+	free(s->want);
+	free(s->fds);
+	s->enabled = NULL;
+	s->want = s->fds = NULL;
+	s->nr = 0;
+}
+
+static const char *vfio_irqs_kind(const struct vfio_irqs *s)
+{
+	return s->index == VFIO_IRQ_MSIX ? "MSI-X" : "MSI";
 }
 
 /* Switch the host's index off; vfio_device_set_irqs() logs a failure, and nothing else helps. */
-static void vfio_index_off(struct vfio_pci *vp, unsigned index)
+static void vfio_irqs_off(struct vfio_pci *vp, struct vfio_irqs *s)
 {
-	if (vfio_device_set_irqs(&vp->dev, index, 0, 0, NULL))
-		return;
-}
-
-static void vfio_set_off(struct vfio_pci *vp, struct vfio_vecset *s)
-{
-	if (*s->host_count)
-		vfio_index_off(vp, s->index);
-	*s->host_count = 0;
-	for (uint32_t i = 0; i < s->max; i++)
+	if (s->host_count && vfio_device_set_irqs(&vp->dev, s->index, 0, 0, NULL, NULL))
+		log_debug("%s: %s stays as the host has it", vp->dev.name, vfio_irqs_kind(s));
+	s->host_count = s->limit = 0;
+	for (uint32_t i = 0; i < s->nr; i++)
 		s->fds[i] = -1;
 }
 
-/* Wire vector i to eventfd `fd` on the host; intr_lock held. */
-static void vfio_wire(struct vfio_pci *vp, struct vfio_vecset *s, uint32_t i, int fd)
+/* How many vectors the host enables with the capability (see the top of the file). */
+static uint32_t vfio_irqs_block(struct vfio_pci *vp, const struct vfio_irqs *s)
 {
-	uint32_t count, old = *s->host_count;
+	uint32_t n;
 
-	s->fds[i] = fd;
-	if (i < *s->host_count) {
-		if (vfio_device_set_irqs(&vp->dev, s->index, i, 1, &fd))
-			s->fds[i] = -1;
-		return;
-	}
-	/*
-	 * Growing the block: the kernel (NORESIZE, as in Linux 6.1) only takes a larger count
-	 * from a disabled state, so switch the index off and on with every wired vector.
-	 */
-	count = i + 1;
-	if (*s->host_count)
-		vfio_index_off(vp, s->index);
-	if (vfio_device_set_irqs(&vp->dev, s->index, 0, count, s->fds)) {
-		/*
-		 * The host refused the larger block (out of vectors; multiple MSI without
-		 * interrupt remapping): the vectors already wired must keep working, so go back
-		 * to the block as it was.
-		 */
-		s->fds[i] = -1;
-		if (!old || vfio_device_set_irqs(&vp->dev, s->index, 0, old, s->fds)) {
-			for (uint32_t k = 0; k < s->max; k++)
-				s->fds[k] = -1;
-			*s->host_count = 0;
-		}
-		return;
-	}
-	*s->host_count = count;
+	if (s->index == VFIO_IRQ_MSIX)
+		return s->dynamic ? 1 : s->nr;
+	/* MSI: the block the guest enabled, 2^MME vectors (the core keeps MME). */
+	n = 1u << ((pci_cfg_get(vp->pdev, vp->msi_cap + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_QSIZE) >>
+	           4);
+	return n < s->nr ? n : s->nr;
 }
 
-static void vfio_vec_changed(struct vfio_pci *vp, bool msix, const struct pci_vec_state *v)
+/*
+ * Enable the host's index with the vectors wired so far.  A host with fewer vectors than the
+ * block (multiple MSI without interrupt remapping, a host out of vectors) answers how many it
+ * has: take those, as QEMU does, and say which vectors get no interrupts.
+ */
+static void vfio_irqs_on(struct vfio_pci *vp, struct vfio_irqs *s, const struct vfio_irqs *other)
 {
-	struct vfio_vecset s = vfio_set_of(vp, msix);
+	uint32_t count = vfio_irqs_block(vp, s), avail = 0;
+	int r;
+
+	if (s->refused)
+		return;
+	if (other->host_count) {
+		/* vfio-pci enables one of INTx, MSI and MSI-X at a time, like the PCI spec. */
+		pci_guest_warn(
+		    vp->pdev->root,
+		    "%s: the guest enabled %s while %s is on; %s gets no interrupts until "
+		    "%s is off",
+		    vp->dev.name, vfio_irqs_kind(s), vfio_irqs_kind(other), vfio_irqs_kind(s),
+		    vfio_irqs_kind(other));
+		s->refused = true;
+		return;
+	}
+	r = vfio_device_set_irqs(&vp->dev, s->index, 0, count, s->want, &avail);
+	if (r == -ENOSPC && avail && avail < count) {
+		log_warn("%s: the host has %u of the %u %s vectors the guest enabled: vectors %u "
+		         "and up get no interrupts",
+		         vp->dev.name, avail, count, vfio_irqs_kind(s), avail);
+		count = avail;
+		r = vfio_device_set_irqs(&vp->dev, s->index, 0, count, s->want, NULL);
+	}
+	if (r) {
+		/* Logged by vfio_device_set_irqs(); the guest's next enable tries again. */
+		s->refused = true;
+		return;
+	}
+	s->host_count = count;
+	s->limit = s->dynamic ? s->nr : count;
+	memcpy(s->fds, s->want, count * sizeof(*s->fds));
+}
+
+/* Give vector i its eventfd on the host, if the host has that vector. */
+static void vfio_irqs_wire(struct vfio_pci *vp, struct vfio_irqs *s, uint32_t i)
+{
+	if (s->fds[i] == s->want[i] || i >= s->limit)
+		return;
+	if (vfio_device_set_irqs(&vp->dev, s->index, i, 1, &s->want[i], NULL))
+		return; /* logged; the vector stays as it was */
+	s->fds[i] = s->want[i];
+	if (i >= s->host_count)
+		s->host_count = i + 1;
+}
+
+static void vfio_vec_changed(struct vfio_pci *vp, struct vfio_irqs *s, struct vfio_irqs *other,
+                             const struct pci_vec_state *v)
+{
 	uint32_t i = v->index;
-	bool routed = false;
+	bool routed = false, was;
 
-	if (i >= s.max)
+	if (i >= s->nr)
 		return;
 	pthread_mutex_lock(&vp->intr_lock);
-	if (v->enabled != s.enabled[i]) {
-		s.enabled[i] = v->enabled;
-		*s.nr_enabled += v->enabled ? 1 : (uint32_t)-1;
+	was = s->fds[i] == v->efd;
+	if (v->enabled != s->enabled[i]) {
+		s->enabled[i] = v->enabled;
+		s->nr_enabled += v->enabled ? 1 : (uint32_t)-1;
 	}
-	if (v->live && v->efd >= 0 && s.fds[i] != v->efd) {
-		vfio_wire(vp, &s, i, v->efd);
-		routed = s.fds[i] == v->efd;
+	/* A masked vector keeps its host wiring: its eventfd then feeds the pending bit. */
+	s->want[i] = v->enabled ? v->efd : -1;
+	if (!s->nr_enabled) {
+		bool was_on = s->host_count;
+
+		vfio_irqs_off(vp, s);
+		s->refused = false;
+		/* The other capability waited for this one to go: its turn now. */
+		if (was_on && other->nr_enabled && !other->host_count) {
+			other->refused = false;
+			vfio_irqs_on(vp, other, s);
+			for (uint32_t k = 0; other->host_count && k < other->nr; k++)
+				vfio_irqs_wire(vp, other, k);
+		}
+	} else {
+		/* MSI's block is fixed while enabled: a new MME needs it enabled again. */
+		if (s->index == VFIO_IRQ_MSI && s->host_count && i >= s->host_count && v->enabled)
+			vfio_irqs_off(vp, s);
+		if (!s->host_count)
+			vfio_irqs_on(vp, s, other);
+		if (s->host_count) {
+			vfio_irqs_wire(vp, s, i);
+			routed = v->live && v->efd >= 0 && !was && s->fds[i] == v->efd;
+		}
 	}
-	/* The guest turned the capability off: so does the host. */
-	if (!*s.nr_enabled && *s.host_count)
-		vfio_set_off(vp, &s);
 	pthread_mutex_unlock(&vp->intr_lock);
 	pthread_mutex_lock(&vp->stats_lock);
 	vp->stats.msi_updates++;
@@ -113,23 +186,34 @@ static void vfio_vec_changed(struct vfio_pci *vp, bool msix, const struct pci_ve
 
 void vfio_intr_msix_changed(void *opaque, const struct pci_vec_state *v)
 {
-	vfio_vec_changed(opaque, true, v);
+	struct vfio_pci *vp = opaque;
+
+	vfio_vec_changed(vp, &vp->msix_irqs, &vp->msi_irqs, v);
 }
 
 void vfio_intr_msi_changed(void *opaque, const struct pci_vec_state *v)
 {
-	vfio_vec_changed(opaque, false, v);
+	struct vfio_pci *vp = opaque;
+
+	vfio_vec_changed(vp, &vp->msi_irqs, &vp->msix_irqs, v);
+}
+
+static void vfio_irqs_forget(struct vfio_irqs *s)
+{
+	s->nr_enabled = 0;
+	s->refused = false;
+	for (uint32_t i = 0; i < s->nr; i++) {
+		s->enabled[i] = false;
+		s->want[i] = -1;
+	}
 }
 
 void vfio_intr_disable(struct vfio_pci *vp)
 {
-	struct vfio_vecset x = vfio_set_of(vp, true), m = vfio_set_of(vp, false);
-
 	pthread_mutex_lock(&vp->intr_lock);
-	vfio_set_off(vp, &x);
-	vfio_set_off(vp, &m);
-	vp->msix_nr_enabled = vp->msi_nr_enabled = 0;
-	memset(vp->msix_enabled, 0, sizeof(vp->msix_enabled));
-	memset(vp->msi_enabled, 0, sizeof(vp->msi_enabled));
+	vfio_irqs_off(vp, &vp->msix_irqs);
+	vfio_irqs_off(vp, &vp->msi_irqs);
+	vfio_irqs_forget(&vp->msix_irqs);
+	vfio_irqs_forget(&vp->msi_irqs);
 	pthread_mutex_unlock(&vp->intr_lock);
 }

@@ -4,10 +4,10 @@
  *
  * Split by concern: the syscall table (sys.c), container, groups and DMA (container.c),
  * diagnostics that name the fix for every set-up failure (diag.c), the device fd with its
- * regions and interrupts (device.c), and the PCI-facing glue (config.c, bars.c, intr.c,
- * assign.c).  Every file-descriptor operation goes through struct vfio_sys, so unit tests run
- * the whole module against a fake VFIO kernel held in memory.  This header is what the
- * platform uses; internal.h is what the files of devices/vfio share (and its tests use).
+ * regions, interrupts and resets (device.c), and the PCI-facing glue (config.c, bars.c,
+ * rom.c, intr.c, reset.c, assign.c).  Every file-descriptor operation goes through struct vfio_sys,
+ * so unit tests run the whole module against a fake VFIO kernel held in memory.  This header is
+ * what the platform uses; internal.h is what the files of devices/vfio share (and its tests use).
  */
 #ifndef HVMM_VFIO_H
 #define HVMM_VFIO_H
@@ -34,10 +34,12 @@ struct vfio_spec {
 
 /*
  * Assign the `n` devices of `specs` to `vm`, under PCI root complex `root`: one container,
- * guest RAM mapped IOVA == GPA, the hypervisor told about each group, every device reset,
- * shadowed and attached behind its port.  Everything is undone at VM teardown
- * (vm_on_destroy): interrupts stopped, devices reset, DMA unmapped.  Logs the failing step
- * with its fix.  n == 0 does nothing.
+ * guest RAM mapped IOVA == GPA, the hypervisor told about each group once, every device
+ * reset (a reset that fails is a warning), shadowed and attached behind its port --
+ * functions of one host device given together behind one port, as one multi-function
+ * device.  A device's error or request interrupt stops the VM with VM_EXIT_DEVICE.
+ * Everything is undone at VM teardown (vm_on_destroy): interrupts stopped, devices reset,
+ * DMA unmapped.  Logs the failing step with its fix.  n == 0 does nothing.
  */
 int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
                     unsigned n) WUR;

@@ -6,7 +6,8 @@
 #  - $(BUILD)/fuzz_NAME with libFuzzer, when `make fuzz` builds into build/fuzz with clang.
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_HELPERS := $(BUILD)/tests/fuzz/common.o $(BUILD)/tests/unit/fake_hv.o \
-                $(BUILD)/tests/unit/fake_vfio.o $(BUILD)/tests/unit/capture.o \
+                $(BUILD)/tests/unit/fake_vfio.o $(BUILD)/tests/unit/fake_vfio_dev.o \
+                $(BUILD)/tests/unit/fake_vfio_cfg.o $(BUILD)/tests/unit/capture.o \
                 $(BUILD)/tests/devices/testdev.o
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)

@@ -9,19 +9,19 @@
  *
  * Input:
  *   flags (u8): bit 0 the next 256 bytes are config space 0-255, bit 1 no reset support,
- *   bits 2-3 the config region's size (4096, 256, 2050, 128)
+ *   bits 2-3 the config region's size (4096, 256, 2050, 128), bit 4 dynamic MSI-X
  *   six BAR size selectors (u8: 0 none, else 2^(s & 63), or s * 4099 when s & 0x40),
- *   BAR mmap bits (u8, a set bit: not mappable), MSI-X host vector count (u8), sparse areas (u8
+ *   BAR mmap bits (u8, a set bit: not mappable), host vector count (u8), sparse areas (u8
  * count, then u16 offset and u16 size per area, in pages) [256 bytes of config], patches (u8 count,
  * then u16 offset and u8 value each) then 10-byte operations: kind, sel, offset (u16), value (u32),
  * pad (u16); see op().
  *
  * Checked after every operation: bytes the core emulates without forwarding (BARs, ROM BAR,
  * MSI and MSI-X capabilities, capability links) never reach the device; every MSI/MSI-X
- * vector is live exactly when enabled and unmasked, and then wired to the host vector if the
- * host has one (of a large MSI-X table, the first 16 vectors, and all of them every 16th
- * operation); and after teardown no device fd, irqfd, guest mapping or file descriptor is
- * left.
+ * vector is live exactly when enabled and unmasked, what hvmm believes wired on the host is,
+ * and a live vector the host has is wired (of a large MSI-X table, the first 16 vectors, and
+ * all of them every 16th operation); and after teardown no device fd, irqfd, guest mapping or
+ * file descriptor is left.
  */
 #include <linux/vfio.h>
 #include <stdlib.h>
@@ -51,43 +51,42 @@ static void host_from_input(struct fuzz_in *in)
 {
 	/* PCI Express, conventional PCI, a size no device has, too small to be a function. */
 	static const uint32_t sizes[] = { 4096, 256, 2050, 128 };
-	struct fake_vfio *f = &rig.fv;
-	uint8_t flags = fuzz_u8(in), mmap_bits, n;
+	struct fake_vfio_dev *d = &rig.fv.dev[0];
+	uint8_t flags, mmap_bits, n;
 	size_t got;
 
-	fake_vfio_init(f);
-	f->reset_supported = !(flags & 2);
-	f->config_size = sizes[flags >> 2 & 3];
+	fake_vfio_init(&rig.fv);
+	flags = fuzz_u8(in);
+	d->reset_works = !(flags & 2);
+	d->dyn_msix = flags & 0x10;
+	d->config_size = sizes[flags >> 2 & 3];
 	for (unsigned i = 0; i < 6; i++) {
 		uint8_t s = fuzz_u8(in);
 
 		if (s)
-			f->bar_size[i] = s & 0x40 ? s * 4099ull : 1ull << (s & 63);
+			d->bar_size[i] = s & 0x40 ? s * 4099ull : 1ull << (s & 63);
 	}
 	mmap_bits = fuzz_u8(in);
-	for (unsigned i = 0; i < 6; i++) {
-		f->bar_flags[i] = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-		if (!(mmap_bits & 1u << i))
-			f->bar_flags[i] |= VFIO_REGION_INFO_FLAG_MMAP;
-	}
-	f->msix_count = fuzz_u8(in) + 1u;
-	f->nr_sparse = fuzz_u8(in) % 5;
-	for (unsigned i = 0; i < f->nr_sparse; i++) {
-		f->sparse_off[i] = (uint64_t)fuzz_u16(in) << 12;
-		f->sparse_size[i] = (uint64_t)fuzz_u16(in) << 12;
+	for (unsigned i = 0; i < 6; i++)
+		d->mmap_ok[i] = !(mmap_bits & 1u << i);
+	d->host_vectors = fuzz_u8(in) + 1u;
+	d->nr_sparse = fuzz_u8(in) % 5;
+	for (unsigned i = 0; i < d->nr_sparse; i++) {
+		d->sparse_off[i] = (uint64_t)fuzz_u16(in) << 12;
+		d->sparse_size[i] = (uint64_t)fuzz_u16(in) << 12;
 	}
 	if (flags & 1) {
 		const uint8_t *raw = fuzz_bytes(in, 256, &got);
 
-		memcpy(f->config, raw, got);
+		memcpy(d->config, raw, got);
 	}
 	n = fuzz_u8(in);
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t off = fuzz_u16(in) & 0xfff;
 
-		f->config[off] = fuzz_u8(in);
+		d->config[off] = fuzz_u8(in);
 	}
-	memcpy(rig.device, f->config, sizeof(rig.device));
+	memcpy(rig.device, d->config, sizeof(rig.device));
 }
 
 /* Firmware's part: bus numbers and a memory window on the port, BAR0 placed, decoding on. */
@@ -104,24 +103,46 @@ static void enable(void)
 	                        PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO));
 }
 
-static void check_vectors(struct pci_vecs *msix, struct pci_vecs *msi, unsigned nr_msix)
+/*
+ * Every vector is live exactly when enabled and unmasked; what hvmm believes it wired on the
+ * host is what the host has; and with the whole block enabled (no dynamic MSI-X) a live vector
+ * the host has is wired to its eventfd.
+ */
+static void check_set(struct pci_vecs *s, const struct vfio_irqs *h, unsigned nr)
 {
 	struct pci_vec_state st;
 	bool pending;
 
-	for (unsigned i = 0; msix && i < nr_msix; i++) {
-		FUZZ_MUST(pci_vecs_state(msix, i, &st, &pending));
+	for (unsigned i = 0; s && i < nr && pci_vecs_state(s, i, &st, &pending) == 0; i++) {
 		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
-		/* A live vector the host can have (the fake keeps 64) is wired to its eventfd. */
-		if (st.live && i < 64 && i < rig.fv.msix_count)
-			FUZZ_CHECK(rig.fv.irq_fds[VFIO_IRQ_MSIX][i] == st.efd);
+		if (!h->host_count || i >= h->nr)
+			continue;
+		FUZZ_CHECK(fake_vfio_trigger(&rig.fv.dev[0], h->index, i) == h->fds[i]);
+		if (st.live && i < h->limit && !h->dynamic)
+			FUZZ_CHECK(h->fds[i] == st.efd);
 	}
-	for (unsigned i = 0; msi && pci_vecs_state(msi, i, &st, &pending) == 0; i++) {
-		FUZZ_CHECK(st.live == (st.enabled && !st.masked));
-		/* The fake host has one MSI vector. */
-		if (st.live && i == 0)
-			FUZZ_CHECK(rig.fv.irq_fds[VFIO_IRQ_MSI][0] == st.efd);
-	}
+}
+
+static void check_vectors(unsigned nr_msix)
+{
+	check_set(rig.vp->msix, &rig.vp->msix_irqs, nr_msix);
+	check_set(rig.vp->msi, &rig.vp->msi_irqs, 32);
+}
+
+/*
+ * Bits of config byte o that the host's kernel writes itself: the enable (and MSI's vector
+ * count) of the capability whose vectors it allocates, as pci_alloc_irq_vectors() does.
+ */
+static uint8_t host_owned(uint32_t o)
+{
+	uint32_t msix = fake_vfio_cap(&rig.fv.dev[0], PCI_CAP_ID_MSIX, false);
+	uint32_t msi = fake_vfio_cap(&rig.fv.dev[0], PCI_CAP_ID_MSI, false);
+
+	if (msix && o == msix + PCI_MSIX_FLAGS + 1u)
+		return (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8;
+	if (msi && o == msi + (uint32_t)PCI_MSI_FLAGS)
+		return PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE;
+	return 0;
 }
 
 /*
@@ -135,11 +156,11 @@ static void check(uint32_t from, uint32_t to, unsigned nr_msix)
 
 	for (uint32_t o = from; o < to && o < sizeof(rig.device); o++) {
 		if (vp->emulated[o] && !vp->forwarded[o])
-			FUZZ_CHECK(rig.fv.config[o] == rig.device[o]);
+			FUZZ_CHECK(!((rig.fv.dev[0].config[o] ^ rig.device[o]) & ~host_owned(o)));
 		else
-			rig.device[o] = rig.fv.config[o];
+			rig.device[o] = rig.fv.dev[0].config[o];
 	}
-	check_vectors(vp->msix, vp->msi, nr_msix);
+	check_vectors(nr_msix);
 }
 
 /* One guest or device step; then the first nr_check MSI-X vectors are checked. */
@@ -163,7 +184,7 @@ static void op(struct fuzz_in *in, unsigned nr_check)
 		check(off & ~(len - 1), (off & ~(len - 1)) + len, nr_check);
 		return;
 	case 2: /* the device changes its own config space */
-		rig.fv.config[off] = (uint8_t)val;
+		rig.fv.dev[0].config[off] = (uint8_t)val;
 		rig.device[off] = (uint8_t)val;
 		break;
 	case 3:

@@ -6,8 +6,13 @@
 
 #include "tests/unit/unit.h"
 
+#define FAKE_MAX_REGIONS 64
+
 struct hv_vm {
-	int unused;
+	struct hv_mem_region regions[FAKE_MAX_REGIONS]; /* what is mapped now */
+	unsigned nr_regions;
+	int vfio_groups[16]; /* group fds the KVM-VFIO device holds */
+	unsigned nr_vfio_groups;
 };
 
 struct hv_vcpu {
@@ -140,18 +145,66 @@ static int fake_mem_map(struct hv_vm *vm, const struct hv_mem_region *r)
 {
 	if (fake_hv_fault("FAKE_MAP_MEMORY"))
 		return fake.fail_err;
-	(void)vm;
-	(void)r;
+	if (vm->nr_regions == FAKE_MAX_REGIONS)
+		return -ENOSPC;
+	vm->regions[vm->nr_regions++] = *r;
 	fake.rec.mem_maps++;
 	return 0;
 }
 
+/* Like KVM and /dev/mshv: only a region exactly as mapped can be unmapped. */
 static int fake_mem_unmap(struct hv_vm *vm, const struct hv_mem_region *r)
 {
-	(void)vm;
-	(void)r;
-	fake.rec.mem_maps--;
-	fake.rec.undos++;
+	for (unsigned i = 0; i < vm->nr_regions; i++) {
+		struct hv_mem_region *m = &vm->regions[i];
+
+		if (m->gpa == r->gpa && m->size == r->size && m->hva == r->hva) {
+			*m = vm->regions[--vm->nr_regions];
+			fake.rec.mem_maps--;
+			fake.rec.undos++;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int fake_hv_guest_access(struct vm *vm, uint64_t gpa, void *data, uint32_t len, bool write)
+{
+	struct hv_vm *h = vm->hvm;
+
+	for (unsigned i = 0; i < h->nr_regions; i++) {
+		struct hv_mem_region *m = &h->regions[i];
+		uint8_t *p;
+
+		if (gpa < m->gpa || gpa + len > m->gpa + m->size)
+			continue;
+		p = (uint8_t *)m->hva + (gpa - m->gpa);
+		if (!fake_vfio_mmap_ok(p, len))
+			return -EFAULT;
+		if (write)
+			memcpy(p, data, len);
+		else
+			memcpy(data, p, len);
+		return 0;
+	}
+	bus_access(&vm->mmio, gpa, data, len, write);
+	return 0;
+}
+
+/*
+ * KVM_DEV_VFIO_FILE_ADD (virt/kvm/vfio.c, kvm_vfio_file_add(); kvm_vfio_group_add() before
+ * 6.6): -EEXIST for a file the device already holds.
+ */
+static int fake_vfio_group_add(struct hv_vm *vm, int group_fd)
+{
+	for (unsigned i = 0; i < vm->nr_vfio_groups; i++) {
+		if (vm->vfio_groups[i] == group_fd)
+			return -EEXIST;
+	}
+	if (vm->nr_vfio_groups == 16)
+		return -ENOSPC;
+	vm->vfio_groups[vm->nr_vfio_groups++] = group_fd;
+	fake.rec.vfio_groups++;
 	return 0;
 }
 
@@ -349,6 +402,7 @@ const struct hv_ops fake_hv_ops = {
 	.ioeventfd_deassign = fake_ioeventfd,
 	.set_msi_routes = fake_set_msi_routes,
 	.signal_msi = fake_signal_msi,
+	.vfio_group_add = fake_vfio_group_add,
 };
 
 int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out)

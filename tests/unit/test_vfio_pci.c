@@ -1,130 +1,31 @@
 /*
  * The assigned device as the guest sees it, against the fake VFIO kernel and the fake
- * hypervisor: config proxying, BAR sizing and mapping around the MSI-X pages, lazy MSI-X
- * vectors, hidden capabilities, teardown.
+ * hypervisor (or real KVM and the MSHV simulator): config proxying and writes at their width,
+ * BAR sizing and mapping around the MSI-X pages, mappings gone before the device's memory
+ * (D3hot, memory decode off), resets the guest asks for, the ROM, what is hidden or
+ * presented differently, and the interrupt cases of vfio_irq_cases.c.
  */
-#include <linux/pci_regs.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-
-#include "devices/pci/pci.h"
-#include "devices/vfio/internal.h"
 #include "hv-kvm/hv_kvm.h"
 #include "tests/mshv-sim/sim.h"
-#include "tests/unit/unit.h"
+#include "tests/unit/vfio_fixture.h"
 
-#define BAR0_GPA 0xc0000000ull
-
-static struct fake_vfio fv;
-static struct vm *vm;
-static struct pc *pc;
-static struct vfio_container *cont;
-static struct vfio_pci *vp;
-
-/*
- * The hypervisor under the VM: the scripted fake, or (when this host has one) real KVM and
- * the MSHV backend on its simulator, so BAR mappings and irqfds really go to a hypervisor.
- */
-static const struct hv_ops *hv;
-/* Why the hypervisor is missing, for the skip line: its probe's answer. */
-static int hv_probe_err;
-
-static bool on_fake(void)
-{
-	return hv == &fake_hv_ops;
-}
-
-/* Assign the fake device by hand, as vfio_assign_all() does for the real host. */
-static int setup(void **state)
-{
-	const struct vfio_bdf bdf = { 0, 1, 0, 0 };
-	struct vm_config cfg = { .hypervisor = "test",
-		                 .mem_size = MiB(16),
-		                 .nr_cpus = 1,
-		                 .kernel = "none",
-		                 .cmdline = "",
-		                 .serial = SERIAL_NONE };
-
-	hv = *state ? *state : &fake_hv_ops;
-	fake_hv_reset();
-	fake_vfio_init(&fv);
-	log_set_level(LOG_ERR);
-	hv_probe_err = hv->probe();
-	if (hv_probe_err) {
-		vm = NULL;
-		return 0; /* the test reports the skip */
-	}
-	if (pc_create(&cfg, hv, &pc))
-		return -1;
-	vm = pc->vm;
-	cont = calloc(1, sizeof(*cont));
-	vp = calloc(1, sizeof(*vp));
-	if (!cont || !vp || vfio_container_open(&fake_vfio_sys, cont))
-		return -1;
-	if (vfio_device_open(cont, &bdf, &vp->dev) || vfio_pci_create(vm, pc->pci, vp) ||
-	    vfio_bars_mmap(vp) || pci_attach(pc->pci, NULL, vp->pdev))
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (!vm)
-		return 0;
-	vfio_intr_disable(vp);
-	/* The PCI core releases the function (vfio_pci_release) before the container goes. */
-	vm_destroy(vm);
-	vfio_container_close(cont);
-	free(cont);
-	assert_int_equal(fv.open_fds, 0);
-	return 0;
-}
-
-/*
- * No such hypervisor on this host: say why on a TAP comment line of its own (cmocka's skip
- * line carries only the test's name; tests/tap.awk pairs the two).
- */
-#define NEED_VM()                                                                                  \
-	do {                                                                                       \
-		if (!vm) {                                                                         \
-			printf("# skip: no usable /dev/kvm on this host for %s (probe: %s); "      \
-			       "make e2e runs this test on real KVM in the nested host\n",         \
-			       hv->name, strerror(-hv_probe_err));                                 \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
-
-static uint32_t cfg_rd(uint32_t off, uint32_t len)
-{
-	uint32_t v = 0;
-
-	assert_int_equal(pci_cfg_read(vp->pdev, off, len, &v), 0);
-	return v;
-}
-
-static void cfg_wr(uint32_t off, uint32_t len, uint32_t v)
-{
-	assert_int_equal(pci_cfg_write(vp->pdev, off, len, v), 0);
-}
+#define PM_CAP   0x50 /* the fake device's capabilities (fake_vfio.c) */
+#define EXP_CAP  0x60
+#define VNDR_CAP 0xa0
+#define ROM_GPA  (BAR0_GPA + 0x10000)
 
 static void test_ids_proxied(void **state)
 {
-	unsigned before = fv.cfg_reads;
+	unsigned before = fv.dev[0].cfg_reads;
 
 	(void)state;
 	NEED_VM();
 	assert_int_equal(cfg_rd(PCI_VENDOR_ID, 4), 0x00101b36);
 	assert_int_equal(cfg_rd(PCI_CLASS_REVISION, 4) >> 8, 0x010802);
-	assert_true(fv.cfg_reads > before);
-	/* Bytes past the device's config space proxy to it too. */
-	fv.config[0x80] = 0x5a;
-	assert_int_equal(cfg_rd(0x80, 1), 0x5a);
+	assert_true(fv.dev[0].cfg_reads > before);
+	/* Bytes outside every capability proxy to the device too. */
+	fv.dev[0].config[0xc0] = 0x5a;
+	assert_int_equal(cfg_rd(0xc0, 1), 0x5a);
 }
 
 static void test_bar_sizing_never_touches_hw(void **state)
@@ -133,27 +34,12 @@ static void test_bar_sizing_never_touches_hw(void **state)
 
 	(void)state;
 	NEED_VM();
-	memcpy(hw, &fv.config[PCI_BASE_ADDRESS_0], 8);
+	memcpy(hw, &fv.dev[0].config[PCI_BASE_ADDRESS_0], 8);
 	cfg_wr(PCI_BASE_ADDRESS_0, 4, 0xffffffff);
 	cfg_wr(PCI_BASE_ADDRESS_1, 4, 0xffffffff);
 	assert_int_equal(cfg_rd(PCI_BASE_ADDRESS_0, 4), 0xffffc004u); /* 16 KiB, 64-bit */
 	assert_int_equal(cfg_rd(PCI_BASE_ADDRESS_1, 4), 0xffffffffu);
-	assert_memory_equal(hw, &fv.config[PCI_BASE_ADDRESS_0], 8);
-}
-
-static void enable_bar0(void)
-{
-	struct pci_dev *port = pci_port_dev(vp->pdev->port);
-
-	/* Firmware's part: bus numbers and a memory window on the root port upstream. */
-	assert_int_equal(pci_cfg_write(port, PCI_PRIMARY_BUS, 4, 0x00010100), 0);
-	assert_int_equal(pci_cfg_write(port, PCI_MEMORY_BASE, 2, 0xc000), 0);
-	assert_int_equal(pci_cfg_write(port, PCI_MEMORY_LIMIT, 2, 0xc0f0), 0);
-	assert_int_equal(
-	    pci_cfg_write(port, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), 0);
-	cfg_wr(PCI_BASE_ADDRESS_0, 4, (uint32_t)BAR0_GPA);
-	cfg_wr(PCI_BASE_ADDRESS_1, 4, 0);
-	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	assert_memory_equal(hw, &fv.dev[0].config[PCI_BASE_ADDRESS_0], 8);
 }
 
 static void test_bar_mapped_except_msix_pages(void **state)
@@ -165,14 +51,14 @@ static void test_bar_mapped_except_msix_pages(void **state)
 	NEED_VM();
 	enable_bar0();
 	/* COMMAND reached the device too (bus master is the device's business). */
-	assert_int_equal(fv.config[PCI_COMMAND] & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
+	assert_int_equal(fv.dev[0].config[PCI_COMMAND] & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
 	assert_int_equal(vp->nr_maps, 1);
 	assert_int_equal(vp->maps[0].r.gpa, BAR0_GPA);
 	assert_int_equal(vp->maps[0].r.size, 0x2000); /* doorbells mapped, 0x2000+ trapped */
-	if (on_fake())
+	if (vfio_fixture_on_fake())
 		assert_int_equal(fake_hv_record()->mem_maps, maps + 1);
 	/* A trapped access in the PBA page beyond the PBA proxies to the device and counts. */
-	fv.bar0[0x3800] = 0x77;
+	fv.dev[0].bar0[0x3800] = 0x77;
 	bus_access(&vm->mmio, BAR0_GPA + 0x3800, &v, 1, false);
 	assert_int_equal(v, 0x77);
 	assert_int_equal(vp->stats.bar_trapped[0][3], 1);
@@ -180,102 +66,290 @@ static void test_bar_mapped_except_msix_pages(void **state)
 	/* Memory decode off: unmapped. */
 	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MASTER);
 	assert_int_equal(vp->nr_maps, 0);
-	if (on_fake())
+	if (vfio_fixture_on_fake())
 		assert_int_equal(fake_hv_record()->mem_maps, maps);
 }
 
-static void msix_entry(unsigned i, uint32_t data, bool masked)
-{
-	uint64_t base = BAR0_GPA + 0x2000 + 16ull * i;
-	uint32_t addr = 0xfee00000, zero = 0, ctl = masked;
+/* What the VMM still mapped straight through when vfio-pci revoked the device's mmaps. */
+static unsigned maps_at_zap;
 
-	bus_access(&vm->mmio, base, &addr, 4, true);
-	bus_access(&vm->mmio, base + 4, &zero, 4, true);
-	bus_access(&vm->mmio, base + 8, &data, 4, true);
-	bus_access(&vm->mmio, base + 12, &ctl, 4, true);
-}
-
-static void test_msix_lazy_vectors(void **state)
+static void record_maps(struct fake_vfio_dev *d)
 {
-	(void)state;
-	NEED_VM();
-	enable_bar0();
-	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
-	/* Enabled with every vector masked: nothing is wired on the host. */
-	assert_int_equal(vp->msix_host_count, 0);
-	assert_int_equal(fv.irq_fds[2][0], -1);
-	msix_entry(3, 0x43, false);
-	assert_int_equal(vp->msix_host_count, 4);
-	assert_true(fv.irq_fds[2][3] >= 0);
-	assert_int_equal(fv.irq_fds[2][0], -1);
-	assert_int_equal(fv.irq_fds[2][2], -1);
-	/* Below the enabled count: one vector set, no resize. */
-	msix_entry(1, 0x41, false);
-	assert_int_equal(vp->msix_host_count, 4);
-	assert_true(fv.irq_fds[2][1] >= 0);
-	/* Above: the block grows and keeps the wired vectors. */
-	msix_entry(10, 0x4a, false);
-	assert_int_equal(vp->msix_host_count, 11);
-	assert_true(fv.irq_fds[2][3] >= 0 && fv.irq_fds[2][10] >= 0);
-	assert_int_equal(vp->stats.vectors_routed, 3);
-	/* Table writes are trapped accesses on the table's page: 4 dwords per entry. */
-	assert_int_equal(vp->stats.bar_trapped[0][2], 12);
-	/* Masking keeps the host vector (its eventfd then feeds the pending bit). */
-	msix_entry(3, 0x43, true);
-	assert_true(fv.irq_fds[2][3] >= 0);
-	/* The guest turns MSI-X off: so does the host. */
-	cfg_wr(0x42, 2, 64);
-	assert_int_equal(vp->msix_host_count, 0);
-	assert_int_equal(fv.irq_fds[2][10], -1);
-}
-
-static void test_msix_function_mask(void **state)
-{
-	(void)state;
-	NEED_VM();
-	enable_bar0();
-	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | 64);
-	msix_entry(0, 0x40, false);
-	/* Function-masked: not live yet, so not wired. */
-	assert_int_equal(vp->msix_host_count, 0);
-	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
-	assert_int_equal(vp->msix_host_count, 1);
-	assert_true(fv.irq_fds[2][0] >= 0);
+	(void)d;
+	maps_at_zap = vp->nr_maps;
 }
 
 /*
- * Found by tests/fuzz (vfio_config): when the host refused to grow the vector block, the
- * vectors already wired lost their host interrupt for good.
+ * D3hot: vfio-pci revokes the BAR mmaps and faults on them; a guest mapping left on them made
+ * the next guest access end the VM (KVM_RUN: EFAULT).  The mapping goes first, reads are
+ * all-ones while the device sleeps, and it comes back in D0.
  */
-static void test_msix_grow_refused_keeps_wired(void **state)
+static void test_d3hot_unmaps_before_the_device(void **state)
+{
+	uint32_t v = 0;
+
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	assert_int_equal(vp->nr_maps, 1);
+	maps_at_zap = 99;
+	fv.on_zap = record_maps;
+	cfg_wr(PM_CAP + PCI_PM_CTRL, 2, 3);
+	assert_int_equal(fake_vfio_power(&fv.dev[0]), 3);
+	assert_int_equal(fv.zaps, 1);
+	assert_int_equal(maps_at_zap, 0);
+	bus_access(&vm->mmio, BAR0_GPA + 0x10, &v, 4, false);
+	assert_int_equal(v, 0xffffffffu);
+	cfg_wr(PM_CAP + PCI_PM_CTRL, 2, 0);
+	assert_int_equal(fake_vfio_power(&fv.dev[0]), 0);
+	assert_int_equal(vp->nr_maps, 1);
+	fv.dev[0].bar0[0x10] = 0x12;
+	bus_access(&vm->mmio, BAR0_GPA + 0x2800, &v, 1, false); /* trapped, device awake */
+	assert_int_equal(v & 0xff, fv.dev[0].bar0[0x2800]);
+}
+
+/* The same as a guest would see it: the read through the old mapping faulted. */
+static void test_d3hot_guest_reads_all_ones(void **state)
+{
+	uint32_t v = 0;
+
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	fv.dev[0].bar0[0x10] = 0x34;
+	assert_int_equal(fake_hv_guest_access(vm, BAR0_GPA + 0x10, &v, 4, false), 0);
+	assert_int_equal(v & 0xff, 0x34);
+	cfg_wr(PM_CAP + PCI_PM_CTRL, 2, 3);
+	assert_int_equal(fake_hv_guest_access(vm, BAR0_GPA + 0x10, &v, 4, false), 0);
+	assert_int_equal(v, 0xffffffffu);
+	v = 0;
+	assert_int_equal(fake_hv_guest_access(vm, BAR0_GPA + 0x10, &v, 4, true), 0);
+	cfg_wr(PM_CAP + PCI_PM_CTRL, 2, 0);
+	assert_int_equal(fake_hv_guest_access(vm, BAR0_GPA + 0x10, &v, 4, false), 0);
+	assert_int_equal(v & 0xff, 0x34);
+}
+
+/* Memory decode off: COMMAND used to reach the device before the BARs were unmapped. */
+static void test_memory_off_unmaps_before_the_device(void **state)
 {
 	(void)state;
 	NEED_VM();
 	enable_bar0();
-	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
-	msix_entry(3, 0x43, false);
-	assert_int_equal(vp->msix_host_count, 4);
-	/* The host has no vectors to spare beyond those 4. */
-	fv.msix_count = 4;
-	msix_entry(10, 0x4a, false);
-	assert_int_equal(vp->msix_host_count, 4);
-	assert_true(fv.irq_fds[2][3] >= 0);
-	assert_int_equal(fv.irq_fds[2][10], -1);
-	/* Vectors inside the block still wire. */
-	msix_entry(1, 0x41, false);
-	assert_true(fv.irq_fds[2][1] >= 0 && fv.irq_fds[2][3] >= 0);
+	maps_at_zap = 99;
+	fv.on_zap = record_maps;
+	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+	assert_int_equal(fv.zaps, 1);
+	assert_int_equal(maps_at_zap, 0);
+	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY);
+	assert_int_equal(vp->nr_maps, 1);
 }
 
-#define ON(h, t) cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)(h))
+/* The guest pulses Secondary Bus Reset on the root port above the device. */
+static void bus_reset(void)
+{
+	struct pci_dev *port = pci_port_dev(vp->pdev->port);
+
+	assert_int_equal(pci_cfg_write(port, PCI_BRIDGE_CONTROL, 2, PCI_BRIDGE_CTL_BUS_RESET), 0);
+	assert_int_equal(pci_cfg_write(port, PCI_BRIDGE_CONTROL, 2, 0), 0);
+}
+
+/*
+ * The kernel saves config space before a reset and restores it after: without a quiesce the
+ * device came out of the guest's bus reset decoding and bus mastering, while the guest's
+ * COMMAND read 0.
+ */
+static void test_bus_reset_quiesces(void **state)
+{
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	assert_true(fv.dev[0].config[PCI_COMMAND] & PCI_COMMAND_MASTER);
+	bus_reset();
+	assert_int_equal(fv.dev[0].resets, 1);
+	assert_int_equal(cfg_rd(PCI_COMMAND, 2), 0);
+	assert_int_equal(fv.dev[0].config[PCI_COMMAND] &
+	                     (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_IO),
+	                 0);
+}
+
+/*
+ * A guest FLR: the kernel performed it, but hvmm's copy of the function (MSI-X enable,
+ * COMMAND, BARs) kept its pre-FLR state.  Now the core resets it and the device is reset
+ * through VFIO.
+ */
+static void test_guest_flr_resets_the_function(void **state)
+{
+	uint64_t addr;
+
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	cfg_wr(0x42, 2, PCI_MSIX_FLAGS_ENABLE | 64);
+	cfg_wr(EXP_CAP + PCI_EXP_DEVCTL, 2, PCI_EXP_DEVCTL_BCR_FLR | 0x2000);
+	assert_int_equal(fv.dev[0].resets, 1);
+	assert_int_equal(cfg_rd(0x42, 2) & PCI_MSIX_FLAGS_ENABLE, 0);
+	assert_int_equal(cfg_rd(PCI_COMMAND, 2), 0);
+	assert_false(pci_bar_decoding(vp->pdev, 0, &addr));
+	assert_int_equal(fv.dev[0].irq_type, FAKE_VFIO_NO_IRQS);
+	/* Initiate FLR reads 0. */
+	assert_int_equal(cfg_rd(EXP_CAP + PCI_EXP_DEVCTL, 2) & PCI_EXP_DEVCTL_BCR_FLR, 0);
+}
+
+static void prep_no_function_reset(struct fake_vfio_dev *d)
+{
+	d->reset_works = false;
+	d->bus_reset = true;
+}
+
+/* No function reset (VFIO_DEVICE_FLAGS_RESET clear): a hot reset of its bus instead. */
+static void test_reset_falls_back_to_hot_reset(void **state)
+{
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	bus_reset();
+	assert_int_equal(fv.dev[0].hot_resets, 1);
+	assert_int_equal(fv.dev[0].resets, 0);
+}
+
+static void prep_shared_bus(struct fake_vfio_dev *d)
+{
+	prep_no_function_reset(d);
+	fv.bus_extra = "0000:01:00.1";
+	fv.bus_extra_group = 9;
+}
+
+/* ... but not when the bus reset would hit a device of a group this VM does not hold. */
+static void test_hot_reset_only_of_own_groups(void **state)
+{
+	const char *log;
+
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	log_set_level(LOG_WARN);
+	capture_begin();
+	bus_reset();
+	log = capture_end();
+	assert_int_equal(fv.dev[0].hot_resets, 0);
+	assert_non_null(strstr(log, "0000:01:00.1 (IOMMU group 9)"));
+}
+
+static void prep_vendor_cap(struct fake_vfio_dev *d)
+{
+	fake_vfio_add_cap(d, PCI_CAP_ID_VNDR, VNDR_CAP, 8);
+	d->config[VNDR_CAP + PCI_CAP_FLAGS] = 8;
+}
+
+/* vfio-pci writes vendor capabilities raw: a dword must reach the device as one write. */
+static void test_cfg_write_at_access_width(void **state)
+{
+	(void)state;
+	NEED_VM();
+	cfg_wr(VNDR_CAP + 4, 4, 0x11223344);
+	assert_int_equal(fv.dev[0].vndr_writes, 1);
+	assert_int_equal(fv.dev[0].vndr_width[0], 4);
+	assert_int_equal(fv.dev[0].config[VNDR_CAP + 4], 0x44);
+	assert_int_equal(fv.dev[0].config[VNDR_CAP + 7], 0x11);
+	/* A word at an odd place still goes as the kernel chops it, not byte by byte. */
+	cfg_wr(VNDR_CAP + 6, 2, 0x5566);
+	assert_int_equal(fv.dev[0].vndr_writes, 2);
+	assert_int_equal(fv.dev[0].vndr_width[1], 2);
+}
+
+static void prep_ari(struct fake_vfio_dev *d)
+{
+	fake_vfio_add_cap(d, PCI_EXT_CAP_ID_ARI, 0x100, 8);
+	d->config[0x105] = 0x01; /* next function number 1 */
+	fake_vfio_add_cap(d, PCI_EXT_CAP_ID_DSN, 0x110, 12);
+	d->config[0x0e] = 0x80; /* function 0 of a multi-function device */
+}
+
+/*
+ * ARI's Next Function Number and the multi-function bit describe the host's device, not the
+ * guest's slot: hidden, and the bit clear for a function presented alone.
+ */
+static void test_ari_and_multifunction_hidden(void **state)
+{
+	(void)state;
+	NEED_VM();
+	assert_int_equal(pci_ext_cap_find(vp->pdev, PCI_EXT_CAP_ID_ARI), 0);
+	assert_int_equal(PCI_EXT_CAP_ID(cfg_rd(0x100, 4)), 0);
+	assert_int_equal(PCI_EXT_CAP_ID(cfg_rd(PCI_EXT_CAP_NEXT(cfg_rd(0x100, 4)), 4)),
+	                 PCI_EXT_CAP_ID_DSN);
+	assert_int_equal(cfg_rd(PCI_HEADER_TYPE, 1), 0);
+}
+
+static void prep_rom(struct fake_vfio_dev *d)
+{
+	d->rom_size = 4096;
+	for (unsigned i = 0; i < d->rom_size; i++)
+		d->rom[i] = (uint8_t)(i * 7);
+	d->rom[0] = 0x55;
+	d->rom[1] = 0xaa;
+}
+
+/* The ROM is read from the device once, not on every guest access. */
+static void test_rom_read_once(void **state)
+{
+	uint32_t v = 0;
+
+	(void)state;
+	NEED_VM();
+	enable_bar0();
+	cfg_wr(PCI_ROM_ADDRESS, 4, (uint32_t)ROM_GPA | PCI_ROM_ADDRESS_ENABLE);
+	for (unsigned i = 0; i < 3; i++) {
+		bus_access(&vm->mmio, ROM_GPA, &v, 2, false);
+		assert_int_equal(v, 0xaa55);
+	}
+	bus_access(&vm->mmio, ROM_GPA + 100, &v, 1, false);
+	assert_int_equal(v & 0xff, (uint8_t)(100 * 7));
+	assert_int_equal(fv.dev[0].rom_reads, 1);
+}
+
+static void prep_rc_end(struct fake_vfio_dev *d)
+{
+	d->config[EXP_CAP + PCI_EXP_FLAGS] = 2 | PCI_EXP_TYPE_RC_END << 4;
+	memset(d->config + EXP_CAP + PCI_EXP_LNKCAP, 0, 8);
+}
+
+/* A root complex integrated endpoint is an endpoint with a link behind hvmm's root port. */
+static void test_rc_end_presented_as_endpoint(void **state)
+{
+	(void)state;
+	NEED_VM();
+	assert_int_equal((cfg_rd(EXP_CAP + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_TYPE) >> 4,
+	                 PCI_EXP_TYPE_ENDPOINT);
+	assert_int_equal(cfg_rd(EXP_CAP + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_VERS, 2);
+	assert_int_equal(cfg_rd(EXP_CAP + PCI_EXP_LNKSTA, 2),
+	                 PCI_EXP_LNKSTA_CLS_2_5GB | PCI_EXP_LNKSTA_NLW_X1);
+	assert_int_equal(cfg_rd(EXP_CAP + PCI_EXP_LNKCAP, 4) & PCI_EXP_LNKCAP_SLS,
+	                 PCI_EXP_LNKCAP_SLS_2_5GB);
+}
+
 #define ALL(h)                                                                                     \
-	ON(h, test_ids_proxied), ON(h, test_bar_sizing_never_touches_hw),                          \
-	    ON(h, test_bar_mapped_except_msix_pages), ON(h, test_msix_lazy_vectors),               \
-	    ON(h, test_msix_function_mask), ON(h, test_msix_grow_refused_keeps_wired)
+	VFIO_CASE(h, test_ids_proxied, NULL),                                                      \
+	    VFIO_CASE(h, test_bar_sizing_never_touches_hw, NULL),                                  \
+	    VFIO_CASE(h, test_bar_mapped_except_msix_pages, NULL),                                 \
+	    VFIO_CASE(h, test_d3hot_unmaps_before_the_device, NULL),                               \
+	    VFIO_CASE(h, test_memory_off_unmaps_before_the_device, NULL),                          \
+	    VFIO_CASE(h, test_bus_reset_quiesces, NULL),                                           \
+	    VFIO_CASE(h, test_guest_flr_resets_the_function, NULL),                                \
+	    VFIO_CASE(h, test_reset_falls_back_to_hot_reset, prep_no_function_reset),              \
+	    VFIO_CASE(h, test_hot_reset_only_of_own_groups, prep_shared_bus),                      \
+	    VFIO_CASE(h, test_cfg_write_at_access_width, prep_vendor_cap),                         \
+	    VFIO_CASE(h, test_ari_and_multifunction_hidden, prep_ari),                             \
+	    VFIO_CASE(h, test_rom_read_once, prep_rom),                                            \
+	    VFIO_CASE(h, test_rc_end_presented_as_endpoint, prep_rc_end), VFIO_IRQ_CASES(h)
 
 int main(void)
 {
 	/* The same tests on each backend's hv_ops: a missing hypervisor skips with a reason. */
-	const struct CMUnitTest fake[] = { ALL(&fake_hv_ops) };
+	const struct CMUnitTest fake[] = {
+		ALL(&fake_hv_ops),
+		/* Guest accesses through the mappings need the scripted hypervisor. */
+		VFIO_CASE(&fake_hv_ops, test_d3hot_guest_reads_all_ones, NULL),
+	};
 	const struct CMUnitTest kvm[] = { ALL(&hv_kvm_ops) };
 	const struct CMUnitTest mshv_sim[] = { ALL(&hv_mshv_sim_ops) };
 	int failed = 0;

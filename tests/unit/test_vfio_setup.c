@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "devices/vfio/internal.h"
@@ -74,7 +76,7 @@ static void test_happy_path(void **state)
 	struct vfio_device d;
 	struct guest_mem mem;
 	uint32_t id = 0;
-	int fds[2] = { 11, 12 };
+	int fds[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
 
 	(void)state;
 	assert_int_equal(mem_init(&mem, GiB(4)), 0);
@@ -90,18 +92,20 @@ static void test_happy_path(void **state)
 	assert_int_equal(vfio_region_read(&d, VFIO_REGION_CONFIG, 4094, &id, 4), -EINVAL);
 	assert_int_equal(vfio_region_read(&d, 42, 0, &id, 4), -EINVAL);
 	assert_int_equal(vfio_device_reset(&d), 0);
-	assert_int_equal(fv.resets, 1);
+	assert_int_equal(fv.dev[0].resets, 1);
 	/* RAM mapped IOVA == GPA, both regions. */
 	assert_int_equal(vfio_container_map_ram(&c, &mem), 0);
 	assert_int_equal(fv.dma_maps, 2);
 	assert_int_equal(fv.dma_iova[0], 0);
 	assert_int_equal(fv.dma_size[0], MEM_LOW_END);
 	assert_int_equal(fv.dma_iova[1], MEM_HIGH_BASE);
-	assert_int_equal(vfio_device_set_irqs(&d, VFIO_IRQ_MSIX, 3, 2, fds), 0);
-	assert_int_equal(fv.irq_fds[2][3], 11);
-	assert_int_equal(fv.irq_fds[2][4], 12);
-	assert_int_equal(vfio_device_set_irqs(&d, VFIO_IRQ_MSIX, 0, 0, NULL), 0);
-	assert_int_equal(fv.irq_fds[2][3], -1);
+	assert_int_equal(vfio_device_set_irqs(&d, VFIO_IRQ_MSIX, 3, 2, fds, NULL), 0);
+	assert_int_equal(fake_vfio_trigger(&fv.dev[0], VFIO_IRQ_MSIX, 3), fds[0]);
+	assert_int_equal(fake_vfio_trigger(&fv.dev[0], VFIO_IRQ_MSIX, 4), fds[1]);
+	assert_int_equal(vfio_device_set_irqs(&d, VFIO_IRQ_MSIX, 0, 0, NULL, NULL), 0);
+	assert_int_equal(fake_vfio_trigger(&fv.dev[0], VFIO_IRQ_MSIX, 3), -1);
+	close(fds[0]);
+	close(fds[1]);
 	vfio_device_close(&d);
 	vfio_container_close(&c);
 	assert_int_equal(fv.dma_unmaps, 2);
@@ -115,13 +119,13 @@ static void test_sparse_areas(void **state)
 	struct vfio_device d;
 
 	(void)state;
-	fv.nr_sparse = 3;
-	fv.sparse_off[0] = 0;
-	fv.sparse_size[0] = 0x2000;
-	fv.sparse_off[1] = 0x3000;
-	fv.sparse_size[1] = 0x1000;
-	fv.sparse_off[2] = 0x3000; /* runs past the 16 KiB region: ignored */
-	fv.sparse_size[2] = 0x2000;
+	fv.dev[0].nr_sparse = 3;
+	fv.dev[0].sparse_off[0] = 0;
+	fv.dev[0].sparse_size[0] = 0x2000;
+	fv.dev[0].sparse_off[1] = 0x3000;
+	fv.dev[0].sparse_size[1] = 0x1000;
+	fv.dev[0].sparse_off[2] = 0x3000; /* runs past the 16 KiB region: ignored */
+	fv.dev[0].sparse_size[2] = 0x2000;
 	assert_int_equal(vfio_container_open(&fake_vfio_sys, &c), 0);
 	assert_int_equal(vfio_device_open(&c, &bdf, &d), 0);
 	assert_int_equal(d.regions[0].nr_areas, 2);
@@ -133,14 +137,14 @@ static void test_sparse_areas(void **state)
 static void test_err_missing_device(void **state)
 {
 	(void)state;
-	fv.device_exists = false;
+	fv.dev[0].exists = false;
 	expect_open(-ENODEV, "no such PCI device", "lspci -D");
 }
 
 static void test_err_bound_to_other_driver(void **state)
 {
 	(void)state;
-	fv.driver = "nvme";
+	fv.dev[0].driver = "nvme";
 	expect_open(-EBUSY, "bound to nvme",
 	            "echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind");
 	expect_open(-EBUSY, "driver_override", "drivers_probe");
@@ -149,14 +153,14 @@ static void test_err_bound_to_other_driver(void **state)
 static void test_err_unbound(void **state)
 {
 	(void)state;
-	fv.driver = NULL;
+	fv.dev[0].driver = NULL;
 	expect_open(-ENODEV, "bound to no driver", "echo vfio-pci > /sys/bus/pci/devices");
 }
 
 static void test_err_no_iommu(void **state)
 {
 	(void)state;
-	fv.group = -1;
+	fv.dev[0].group = -1;
 	expect_open(-ENODEV, "no IOMMU group", "intel_iommu=on");
 }
 
@@ -177,8 +181,8 @@ static void test_err_group_not_viable(void **state)
 {
 	(void)state;
 	fv.viable = false;
-	fv.group_members[1] = "0000:01:00.1";
-	fv.member_drivers[1] = "snd_hda_intel";
+	fv.group_extra[0] = "0000:01:00.1";
+	fv.extra_drivers[0] = "snd_hda_intel";
 	expect_open(-EBUSY, "not viable", "0000:01:00.1: snd_hda_intel (bind to vfio-pci");
 }
 

@@ -41,6 +41,7 @@ struct fake_record {
 	unsigned kicks;
 	unsigned signal_msis;
 	enum hv_vcpu_state vcpu_state[FAKE_MAX_VCPUS]; /* as last set */
+	unsigned vfio_groups;                          /* groups the KVM-VFIO device holds */
 };
 
 extern const struct hv_ops fake_hv_ops;
@@ -66,6 +67,12 @@ void fake_hv_release(void);
 /* Forget every script and record. */
 void fake_hv_reset(void);
 const struct fake_record *fake_hv_record(void);
+/*
+ * A guest access to `gpa` as the hypervisor would do it: through the memory mapped there (a
+ * VFIO BAR mmap faulting like vfio-pci's: -EFAULT, what KVM_RUN then returns), else as an
+ * MMIO exit on vm's bus.  Returns 0 or -EFAULT.
+ */
+int fake_hv_guest_access(struct vm *vm, uint64_t gpa, void *data, uint32_t len, bool write);
 
 /* The PC on the fake hypervisor with the given vCPUs and RAM, serial off. */
 int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out);
@@ -79,47 +86,8 @@ void capture_begin(void);
 /* Stop, restore stderr and return what was logged (static buffer, NUL-terminated). */
 const char *capture_end(void);
 
-/* ---- a fake VFIO kernel (fake_vfio.c) behind struct vfio_sys ---- */
+/* ---- a fake VFIO kernel behind struct vfio_sys ---- */
 
-struct vfio_sys;
-
-/* The host as the fake shows it; tests set fields before calling into devices/vfio. */
-struct fake_vfio {
-	bool device_exists;
-	const char *driver;  /* "vfio-pci", "nvme", or NULL for none */
-	int group;           /* -1: no IOMMU group link */
-	bool dev_vfio_nodes; /* /dev/vfio/vfio and /dev/vfio/<group> exist */
-	int open_err;        /* error for opening the group node */
-	bool viable;
-	int set_container_err; /* e.g. -EPERM without interrupt remapping */
-	int set_iommu_err;
-	int map_err;
-	uint64_t memlock; /* UINT64_MAX: unlimited */
-	bool reset_supported;
-	const char *group_members[4]; /* sysfs names in the group, for diagnostics */
-	const char *member_drivers[4];
-	/* The device. */
-	uint8_t config[4096];
-	uint32_t config_size; /* the config region's size; 0: all of config[] */
-	uint64_t bar_size[6];
-	uint32_t bar_flags[6];
-	uint8_t bar0[16384];
-	uint32_t msix_count;
-	/* Sparse areas of BAR0 (nr 0: none reported). */
-	unsigned nr_sparse;
-	uint64_t sparse_off[4], sparse_size[4];
-	/* What the fake saw. */
-	unsigned dma_maps, dma_unmaps, resets, open_fds;
-	uint64_t dma_iova[4], dma_size[4];
-	int irq_fds[3][64]; /* per index, -1 when not set */
-	unsigned set_irqs_calls;
-	unsigned cfg_reads, cfg_writes;
-};
-
-extern const struct vfio_sys fake_vfio_sys;
-/* Reset `f` to a healthy host with an NVMe-like device 0000:01:00.0 in group 7. */
-void fake_vfio_init(struct fake_vfio *f);
-/* The fake_vfio_sys calls operate on this one. */
-void fake_vfio_use(struct fake_vfio *f);
+#include "tests/unit/fake_vfio.h"
 
 #endif

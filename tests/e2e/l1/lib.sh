@@ -67,6 +67,21 @@ e2e_find_nvme() {
     return 1
 }
 
+# The sysfs path of the PCI device at topology path $1: the root-bus slot, then the
+# device.function below each bridge, e.g. "00:10.0" or "00:11.0/00.1" (a function behind
+# the root port at 00:11.0).  Bus numbers are the firmware's; these paths are not.
+e2e_pci_path() {
+    _p=/sys/devices/pci0000:00/0000:${1%%/*}
+    _rest=${1#*/}; [ "$_rest" = "$1" ] && _rest=
+    [ -d "$_p" ] || return 1
+    for _c in $(echo "$_rest" | tr / ' '); do
+        set -- "$_p"/0000:*:"$_c"
+        [ -d "$1" ] || return 1
+        _p=$1
+    done
+    echo "/sys/bus/pci/devices/${_p##*/}"
+}
+
 # Name of the driver bound to PCI device $1 (sysfs path), or empty.
 e2e_pci_driver() {
     [ -e "$1/driver" ] && basename "$(readlink "$1/driver")"
@@ -221,3 +236,83 @@ e2e_file() {
     sed 's/^/E2E-FILE| /' "$2"
     echo "E2E-FILE-END $E2E_NAME $1"
 }
+
+# ---- VFIO scenarios that pass several devices (vfio-group, vfio-multi, vfio-d3, ...) ----
+
+# e2e_vfio_boot W MODE DEADLINE BDF...: hvmm -v with those devices (--vfio, in that order)
+# and L2 in e2e.mode=MODE, under the hypervisor E2E_HV names (kvm when unset); types the
+# ping once L2 asks for input.  Returns 1 with the reason in E2E_L2_WHY.
+e2e_vfio_boot() {
+    _w=$1 _mode=$2 _deadline=$3; shift 3
+    _args=
+    for _b in "$@"; do _args="$_args --vfio $_b"; done
+    E2E_TOKEN=$(( $(od -An -N2 -tu2 /dev/urandom) + 1000 ))
+    # shellcheck disable=SC2086
+    e2e_l2_boot "$_w" "$_deadline" "$E2E_HVMM" -v --hypervisor "${E2E_HV:-kvm}" --cpus 2 \
+        --memory 512M --kernel "$E2E_L2_DIR/vmlinuz" --initrd "$E2E_L2_DIR/initrd.cpio.gz" \
+        --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=$_mode" --serial stdio $_args || return 1
+    echo "e2e-ping $E2E_TOKEN" >&3
+}
+
+# e2e_vfio_need: skip without hvmm, fail without /dev/kvm; keep an idle VM alive.
+e2e_vfio_need() {
+    [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
+        || e2e_skip "no hvmm binary in L1 (set HVMM=/path/to/static/hvmm on the host)"
+    test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
+    e2e_kvm_hold
+}
+
+# e2e_vfio_bind DEV: PCI device DEV (sysfs path) on vfio-pci, bound now if it is not yet.
+e2e_vfio_bind() {
+    [ "$(e2e_pci_driver "$1")" = vfio-pci ] && return 0
+    e2e_pci_rebind "$1" vfio-pci || return 1
+    e2e_wait_for 10 sh -c "[ \"\$(basename \"\$(readlink $1/driver)\")\" = vfio-pci ]"
+}
+
+# e2e_vfio_nvme: the first NVMe (1b36:0010) on vfio-pci; sets dev and bdf, and has failures
+# give it back to nvme.
+e2e_vfio_nvme() {
+    dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
+    bdf=${dev##*/}
+    e2e_vfio_bind "$dev" || e2e_fail "could not bind $bdf to vfio-pci"
+    E2E_GIVE_BACK=$dev
+}
+
+# Devices (sysfs paths) back to their own drivers: driver_override cleared, probed.
+e2e_give_back() { for _d in "$@"; do e2e_pci_rebind "$_d" "" 2>/dev/null; done; }
+
+# Fail a VFIO scenario: hvmm killed if it still runs, the devices in E2E_GIVE_BACK given
+# back, then FAIL with the reason.
+e2e_vfio_fail() {
+    [ -n "${E2E_L2MIRROR:-}" ] && e2e_l2_abort
+    # shellcheck disable=SC2086
+    e2e_give_back ${E2E_GIVE_BACK:-}
+    e2e_fail "$1"
+}
+
+# e2e_vfio_wait_ok DEADLINE: wait for hvmm's exit and show its stderr; FAIL unless it exited 0.
+e2e_vfio_wait_ok() {
+    e2e_l2_wait_exit "$1" || e2e_vfio_fail "$E2E_L2_WHY"
+    sed 's/^/hvmm-err| /' "$E2E_L2W/err"
+    _rc=$(cat "$E2E_L2W/rc")
+    [ "$_rc" = 0 ] || e2e_vfio_fail "hvmm exited with status $_rc: $(grep -m1 'hvmm: ' "$E2E_L2W/err")"
+}
+
+# L2's address of its first device of class $1 (hex, a prefix: 010802 NVMe), from L2-PCI lines.
+e2e_l2_pci() { grep -a "L2-PCI [^ ]* $1" "$E2E_L2W/clean" | sed 's/.*L2-PCI \([^ ]*\) .*/\1/' | head -n1; }
+
+# e2e_io_ok TAG BDF: L2's "L2-IO TAG BDF ..." line says the signature, write and read-back
+# were right and interrupts counted; else FAIL naming what was wrong.
+e2e_io_ok() {
+    _l=$(grep -a "L2-IO $1 $2 " "$E2E_L2W/clean" | head -n1)
+    [ -n "$_l" ] || e2e_io_fail "L2 reported no I/O '$1' on $2"
+    e2e_info "io-$1-$2" "${_l#*$2 }"
+    case "$_l" in *" sig=HVMM-E2E-NVME-DISK "*) ;; *) e2e_io_fail "$2 ($1): wrong signature: $_l" ;; esac
+    case "$_l" in *" write=ok readback=ok "*) ;; *) e2e_io_fail "$2 ($1): write or read-back failed: $_l" ;; esac
+    _irqs=${_l##*irqs=}
+    [ "${_irqs:-0}" -gt 0 ] || e2e_io_fail "$2 ($1): no interrupt during the I/O: $_l"
+}
+e2e_io_fail() { e2e_vfio_fail "$1"; }
+
+# hvmm's VFIO counters for BDF from its -v output at exit.
+e2e_vfio_counters() { grep "$1: config reads" "$E2E_L2W/err" | tail -n1; }

@@ -23,14 +23,27 @@ say() { [ "$MODE" = demo ] && e2e_say "$@"; return 0; }
     || e2e_skip "no hvmm binary in L1 (set HVMM=/path/to/static/hvmm on the host)"
 test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
 e2e_kvm_hold
-dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
+# E2E_NVME_PATH (scenarios/vfio-unprobed.sh): another NVMe, by topology path, that L1's
+# init gave to vfio-pci before any driver loaded (E2E_NVME_UNPROBED=1).
+if [ -n "${E2E_NVME_PATH:-}" ]; then
+    dev=$(e2e_pci_path "$E2E_NVME_PATH") || e2e_fail "no device at $E2E_NVME_PATH in L1"
+else
+    dev=$(e2e_find_nvme) || e2e_fail "no NVMe (1b36:0010) in L1"
+fi
 bdf=${dev##*/}
-W=/tmp/vfio-nvme
-DEADLINE=360
+W=/tmp/$E2E_NAME
+DEADLINE=${E2E_NVME_DEADLINE:-360}
 token=$(( $(od -An -N2 -tu2 /dev/urandom) + 1000 ))
 
-e2e_pci_rebind "$dev" vfio-pci || e2e_fail "could not bind $bdf to vfio-pci"
-e2e_wait_for 10 test -e "$dev/driver" || e2e_fail "vfio-pci did not bind $bdf"
+if [ "${E2E_NVME_UNPROBED:-0}" = 1 ]; then
+    [ "$(e2e_pci_driver "$dev")" = vfio-pci ] \
+        || e2e_fail "$bdf is bound to '$(e2e_pci_driver "$dev")', not to vfio-pci since boot"
+    ! dmesg | grep -q "nvme.*pci function $bdf" || e2e_fail "L1's nvme driver has probed $bdf"
+    e2e_info never-probed "$bdf: bound to vfio-pci before any driver loaded; no nvme probe in dmesg"
+else
+    e2e_pci_rebind "$dev" vfio-pci || e2e_fail "could not bind $bdf to vfio-pci"
+    e2e_wait_for 10 test -e "$dev/driver" || e2e_fail "vfio-pci did not bind $bdf"
+fi
 group=$(basename "$(readlink "$dev/iommu_group")")
 e2e_info device "$bdf group $group driver $(e2e_pci_driver "$dev")"
 say "host (L1): Linux $(uname -r) with kvm-amd and an Intel IOMMU; its NVMe $bdf [$(sed 's/^0x//' "$dev/vendor"):$(sed 's/^0x//' "$dev/device")] is bound to vfio-pci, IOMMU group $group"
@@ -39,7 +52,7 @@ say "hvmm -v --cpus 2 --memory 512M --kernel vmlinuz --initrd initrd --vfio $bdf
 give_back() { e2e_pci_rebind "$dev" "" 2>/dev/null; }
 cleanup_fail() { e2e_l2_abort; give_back; e2e_fail "$1"; }
 
-e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" -v --cpus 2 --memory 512M \
+e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" -v --hypervisor "${E2E_HV:-kvm}" --cpus 2 --memory 512M \
     --kernel ${E2E_L2_DIR:-/l2}/vmlinuz --initrd ${E2E_L2_DIR:-/l2}/initrd.cpio.gz \
     --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=$MODE" --serial stdio --vfio "$bdf" \
     || cleanup_fail "$E2E_L2_WHY"
@@ -72,8 +85,8 @@ routed=$(echo "$counters" | sed -n 's/.*vectors routed \([0-9]*\).*/\1/p')
 
 # Give the device back to L1's nvme driver and read what L2 wrote.
 give_back
-e2e_wait_for 20 sh -c 'ls /sys/class/nvme/*/nvme*n1 >/dev/null 2>&1' || e2e_fail "L1's nvme did not rebind"
-ns=$(basename "$(ls -d /sys/class/nvme/*/nvme*n1 | head -n1)")
+e2e_wait_for 20 sh -c "ls -d $dev/nvme/nvme*/nvme*n1 >/dev/null 2>&1" || e2e_fail "L1's nvme did not bind $bdf"
+ns=$(basename "$(ls -d "$dev"/nvme/nvme*/nvme*n1 | head -n1)")
 e2e_wait_for 10 test -b /dev/$ns || e2e_fail "/dev/$ns did not appear in L1"
 dd if=/dev/$ns of=$W/back bs=4096 skip=256 count=64 2>/dev/null
 first=$(head -n1 $W/back | tr -d ' ')

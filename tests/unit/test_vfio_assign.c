@@ -1,0 +1,201 @@
+/*
+ * vfio_assign_all() against the fake VFIO kernel and the fake hypervisor: the way users
+ * assign devices (several, functions of one device in one IOMMU group), the start-time reset,
+ * and the host's error and request notifications while the VM runs.
+ */
+#include <linux/vfio.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "devices/pci/pci.h"
+#include "devices/vfio/internal.h"
+#include "tests/unit/unit.h"
+
+static struct fake_vfio fv;
+static struct pc *pc;
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_hv_reset();
+	fake_vfio_init(&fv);
+	log_set_level(LOG_ERR);
+	return fake_pc_create(1, MiB(16), &pc);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	vm_destroy(pc->vm);
+	assert_int_equal(fv.open_fds, 0);
+	assert_int_equal(fv.nr_dma, 0);
+	return 0;
+}
+
+static int assign(const struct vfio_spec *specs, unsigned n)
+{
+	return vfio_assign_all_sys(pc->vm, pc->pci, specs, n, &fake_vfio_sys);
+}
+
+/* Config space of bus 1, device 0, function fn, as the guest reads it through ECAM. */
+static uint32_t guest_cfg(unsigned fn, uint32_t off, uint32_t len)
+{
+	uint32_t v = 0;
+
+	bus_access(&pc->vm->mmio, MEM_ECAM_BASE + PCI_ECAM_OFFSET(1, 0, fn) + off, &v, len, false);
+	return v;
+}
+
+/* Firmware's part: the root port's secondary bus is 1. */
+static void number_port(const char *name)
+{
+	struct pci_port *port;
+
+	assert_int_equal(pci_root_port_find(pc->pci, name, &port), 0);
+	assert_int_equal(pci_cfg_write(pci_port_dev(port), PCI_PRIMARY_BUS, 4, 0x00010100), 0);
+}
+
+static void test_assign_maps_ram_and_attaches(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+
+	(void)state;
+	assert_int_equal(assign(&spec, 1), 0);
+	assert_int_equal(fv.nr_dma, 1); /* 16 MiB of RAM, below the hole */
+	assert_int_equal(fake_hv_record()->vfio_groups, 1);
+	assert_int_equal(fv.dev[0].resets, 1); /* a clean device to start */
+	number_port("rp0");
+	assert_int_equal(guest_cfg(0, PCI_VENDOR_ID, 4), 0x00101b36);
+}
+
+/*
+ * Two functions of one device in one IOMMU group (GPU and its audio, a two-port NIC): the
+ * group is the hypervisor's once -- KVM's VFIO device answers a second add with EEXIST.
+ */
+static void test_two_functions_one_group(void **state)
+{
+	const struct vfio_spec specs[] = { { "0000:01:00.0", NULL }, { "0000:01:00.1", NULL } };
+
+	(void)state;
+	fake_vfio_add_dev(&fv, "0000:01:00.1", 7);
+	assert_int_equal(assign(specs, 2), 0);
+	assert_int_equal(fake_hv_record()->vfio_groups, 1);
+	assert_int_equal(fv.nr_groups_set, 1);
+}
+
+static void prep_multifunction(void)
+{
+	fake_vfio_add_dev(&fv, "0000:01:00.1", 7);
+	fv.dev[0].config[PCI_HEADER_TYPE] = 0x80;
+	fv.dev[1].config[PCI_HEADER_TYPE] = 0x80;
+	fv.dev[1].config[PCI_DEVICE_ID] = 0x11;
+}
+
+/* Functions of one device assigned together keep one slot, their numbers and the bit. */
+static void test_functions_share_a_slot(void **state)
+{
+	const struct vfio_spec specs[] = { { "0000:01:00.1", NULL }, { "0000:01:00.0", NULL } };
+	struct pci_port *port;
+
+	(void)state;
+	prep_multifunction();
+	assert_int_equal(assign(specs, 2), 0);
+	number_port("rp0");
+	assert_int_equal(pci_root_port_find(pc->pci, "rp1", &port), -ENOENT);
+	assert_int_equal(guest_cfg(0, PCI_DEVICE_ID, 2), 0x0010);
+	assert_int_equal(guest_cfg(0, PCI_HEADER_TYPE, 1), 0x80);
+	assert_int_equal(guest_cfg(1, PCI_DEVICE_ID, 2), 0x0011);
+}
+
+/* A function whose function 0 stays on the host is a single-function device of its own. */
+static void test_function_alone_is_single(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.1", NULL };
+
+	(void)state;
+	prep_multifunction();
+	assert_int_equal(assign(&spec, 1), 0);
+	number_port("rp0");
+	assert_int_equal(guest_cfg(0, PCI_DEVICE_ID, 2), 0x0011);
+	assert_int_equal(guest_cfg(0, PCI_HEADER_TYPE, 1), 0x00);
+	assert_int_equal(guest_cfg(1, PCI_VENDOR_ID, 2), 0xffff);
+}
+
+/* A start-time reset that fails (device lock busy) is said; the VM still starts. */
+static void test_start_reset_failure_goes_on(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const char *log;
+
+	(void)state;
+	fv.dev[0].reset_err = -EAGAIN;
+	log_set_level(LOG_WARN);
+	capture_begin();
+	assert_int_equal(assign(&spec, 1), 0);
+	log = capture_end();
+	fv.dev[0].reset_err = 0;
+	assert_non_null(strstr(log, "VFIO_DEVICE_RESET 0000:01:00.0"));
+	assert_int_equal(fv.nr_dma, 1);
+}
+
+/* Signal the fake's eventfd for `index` while the VM runs; the VM's exit code and log. */
+static int run_with_event(unsigned index, const char **log)
+{
+	int fd = fake_vfio_trigger(&fv.dev[0], index, 0), code = -1;
+	uint64_t one = 1;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	log_set_level(LOG_ERR);
+	capture_begin();
+	assert_int_equal(vm_run(pc->vm, -1, &code), 0);
+	*log = capture_end();
+	return code;
+}
+
+/*
+ * The host unbinds vfio-pci: the request waits for the device's release, which it used to get
+ * only when hvmm exited.  The VM stops, saying why.
+ */
+static void test_host_request_stops_the_vm(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const char *log;
+
+	(void)state;
+	assert_int_equal(assign(&spec, 1), 0);
+	assert_int_equal(run_with_event(VFIO_PCI_REQ_IRQ_INDEX, &log), VM_EXIT_DEVICE);
+	assert_non_null(strstr(log, "0000:01:00.0: the host asks for the device back"));
+}
+
+/* An uncorrectable error (AER) the guest could not hear of: the VM stops, saying why. */
+static void test_device_error_stops_the_vm(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const char *log;
+
+	(void)state;
+	assert_int_equal(assign(&spec, 1), 0);
+	assert_int_equal(run_with_event(VFIO_PCI_ERR_IRQ_INDEX, &log), VM_EXIT_DEVICE);
+	assert_non_null(strstr(log, "0000:01:00.0: the device reported an uncorrectable error"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_assign_maps_ram_and_attaches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_functions_one_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_functions_share_a_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_function_alone_is_single, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_reset_failure_goes_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_request_stops_the_vm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_error_stops_the_vm, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
