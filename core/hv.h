@@ -103,6 +103,11 @@ struct hv_caps {
 	bool readonly_mem;
 	uint32_t max_vcpus;
 	uint32_t max_gsi;
+	/*
+	 * Guest-physical address bits the guest can use, as its CPUID 0x80000008 will say; 0 when
+	 * the backend does not know (the host's own CPUID then speaks for it).
+	 */
+	uint32_t phys_bits;
 };
 
 struct hv_ops {

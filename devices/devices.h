@@ -31,6 +31,21 @@ void ioapic_set_irq(struct ioapic *io, unsigned pin, bool level);
 /* The guest ended the interrupt with `vector` (from the hypervisor's EOI exit). */
 void ioapic_eoi(struct ioapic *io, uint8_t vector);
 void ioapic_stats(struct ioapic *io, struct ioapic_stats *out);
+/*
+ * A level-triggered source wired straight to a pin: the device signals an eventfd of its own,
+ * bound with an irqfd to the pin's GSI, so its interrupts reach the guest without passing
+ * through hvmm -- and without the IOAPIC's Remote IRR.  Such a source masks itself each time
+ * it signals (VFIO's INTx does) and is told when the pin can take its next interrupt:
+ * fn(opaque, true) at an EOI of the pin's vector while the pin is unmasked and when the guest
+ * unmasks the pin, fn(opaque, false) when the guest masks it.  Called with the IOAPIC's lock
+ * held, on the vCPU thread of the EOI or the register write: fn must not call back into the
+ * IOAPIC.  Several sources may share a pin (INTx lines are shared); each is told.
+ */
+#define IOAPIC_MAX_SOURCES 32
+typedef void (*ioapic_source_fn)(void *opaque, bool ready);
+/* -EINVAL for a pin out of range, -ENOSPC past IOAPIC_MAX_SOURCES in all. */
+int ioapic_add_source(struct ioapic *io, unsigned pin, ioapic_source_fn fn, void *opaque) WUR;
+void ioapic_del_source(struct ioapic *io, unsigned pin, ioapic_source_fn fn, void *opaque);
 
 /* ---- 16550A UART (devices/serial.c) -------------------------------------------------------- */
 #define COM1_PORT 0x3f8

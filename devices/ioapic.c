@@ -31,7 +31,22 @@ struct ioapic {
 	int efd[IOAPIC_PINS];         /* the pin's irqfd, -1 until the guest first unmasks it */
 	uint32_t connect_failed;      /* pins whose irqfd could not be made: not retried */
 	struct ioapic_stats stats;
+	struct {
+		unsigned pin;
+		ioapic_source_fn fn;
+		void *opaque;
+	} src[IOAPIC_MAX_SOURCES]; /* level sources with irqfds of their own (ioapic_add_source) */
+	unsigned nr_src;
 };
+
+/* Tell the pin's own-irqfd sources whether it can take their next interrupt; lock held. */
+static void ioapic_tell_sources(struct ioapic *io, unsigned pin, bool ready)
+{
+	for (unsigned i = 0; i < io->nr_src; i++) {
+		if (io->src[i].pin == pin)
+			io->src[i].fn(io->src[i].opaque, ready);
+	}
+}
 
 /*
  * Give a pin its eventfd and irqfd, the first time the guest unmasks it.  Guests use a few
@@ -128,8 +143,8 @@ static uint32_t ioapic_read_reg(struct ioapic *io)
 static void ioapic_write_reg(struct ioapic *io, uint32_t val)
 {
 	uint32_t idx = io->ioregsel & 0xff;
+	uint64_t rte, old_mask;
 	unsigned pin;
-	uint64_t rte;
 
 	if (idx == 0x00) {
 		io->id = (val >> 24) & 0xf;
@@ -139,6 +154,7 @@ static void ioapic_write_reg(struct ioapic *io, uint32_t val)
 		return;
 	pin = (idx - 0x10) / 2;
 	rte = io->rte[pin];
+	old_mask = rte & RTE_MASK;
 	if (idx & 1)
 		rte = (rte & 0xffffffffull) | ((uint64_t)val << 32);
 	else
@@ -154,6 +170,8 @@ static void ioapic_write_reg(struct ioapic *io, uint32_t val)
 	/* Unmasking a level pin whose line is still up delivers it now. */
 	if (rte & RTE_LEVEL)
 		ioapic_service(io, pin);
+	if ((rte & RTE_MASK) != old_mask)
+		ioapic_tell_sources(io, pin, !(rte & RTE_MASK));
 }
 
 static void ioapic_mmio(void *opaque, uint64_t off, void *data, uint32_t len, bool is_write)
@@ -222,10 +240,51 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector)
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
 		uint64_t *rte = &io->rte[pin];
 
-		if ((*rte & RTE_VECTOR) != vector || !(*rte & RTE_RIRR))
+		if ((*rte & RTE_VECTOR) != vector || !(*rte & RTE_LEVEL))
+			continue;
+		/*
+		 * Sources with irqfds of their own bypass Remote IRR: every EOI of the pin's
+		 * vector may be the end of theirs.  A masked pin waits for its unmask.
+		 */
+		if (!(*rte & RTE_MASK))
+			ioapic_tell_sources(io, pin, true);
+		if (!(*rte & RTE_RIRR))
 			continue;
 		*rte &= ~RTE_RIRR;
 		ioapic_service(io, pin);
+	}
+	pthread_mutex_unlock(&io->lock);
+}
+
+int ioapic_add_source(struct ioapic *io, unsigned pin, ioapic_source_fn fn, void *opaque)
+{
+	int r = 0;
+
+	if (pin >= IOAPIC_PINS)
+		return -EINVAL;
+	pthread_mutex_lock(&io->lock);
+	if (io->nr_src == IOAPIC_MAX_SOURCES) {
+		log_err("ioapic: more than %d level sources with irqfds of their own",
+		        IOAPIC_MAX_SOURCES);
+		r = -ENOSPC;
+	} else {
+		io->src[io->nr_src].pin = pin;
+		io->src[io->nr_src].fn = fn;
+		io->src[io->nr_src].opaque = opaque;
+		io->nr_src++;
+	}
+	pthread_mutex_unlock(&io->lock);
+	return r;
+}
+
+void ioapic_del_source(struct ioapic *io, unsigned pin, ioapic_source_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&io->lock);
+	for (unsigned i = 0; i < io->nr_src; i++) {
+		if (io->src[i].pin == pin && io->src[i].fn == fn && io->src[i].opaque == opaque) {
+			io->src[i] = io->src[--io->nr_src];
+			break;
+		}
 	}
 	pthread_mutex_unlock(&io->lock);
 }

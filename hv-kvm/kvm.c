@@ -110,6 +110,23 @@ static int kvm_get_cpuid(struct hv_vm *vm)
 	return -E2BIG;
 }
 
+/*
+ * Guest-physical address bits, from the CPUID table the guest gets: leaf 0x80000008's
+ * physical address size, or its guest physical address size (EAX[23:16]) when KVM gives one,
+ * which is what its nested paging maps.
+ */
+static uint32_t kvm_phys_bits(const struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+		uint32_t phys = e->eax & 0xff, guest = (e->eax >> 16) & 0xff;
+
+		if (e->function == 0x80000008)
+			return guest && guest < phys ? guest : phys;
+	}
+	return 0;
+}
+
 static int kvm_vm_create(struct hv_vm **out)
 {
 	struct hv_vm *vm = calloc(1, sizeof(*vm));
@@ -157,6 +174,7 @@ static int kvm_vm_create(struct hv_vm **out)
 	}
 	if ((r = kvm_get_cpuid(vm)))
 		goto fail;
+	vm->caps.phys_bits = kvm_phys_bits(vm->cpuid);
 	n = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	vm->nr_slots = n > 0 ? (uint32_t)n : 32;
 	vm->slots = calloc(vm->nr_slots, sizeof(*vm->slots));

@@ -2,7 +2,8 @@
 /*
  * ACPI tables describing hvmm's platform to the guest: a hardware-reduced machine (no PM
  * timer, no SCI, no legacy PIC or PIT, which is what lets Linux boot without them) with
- * LAPICs, one IOAPIC, PCIe ECAM, COM1, and sleep/reset registers served by devices/power.c.
+ * LAPICs, one IOAPIC, PCIe ECAM with the INTx routing of devices/pci (_PRT), COM1, and
+ * sleep/reset registers served by devices/power.c.
  *
  * Layout from ACPI_BASE, each table 16-byte aligned: RSDP, XSDT, FADT, MCFG, MADT, DSDT.
  * The DSDT's AML is written with the encoder of aml.c.
@@ -51,14 +52,6 @@ static uint8_t acpi_sum(const uint8_t *p, size_t len)
 	while (len--)
 		s += *p++;
 	return s;
-}
-
-void acpi_pci_mmio64(const struct guest_mem *mem, uint64_t *base, uint64_t *size)
-{
-	uint64_t b = mem_top(mem) > ACPI_PCI_MMIO64_MIN ? mem_top(mem) : ACPI_PCI_MMIO64_MIN;
-
-	*base = (b + GiB(1) - 1) & ~(GiB(1) - 1);
-	*size = ACPI_PCI_MMIO64_SIZE;
 }
 
 /* ---- Tables ------------------------------------------------------------------------------ */
@@ -172,16 +165,40 @@ static void acpi_dsdt_device(struct aml *a, const char *seg, const char *hid, un
 	aml_close(a, dev);
 }
 
-static void acpi_dsdt_body(struct aml *a, const struct guest_mem *mem)
+/*
+ * _PRT of the host bridge: INTA-INTD of every root port's slot to the GSIs pci_intx_gsi()
+ * wires them to.  Functions behind a port are device 0 of its secondary bus, so a guest
+ * swizzles their pins through the port unchanged and finds them here.  Source 0: the index is
+ * a GSI, level-triggered and active low, which a guest programs the IOAPIC pin with.
+ */
+static void acpi_dsdt_prt(struct aml *a)
 {
-	uint64_t m64, m64_size;
+	size_t prt, e;
+
+	aml_name(a, "_PRT");
+	prt = aml_package(a, PCI_MAX_ROOT_PORTS * 4);
+	for (unsigned slot = PCI_ROOT_PORT_FIRST_DEV;
+	     slot < PCI_ROOT_PORT_FIRST_DEV + PCI_MAX_ROOT_PORTS; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			e = aml_package(a, 4);
+			aml_int(a, (uint64_t)slot << 16 | 0xffff); /* any function of the slot */
+			aml_int(a, pin);
+			aml_int(a, 0);
+			aml_int(a, pci_intx_gsi(slot, pin + 1));
+			aml_close(a, e);
+		}
+	}
+	aml_close(a, prt);
+}
+
+static void acpi_dsdt_body(struct aml *a, const struct pci_windows *w)
+{
 	struct aml_res r;
 	size_t pkg, sb, dev;
 
 	/* \_S5_: SLP_TYPa/b for poweroff, what devices/power.c takes as S5. */
 	aml_name(a, "_S5_");
-	pkg = aml_open(a, AML_PACKAGE);
-	aml_byte(a, 4);
+	pkg = aml_package(a, 4);
 	aml_int(a, POWER_S5_TYP);
 	aml_int(a, POWER_S5_TYP);
 	aml_int(a, 0);
@@ -203,11 +220,13 @@ static void acpi_dsdt_body(struct aml *a, const struct guest_mem *mem)
 	aml_res_window(&r, AML_RES_BUS, 0, 2, 0, MEM_ECAM_BUSES);
 	aml_res_io(&r, 0xcf8, 8);
 	aml_res_window(&r, AML_RES_IO, AML_RES_IO_ENTIRE_RANGE, 2, 0x0d00, 0x10000 - 0x0d00);
-	aml_res_window(&r, AML_RES_MEM, AML_RES_MEM_RW, 4, MEM_PCI_MMIO32, MEM_PCI_MMIO32_SZ);
-	acpi_pci_mmio64(mem, &m64, &m64_size);
-	aml_res_window(&r, AML_RES_MEM, AML_RES_MEM_RW | AML_RES_MEM_CACHEABLE, 8, m64, m64_size);
+	aml_res_window(&r, AML_RES_MEM, AML_RES_MEM_RW, 4, w->mem32_base, w->mem32_size);
+	if (w->mem64_size)
+		aml_res_window(&r, AML_RES_MEM, AML_RES_MEM_RW | AML_RES_MEM_CACHEABLE, 8,
+		               w->mem64_base, w->mem64_size);
 	aml_res_end(&r);
 	aml_name_res(a, "_CRS", &r);
+	acpi_dsdt_prt(a);
 	aml_close(a, dev);
 
 	/* COM1, so Linux's 8250 driver gets its IRQ through ACPI (there is no ISA PIC). */
@@ -240,7 +259,7 @@ static int acpi_alloc(uint8_t *buf, size_t cap, size_t *off, size_t len, uint8_t
 }
 
 int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, uint32_t nr_cpus,
-               const struct guest_mem *mem, size_t *len)
+               const struct pci_windows *w, size_t *len)
 {
 	uint8_t *rsdp, *xsdt, *fadt, *mcfg, *madt, *dsdt;
 	size_t off = 0;
@@ -259,7 +278,7 @@ int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, uint32_t nr_cpus,
 
 	/* The DSDT takes whatever room is left; its header gets the final length. */
 	a = (struct aml){ .p = dsdt + ACPI_HDR_LEN, .cap = cap - off };
-	acpi_dsdt_body(&a, mem);
+	acpi_dsdt_body(&a, w);
 	if (a.full)
 		return -ENOSPC;
 	memset(dsdt, 0, ACPI_HDR_LEN);
@@ -291,7 +310,8 @@ int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, uint32_t nr_cpus,
 	return 0;
 }
 
-int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, uint64_t *rsdp_gpa)
+int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, const struct pci_windows *w,
+               uint64_t *rsdp_gpa)
 {
 	void *p;
 	size_t len;
@@ -302,7 +322,7 @@ int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, uint64_t *rsdp_gpa)
 		        (unsigned long long)ACPI_BASE, (unsigned long long)ACPI_END);
 		return -EFAULT;
 	}
-	r = acpi_build(p, ACPI_END - ACPI_BASE, ACPI_BASE, nr_cpus, mem, &len);
+	r = acpi_build(p, ACPI_END - ACPI_BASE, ACPI_BASE, nr_cpus, w, &len);
 	if (r) {
 		log_err("building the ACPI tables for %u vCPUs: %s", nr_cpus, strerror(-r));
 		return r;

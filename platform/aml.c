@@ -137,6 +137,14 @@ size_t aml_device(struct aml *a, const char *seg)
 	return d;
 }
 
+size_t aml_package(struct aml *a, uint8_t n)
+{
+	size_t p = aml_open(a, AML_PACKAGE);
+
+	aml_byte(a, n); /* NumElements */
+	return p;
+}
+
 /* ---- Resource descriptors (6.4) for _CRS buffers ----------------------------------------- */
 
 /* Room for n more bytes, or NULL (and the buffer marked full) if they do not fit. */

@@ -254,13 +254,15 @@ int boot_load(struct vm *vm, const struct vm_config *cfg, const void *img, size_
 	struct hv_sregs sregs;
 	struct hvm_start_info *hsi;
 	uint64_t entry, end, initrd_gpa = 0, initrd_size = 0, si, rsdp;
+	struct pci_windows w;
 	char err[256];
 	int r;
 
 	if ((r = boot_check_kernel(cfg->kernel, img, len)))
 		return r;
 	/* Both kinds of guest learn the platform (CPUs, IOAPIC, ECAM, power) from ACPI. */
-	if ((r = acpi_setup(&vm->mem, vm->nr_vcpus, &rsdp)))
+	pc_pci_windows(vm, &w);
+	if ((r = acpi_setup(&vm->mem, vm->nr_vcpus, &w, &rsdp)))
 		return r;
 	if (bzimage_is_bzimage(img, len) && !elf_is_elf(img, len))
 		return boot_load_linux(vm, cfg, img, len, rsdp);

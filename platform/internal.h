@@ -49,6 +49,11 @@ void aml_name_eisaid(struct aml *a, const char *seg, const char *id);
 void aml_name_buffer(struct aml *a, const char *seg, const uint8_t *data, size_t n);
 /* Device(seg) { ... }: returns the mark for aml_close() when the body is done. */
 size_t aml_device(struct aml *a, const char *seg);
+/*
+ * Package(n) { ... }: the caller appends the n elements (integers with aml_int(), packages
+ * with aml_package() again) and ends it with aml_close() on the returned mark.
+ */
+size_t aml_package(struct aml *a, uint8_t n);
 
 /*
  * A _CRS buffer being filled.  A descriptor that does not fit in AML_RES_MAX bytes sets `full`

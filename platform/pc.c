@@ -3,11 +3,11 @@
  * The board: which devices the PC has, how they are wired to each other, and in what order
  * they are built.  A new device is one more line in pc_devices[].
  */
+#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "platform/platform.h"
-#include "devices/pci/pci.h"
 #include "devices/vfio/vfio.h"
 
 struct pc_build {
@@ -49,10 +49,56 @@ static int pc_add_power(struct pc *pc, const struct vm_config *cfg)
 	return power_create(pc->vm);
 }
 
+uint32_t pc_phys_bits(const struct vm *vm)
+{
+	unsigned a, b, c, d, phys, guest;
+
+	if (vm->caps.phys_bits)
+		return vm->caps.phys_bits;
+	if (__get_cpuid_max(0x80000000, NULL) < 0x80000008)
+		return PC_PHYS_BITS_NONE;
+	__cpuid(0x80000008, a, b, c, d);
+	(void)b, (void)c, (void)d;
+	phys = a & 0xff;
+	guest = (a >> 16) & 0xff;
+	return guest && guest < phys ? guest : phys;
+}
+
+void pc_pci_windows_for(uint64_t ram_top, uint32_t phys_bits, struct pci_windows *out)
+{
+	uint64_t base = ram_top > PC_MMIO64_MIN ? ram_top : PC_MMIO64_MIN, end;
+
+	if (phys_bits > PC_PHYS_BITS_CAP)
+		phys_bits = PC_PHYS_BITS_CAP;
+	end = 1ull << phys_bits;
+	base = (base + GiB(1) - 1) & ~(GiB(1) - 1);
+	*out =
+	    (struct pci_windows){ .mem32_base = MEM_PCI_MMIO32, .mem32_size = MEM_PCI_MMIO32_SZ };
+	if (end > base && end - base >= GiB(1)) {
+		out->mem64_base = base;
+		out->mem64_size = end - base;
+	}
+}
+
+void pc_pci_windows(const struct vm *vm, struct pci_windows *out)
+{
+	pc_pci_windows_for(mem_top(&vm->mem), pc_phys_bits(vm), out);
+}
+
 static int pc_add_pci(struct pc *pc, const struct vm_config *cfg)
 {
+	struct pci_windows w;
+
 	(void)cfg;
-	return pci_root_create(pc->vm, &pc->pci);
+	pc_pci_windows(pc->vm, &w);
+	if (w.mem64_size)
+		log_info("PCI: 64-bit window %llu GiB at %#llx (%u physical address bits)",
+		         (unsigned long long)(w.mem64_size >> 30), (unsigned long long)w.mem64_base,
+		         pc_phys_bits(pc->vm));
+	else
+		log_info("PCI: no 64-bit window (%u physical address bits leave none above RAM)",
+		         pc_phys_bits(pc->vm));
+	return pci_root_create(pc->vm, pc->ioapic, &w, &pc->pci);
 }
 
 /* --pcie-root-port NAME: the named ports, in command-line order, before any device. */
@@ -78,14 +124,23 @@ static int pc_add_vfio(struct pc *pc, const struct vm_config *cfg)
 	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio);
 }
 
+/* What a PC's firmware leaves the OS, once every PCI function is in place. */
+static int pc_pci_handover(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	pci_root_handover(pc->pci);
+	return 0;
+}
+
 /* The board, in the order it is built: each device is wired to ones built before it. */
 static int (*const pc_devices[])(struct pc *pc, const struct vm_config *cfg) = {
-	pc_add_ioapic,     /* IOAPIC at MEM_IOAPIC_BASE: GSIs 0-23, the EOI hook */
-	pc_add_com1,       /* 16550A at COM1_PORT on IOAPIC pin COM1_IRQ */
-	pc_add_power,      /* ACPI sleep and reset registers at POWER_PORT, the i8042 reset */
-	pc_add_pci,        /* PCIe root complex: ECAM, 0xCF8/0xCFC, host bridge 00:00.0 */
+	pc_add_ioapic, /* IOAPIC at MEM_IOAPIC_BASE: GSIs 0-23, the EOI hook */
+	pc_add_com1,   /* 16550A at COM1_PORT on IOAPIC pin COM1_IRQ */
+	pc_add_power,  /* ACPI sleep and reset registers at POWER_PORT, the i8042 reset */
+	pc_add_pci,    /* PCIe root complex: ECAM, 0xCF8/0xCFC, host bridge, INTx to the IOAPIC */
 	pc_add_root_ports, /* --pcie-root-port */
 	pc_add_vfio,       /* --vfio, behind the root ports */
+	pc_pci_handover,   /* decoding on, INTx lines written, as firmware leaves them */
 };
 
 static int pc_add_devices(struct vm *vm, void *opaque)

@@ -11,6 +11,7 @@
 
 #include "core/vm.h"
 #include "devices/devices.h"
+#include "devices/pci/pci.h"
 
 #define HVMM_VERSION "0.1.0"
 
@@ -68,8 +69,6 @@ int hv_select(const char *name, const struct hv_ops **out) WUR;
 /* The board (pc.c)                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-struct pci_root;
-
 /* The PC: one VM and the devices the board put in it.  Owned by the VM: freed by vm_destroy(). */
 struct pc {
 	struct vm *vm;
@@ -80,10 +79,30 @@ struct pc {
 
 /*
  * Build the VM `cfg` describes on `hv`, with the board's devices: IOAPIC, COM1, power and
- * reset, the PCIe root complex, cfg's root ports and assigned devices.  Loads no kernel.  On
- * failure everything built so far is released.  Tear down with vm_destroy(pc->vm).
+ * reset, the PCIe root complex, cfg's root ports and assigned devices, then what a PC's
+ * firmware leaves the OS (PCI decoding on).  Loads no kernel.  On failure everything built so
+ * far is released.  Tear down with vm_destroy(pc->vm).
  */
 int pc_create(const struct vm_config *cfg, const struct hv_ops *hv, struct pc **out) WUR;
+
+/*
+ * The PCI host bridge's memory windows (the root complex checks assigned devices against
+ * them; ACPI's _CRS gives them to the guest): MEM_PCI_MMIO32_SZ at MEM_PCI_MMIO32, and a
+ * 64-bit window from the first 1 GiB boundary at or above max(top of RAM, PC_MMIO64_MIN) up
+ * to 2^phys_bits, the guest-physical address space, capped at 2^PC_PHYS_BITS_CAP (4-level
+ * nested paging's reach) -- none when less than 1 GiB is left.  Pure.
+ */
+#define PC_MMIO64_MIN     GiB(64)
+#define PC_PHYS_BITS_CAP  48
+#define PC_PHYS_BITS_NONE 36 /* x86's MAXPHYADDR when CPUID has no leaf 0x80000008 */
+void pc_pci_windows_for(uint64_t ram_top, uint32_t phys_bits, struct pci_windows *out);
+/* The windows of `vm`: its RAM, and the guest's physical address bits (pc_phys_bits()). */
+void pc_pci_windows(const struct vm *vm, struct pci_windows *out);
+/*
+ * The guest-physical address bits of `vm`: the backend's (hv_caps.phys_bits), else the
+ * host's CPUID 0x80000008 (its guest physical address size when it gives one).
+ */
+uint32_t pc_phys_bits(const struct vm *vm);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Loading a kernel (boot.c, elf.c)                                                             */
@@ -233,21 +252,16 @@ int bzimage_load(struct guest_mem *mem, const void *buf, size_t len, const char 
 #define ACPI_BASE 0xE0000ull
 #define ACPI_END  0xF0000ull
 /*
- * The PCI host bridge's 64-bit memory window: ACPI_PCI_MMIO64_SIZE bytes from the first
- * 1 GiB boundary at or above max(top of RAM, ACPI_PCI_MMIO64_MIN).
- */
-#define ACPI_PCI_MMIO64_MIN  GiB(64)
-#define ACPI_PCI_MMIO64_SIZE GiB(64)
-void acpi_pci_mmio64(const struct guest_mem *mem, uint64_t *base, uint64_t *size);
-/*
  * Pure: build RSDP (at buf[0]), XSDT, FADT (hardware-reduced, sleep/reset registers of
  * devices/power.c), MCFG, MADT (nr_cpus LAPICs with APIC ID = vCPU index, the IOAPIC) and
- * DSDT (\_S5, PCI0, COM1) into buf, which the guest sees at `gpa`.  *len gets the bytes used.
- * -EINVAL for nr_cpus outside 1..VM_MAX_CPUS, -ENOSPC if cap is too small.  Does not log.
+ * DSDT (\_S5, PCI0 with the windows `w` and the INTx routing _PRT, COM1) into buf, which the
+ * guest sees at `gpa`.  *len gets the bytes used.  -EINVAL for nr_cpus outside
+ * 1..VM_MAX_CPUS, -ENOSPC if cap is too small.  Does not log.
  */
 int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, uint32_t nr_cpus,
-               const struct guest_mem *mem, size_t *len) WUR;
+               const struct pci_windows *w, size_t *len) WUR;
 /* Build the tables into guest RAM at ACPI_BASE; *rsdp_gpa gets the RSDP's address. */
-int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, uint64_t *rsdp_gpa) WUR;
+int acpi_setup(struct guest_mem *mem, uint32_t nr_cpus, const struct pci_windows *w,
+               uint64_t *rsdp_gpa) WUR;
 
 #endif

@@ -11,6 +11,8 @@
 
 struct pci_root {
 	struct vm *vm;
+	struct ioapic *ioapic;     /* where INTx pins are wired; NULL: no INTx */
+	struct pci_windows win;    /* the host bridge's windows */
 	pthread_mutex_t lock;      /* the config lock */
 	struct pci_dev *bus0[256]; /* by devfn */
 	struct pci_port *ports;
@@ -47,6 +49,14 @@ bool pci_dev_is_bridge(const struct pci_dev *dev);
 void pci_bars_release(struct pci_dev *dev);
 /* The PCI Express capability reacting to a write (FLR). */
 void pci_pcie_cfg_written(struct pci_dev *dev, uint32_t off, uint32_t len);
+
+/* A function's INTx source, wired by pci_intx_connect(); pci_intx_release() undoes it. */
+struct pci_intx {
+	ioapic_source_fn fn;
+	void *opaque;
+	uint32_t gsi;
+};
+void pci_intx_release(struct pci_dev *dev);
 
 /* Root ports (config lock held). */
 int pci_port_init(struct pci_port *port, uint8_t devfn) WUR;

@@ -8,22 +8,19 @@
  *
  * Files: core.c (functions, config space), bar.c (BARs and decoding), cap.c (capability lists,
  * the PCI Express capability), vec.c (interrupt vectors shared by MSI and MSI-X), msix.c,
- * msi.c, root.c (root complex, host bridge, routing), port.c (root ports).  What only those
- * files share is in internal.h.
+ * msi.c, intx.c (INTx pins and the GSIs they are wired to), root.c (root complex, host bridge,
+ * routing), port.c (root ports), firmware.c (the host bridge's windows and the state a PC's
+ * firmware hands the guest).  What only those files share is in internal.h.
  *
- * Identities: the host bridge is 1b36:0008 and root ports are 1b36:000c, the IDs QEMU gives
- * the same roles, so guests bind only their class drivers (Linux: pcieport).
- *
- * Locking: one mutex per root complex (the "config lock") serialises every config access,
- * BAR (un)mapping and topology change; device ops marked "config lock held" run under it and
- * must not call pci_cfg_read()/pci_cfg_write().  Each MSI/MSI-X emulator has its own lock,
- * always taken after the config lock.  BAR accesses (bar_read/bar_write) run on vCPU threads
- * with no PCI lock held.
- *
- * Interrupt words: a device *triggers* a vector; the emulator tells the vector's owner that
- * its *state changed* (enabled, masked, live, address, data).
- *
- * The first section (constants) is also usable by freestanding guest programs.
+ * Identities: host bridge 1b36:0008, root ports 1b36:000c, the IDs QEMU gives the same
+ * roles, so guests bind only their class drivers (Linux: pcieport).  Locking: one mutex per
+ * root complex (the "config lock") serialises every config access, BAR (un)mapping and
+ * topology change; device ops marked "config lock held" run under it and must not call
+ * pci_cfg_read()/pci_cfg_write().  Each MSI/MSI-X emulator has its own lock, always taken
+ * after the config lock.  BAR accesses (bar_read/bar_write) run on vCPU threads with no PCI
+ * lock held.  Interrupt words: a device *triggers* a vector; the emulator tells the vector's
+ * owner that its *state changed* (enabled, masked, live, address, data).  The first section
+ * (constants) is also usable by freestanding guest programs.
  */
 #ifndef HVMM_PCI_H
 #define HVMM_PCI_H
@@ -53,9 +50,13 @@
 /* Root ports sit on bus 0 from this device number up, in creation order. */
 #define PCI_ROOT_PORT_FIRST_DEV 1
 #define PCI_MAX_ROOT_PORTS      31
+/* INTx pins of the functions behind root ports go to these GSIs: see pci_intx_gsi(). */
+#define PCI_INTX_GSI_BASE 16
+#define PCI_INTX_GSIS     8
 
 #if __STDC_HOSTED__
 #include "core/vm.h"
+#include "devices/devices.h"
 
 struct pci_root;
 struct pci_port;
@@ -78,10 +79,7 @@ enum pci_cfg_result {
  * COMMAND's decode bits after forwarding them); emulated devices usually leave them NULL.
  */
 struct pci_dev_ops {
-	/*
-	 * Called first for every guest config access: off + len <= 4096, len 1, 2 or 4, off
-	 * aligned to len.  Config lock held.
-	 */
+	/* First for every guest config access (len 1, 2 or 4, aligned).  Config lock held. */
 	enum pci_cfg_result (*cfg_read)(struct pci_dev *dev, uint32_t off, uint32_t len,
 	                                uint32_t *val);
 	enum pci_cfg_result (*cfg_write)(struct pci_dev *dev, uint32_t off, uint32_t len,
@@ -91,16 +89,15 @@ struct pci_dev_ops {
 	 * decoding turns on or the BAR moves while on (after bar_unmap of the old place).  The
 	 * core has already refused places over RAM, the ECAM window, [IOAPIC, 4 GiB), ports
 	 * above 0xffff and outside the upstream port's windows.  Returns 0, or -errno and the
-	 * BAR does not decode (-EEXIST: overlaps another range).  Without bar_map the core
-	 * calls pci_bar_map_default().  Config lock held.  Give both bar_map and bar_unmap or
-	 * neither.
+	 * BAR does not decode (-EEXIST: overlaps another range).  Without bar_map the core calls
+	 * pci_bar_map_default().  Config lock held.  Give both bar_map and bar_unmap or neither.
 	 */
 	int (*bar_map)(struct pci_dev *dev, unsigned bar, uint64_t addr, uint64_t size);
 	void (*bar_unmap)(struct pci_dev *dev, unsigned bar, uint64_t addr, uint64_t size);
 	/*
-	 * Guest accesses to a BAR mapped by pci_bar_map_default(), MSI-X table and PBA ranges
-	 * excepted: `off` from the BAR's start, len 1-8, any alignment.  vCPU thread, no PCI
-	 * lock.  A NULL bar_read reads all-ones.
+	 * Guest accesses to a BAR mapped by pci_bar_map_default(), but the MSI-X table and PBA:
+	 * `off` from the BAR's start, len 1-8, any alignment.  vCPU thread, no PCI lock.  A NULL
+	 * bar_read reads all-ones.
 	 */
 	void (*bar_read)(struct pci_dev *dev, unsigned bar, uint64_t off, void *data, uint32_t len);
 	void (*bar_write)(struct pci_dev *dev, unsigned bar, uint64_t off, const void *data,
@@ -111,10 +108,7 @@ struct pci_dev_ops {
 	 * vCPU thread, no PCI lock.
 	 */
 	void (*bar_trapped)(struct pci_dev *dev, unsigned bar, uint64_t off, bool is_write);
-	/*
-	 * Function Level Reset or secondary bus reset: the core has already restored config
-	 * space, unmapped BARs and reset MSI/MSI-X.  Config lock held.
-	 */
+	/* FLR or bus reset, after the core reset its copy of the function.  Config lock held. */
 	void (*reset)(struct pci_dev *dev);
 	/* VM teardown, after the core released BARs and vectors; free dev->priv. */
 	void (*destroy)(struct pci_dev *dev);
@@ -170,6 +164,7 @@ struct pci_dev {
 	uint16_t pcie_cap;           /* offset of the PCI Express capability, 0 if none */
 	uint16_t cap_free, cap_last; /* standard capability list builder state */
 	uint16_t ext_free, ext_last; /* extended capability list builder state */
+	struct pci_intx *intx;       /* the source pci_intx_connect() wired, NULL if none */
 	struct pci_port *bridge;     /* the port this function is, for a root port */
 	struct pci_port *port;       /* the port upstream, NULL on bus 0 */
 	uint8_t devfn;
@@ -186,24 +181,27 @@ struct pci_dev {
 int pci_dev_create(struct pci_root *root, const struct pci_dev_info *info,
                    struct pci_dev **out) WUR;
 /*
- * Set up register [off, off + len) (len 1, 2 or 4, little-endian): its value and which bits
- * the guest may write or write-1-to-clear.  Before pci_attach(), or under the config lock.
- * -EINVAL (logged: a programming error) if the range is outside config space.
+ * Set up register [off, off + len) (len 1, 2 or 4, little-endian): its value, the bits the guest
+ * may write or write-1-to-clear.  Before pci_attach() or under the config lock.  -EINVAL
+ * (logged: a programming error) outside config space.
  */
 int pci_cfg_init(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t val, uint32_t wmask,
                  uint32_t w1c) WUR;
 /* The core's copy of [off, off + len), len 1-4; bytes outside config space read as zero. */
 uint32_t pci_cfg_get(const struct pci_dev *dev, uint32_t off, uint32_t len);
-/*
- * A guest-physical range for DMA by `dev`: -EPERM if bus mastering is off in COMMAND,
- * -EFAULT if [gpa, gpa + len) is not inside one RAM region.  Never logs.
- */
+/* Guest RAM for DMA by `dev`: -EPERM if bus mastering is off, -EFAULT outside RAM.  No log. */
 int pci_dma_ptr(struct pci_dev *dev, uint64_t gpa, uint64_t len, void **out) WUR;
-/*
- * Trigger interrupt `vector` of an emulated device: through MSI-X if it is enabled, else MSI,
- * else dropped (no INTx).  Any thread.
- */
+/* Trigger `vector` of an emulated device: MSI-X if enabled, else MSI, else none.  Any thread. */
 void pci_dev_trigger(struct pci_dev *dev, unsigned vector);
+
+/* INTx (intx.c).  Pure: the GSI of pin `pin` (1-4) of a function behind the port at `slot`. */
+uint32_t pci_intx_gsi(unsigned slot, unsigned pin);
+/*
+ * Wire `dev`'s INTx pin (PCI_INTERRUPT_PIN): *gsi gets its GSI, and fn(opaque, ready) hears
+ * of that IOAPIC pin as ioapic_add_source() tells, until the function is released.  After
+ * pci_attach().  -ENOENT: no pin, or no IOAPIC; -EBUSY: wired already.
+ */
+int pci_intx_connect(struct pci_dev *dev, ioapic_source_fn fn, void *opaque, uint32_t *gsi) WUR;
 
 /* ------------------------------------------------------------------------------------------ */
 /* BARs (bar.c)                                                                                 */
@@ -220,10 +218,9 @@ int pci_bar_init(struct pci_dev *dev, unsigned bar, enum pci_bar_kind kind, uint
 /* Declare the expansion ROM BAR (PCI_ROM_BAR): power of two >= 2 KiB.  -EINVAL. */
 int pci_rom_init(struct pci_dev *dev, uint64_t size) WUR;
 /*
- * Register BAR `bar` at `addr` on the VM's MMIO or PIO bus with the core's handler, which
- * serves the MSI-X table and PBA itself and passes the rest to bar_read/bar_write.  VFIO's
- * bar_map calls this for the trapped view and then maps the mmap-able parts over it.
- * -EEXIST (not logged) if the range overlaps another.
+ * Register BAR `bar` at `addr` on the VM's MMIO or PIO bus with the core's handler (the MSI-X
+ * table and PBA, then bar_read/bar_write).  VFIO's bar_map calls this for the trapped view,
+ * then maps the mmap-able parts over it.  -EEXIST (not logged) if the range overlaps another.
  */
 int pci_bar_map_default(struct pci_dev *dev, unsigned bar, uint64_t addr) WUR;
 void pci_bar_unmap_default(struct pci_dev *dev, unsigned bar, uint64_t addr);
@@ -233,9 +230,9 @@ void pci_bar_unmap_default(struct pci_dev *dev, unsigned bar, uint64_t addr);
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * Append a capability of `size` bytes (>= 2) with ID `id` to the standard list (first at
- * 0x40, dword aligned, linked from 0x34, STATUS.CAP_LIST set); *off gets its offset.  The
- * body is zero and read-only: set it up with pci_cfg_init().  -ENOSPC past 0xff.
+ * Append a capability of `size` bytes (>= 2) with ID `id` to the standard list (first at 0x40,
+ * dword aligned, STATUS.CAP_LIST set); *off gets its offset.  The body is zero and read-only:
+ * set it up with pci_cfg_init().  -ENOSPC past 0xff.
  */
 int pci_cap_add(struct pci_dev *dev, uint8_t id, uint32_t size, uint16_t *off) WUR;
 /* Same for the extended list (first at 0x100, header id/version/next).  -ENOSPC. */
@@ -245,10 +242,9 @@ int pci_ext_cap_add(struct pci_dev *dev, uint16_t id, uint8_t version, uint32_t 
 uint16_t pci_cap_find(const struct pci_dev *dev, uint8_t id);
 uint16_t pci_ext_cap_find(const struct pci_dev *dev, uint16_t id);
 /*
- * Add a PCI Express capability (version 2) of port type `type` (PCI_EXP_TYPE_ENDPOINT,
- * PCI_EXP_TYPE_RC_END or PCI_EXP_TYPE_ROOT_PORT).  Endpoints advertise Function Level Reset:
- * a guest write of DEVCTL.BCR_FLR resets the function.  Root ports report a 16 GT/s x16
- * link, active once a device is attached.  -EINVAL, -ENOSPC.
+ * Add a PCI Express capability (version 2) of type `type` (PCI_EXP_TYPE_ENDPOINT, _RC_END or
+ * _ROOT_PORT).  Endpoints advertise Function Level Reset (DEVCTL.BCR_FLR resets the function);
+ * root ports a 16 GT/s x16 link, active once a device is attached.  -EINVAL, -ENOSPC.
  */
 int pci_cap_add_pcie(struct pci_dev *dev, uint8_t type, uint16_t *off) WUR;
 
@@ -257,17 +253,15 @@ int pci_cap_add_pcie(struct pci_dev *dev, uint8_t type, uint16_t *off) WUR;
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * Delivery: every vector that is enabled and unmasked is "live": it owns a GSI (irq_alloc)
- * whose route holds the guest's address/data, and an eventfd bound to that GSI with an irqfd.
- * Writing the eventfd triggers the vector with no exit to userspace: emulated devices do it
- * through pci_vecs_trigger() (or pci_dev_trigger()), VFIO hands the eventfd to the host
- * device.  A vector that is not live has its irqfd unbound and its eventfd watched by the
- * event loop, so a trigger sets the pending bit; unmasking delivers a pending vector.
- * Resources are allocated the first time a vector goes live and kept until VM teardown.
- *
- * Table entries written while live take effect at the write (the route is updated at once).
- *
- * One struct pci_vecs holds the vectors of one capability: dev->msix and dev->msi.
+ * Delivery: every enabled, unmasked vector is "live": it owns a GSI (irq_alloc) whose route
+ * holds the guest's address/data, and an eventfd bound to that GSI with an irqfd.  Writing
+ * the eventfd triggers the vector with no exit to userspace: emulated devices do it through
+ * pci_vecs_trigger() (or pci_dev_trigger()), VFIO hands the eventfd to the host device.  A
+ * vector that is not live has its irqfd unbound and its eventfd watched by the event loop, so
+ * a trigger sets the pending bit; unmasking delivers a pending vector.  Resources are made the
+ * first time a vector goes live and kept until VM teardown.  Table entries written while live
+ * take effect at the write.  One struct pci_vecs holds one capability's vectors: dev->msix and
+ * dev->msi.
  */
 struct pci_vec_state {
 	unsigned index;
@@ -281,18 +275,16 @@ struct pci_vec_state {
 };
 /*
  * The vector's state changed: enabled, masked, live, address or data, or its eventfd was made.
- * Called with the new state under the emulator's lock (and often the config lock): it must
- * not call back into the same emulator.  VFIO wires v->efd to the host vector when v->live
- * first goes true.
+ * Called with the new state under the emulator's lock (often the config lock too): it must
+ * not call back into that emulator.  VFIO wires v->efd to the host vector when v->live is.
  */
 typedef void (*pci_vec_changed_fn)(void *opaque, const struct pci_vec_state *v);
 
 /*
  * MSI-X with `nr` (1-2048) vectors: table at table_off in BAR table_bar, PBA at pba_off in
  * BAR pba_bar (BARs already declared, ranges inside them, not overlapping, 8-byte aligned).
- * cap = 0 appends the capability; otherwise the capability already at `cap` (VFIO: copied
- * from the device) is taken over.  Vectors start masked.  The vectors are dev->msix (and
- * *out unless NULL).  -EINVAL, -ENOSPC, -ENOMEM.
+ * cap = 0 appends the capability, else the one at `cap` (VFIO: the device's) is taken over.
+ * Vectors start masked.  They are dev->msix (and *out unless NULL).  -EINVAL, -ENOSPC, -ENOMEM.
  */
 int pci_msix_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned table_bar,
                   uint32_t table_off, unsigned pba_bar, uint32_t pba_off,
@@ -320,10 +312,7 @@ int pci_msi_init(struct pci_dev *dev, uint16_t cap, unsigned nr, unsigned flags,
 
 /* Tell fn(opaque, state) of every state change (NULL to stop); before the guest runs. */
 void pci_vecs_on_change(struct pci_vecs *s, pci_vec_changed_fn fn, void *opaque);
-/*
- * Trigger `vector`: delivered if live, pending if enabled but masked, dropped otherwise.  Any
- * thread.
- */
+/* Trigger `vector`: delivered if live, pending if enabled but masked, else dropped.  Any thread. */
 void pci_vecs_trigger(struct pci_vecs *s, unsigned vector);
 /* The vector's eventfd, allocating its GSI and eventfd now if needed.  -EINVAL, -ENOSPC. */
 int pci_vecs_fd(struct pci_vecs *s, unsigned vector, int *fd) WUR;
@@ -334,18 +323,25 @@ bool pci_vecs_enabled(struct pci_vecs *s);
 /* Root complex and root ports (root.c, port.c)                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The host bridge's memory windows (ACPI _CRS): below 4 GiB, and above RAM (size 0: none). */
+struct pci_windows {
+	uint64_t mem32_base, mem32_size;
+	uint64_t mem64_base, mem64_size;
+};
+
 /*
- * The root complex of `vm`: ECAM at MEM_ECAM_BASE (buses 0-31, accesses of 1, 2, 4 and 8
- * bytes), 0xCF8/0xCFC (dword address register; data of any width at 0xCFC-0xCFF; a byte write
- * to 0xCF9 with PCI_RESET_CTL_RST stops the VM with VM_EXIT_RESET) and the host bridge at
- * 00:00.0.  Absent functions read all-ones.  Torn down with the VM (vm_on_destroy), which
- * also destroys every function.  The board creates it; every PCI call below takes it.
+ * The root complex of `vm`: ECAM at MEM_ECAM_BASE (buses 0-31, accesses of 1, 2, 4, 8 bytes),
+ * 0xCF8/0xCFC (dword address register; data of any width at 0xCFC-0xCFF; a byte write to
+ * 0xCF9 with PCI_RESET_CTL_RST stops the VM with VM_EXIT_RESET), the host bridge at 00:00.0
+ * with windows `w`, INTx pins wired to `ioapic` (NULL: none).  Absent functions read
+ * all-ones.  Torn down with the VM, with every function.  Every PCI call below takes it.
  */
-int pci_root_create(struct vm *vm, struct pci_root **out) WUR;
+int pci_root_create(struct vm *vm, struct ioapic *ioapic, const struct pci_windows *w,
+                    struct pci_root **out) WUR;
 /*
- * A root port named `name` (unique; letters, digits, '-', '_', at most 31 characters) at the
- * next free device of bus 0.  Its secondary bus is what the guest programs; one device (up to
- * 8 functions) can sit behind it.  -EINVAL name, -EEXIST taken, -ENOSPC bus 0 full.
+ * A root port named `name` (unique; letters, digits, '-', '_', at most 31) at the next free
+ * device of bus 0, leading to the secondary bus the guest programs, where one device (up to 8
+ * functions) sits.  -EINVAL name, -EEXIST taken, -ENOSPC bus 0 full.
  */
 int pci_root_port_create(struct pci_root *root, const char *name, struct pci_port **out) WUR;
 /* The port called `name`; -ENOENT, not logged. */
@@ -356,7 +352,6 @@ int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port 
  * device, -EINVAL if dev is already attached.
  */
 int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev) WUR;
-
 /*
  * Plug `dev` in as function `fn` (0-7) of the device behind `port` (a new port of its own
  * when NULL); the port's function 0 then says it is multi-function.  A guest sees other
@@ -365,11 +360,18 @@ int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev
 int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn,
                   struct pci_dev *dev) WUR;
 /*
- * A Function Level Reset that a device's cfg_write op recognised in the guest's write (config
- * lock held): the core resets the function as for its own FLR (BARs, config space, vectors)
- * and calls the reset op.
+ * A Function Level Reset a device's cfg_write op recognised in the guest's write (config lock
+ * held): the core resets the function as for its own FLR and calls the reset op.
  */
 void pci_dev_flr(struct pci_dev *dev);
+
+/*
+ * Whether the memory BARs of the functions attached so far fit the windows as a guest lays
+ * them out (firmware.c says how); -ENOSPC, logged with each root port's needs, if not.
+ */
+int pci_root_check_windows(struct pci_root *root) WUR;
+/* Once before the guest runs, as a PC's firmware: decoding on, INTx GSIs in INTERRUPT_LINE. */
+void pci_root_handover(struct pci_root *root);
 
 /* Warn under the root's rate limit (things a guest can provoke), prefixed "pci: ". */
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
@@ -381,8 +383,7 @@ void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
 
 /*
  * A config access exactly as a guest makes it (ops, masks, side effects), taking the config
- * lock.  -EINVAL if len is not 1, 2 or 4, off is not aligned to len or out of range.  Never
- * from a device op (the lock is not recursive).
+ * lock (never from a device op).  -EINVAL: len not 1, 2 or 4, off unaligned or out of range.
  */
 int pci_cfg_read(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t *val) WUR;
 int pci_cfg_write(struct pci_dev *dev, uint32_t off, uint32_t len, uint32_t val) WUR;

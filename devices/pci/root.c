@@ -111,6 +111,7 @@ static void pci_root_conf1(void *opaque, uint64_t off, void *data, uint32_t len,
 
 static void pci_dev_free(struct pci_dev *dev)
 {
+	pci_intx_release(dev);
 	pci_bars_release(dev);
 	pci_msix_destroy(dev->msix);
 	pci_msi_destroy(dev->msi);
@@ -143,7 +144,8 @@ static void pci_root_destroy(void *opaque)
 	free(root);
 }
 
-int pci_root_create(struct vm *vm, struct pci_root **out)
+int pci_root_create(struct vm *vm, struct ioapic *ioapic, const struct pci_windows *w,
+                    struct pci_root **out)
 {
 	struct pci_dev_info host = {
 		.name = "host bridge",
@@ -161,6 +163,8 @@ int pci_root_create(struct vm *vm, struct pci_root **out)
 		return -ENOMEM;
 	}
 	root->vm = vm;
+	root->ioapic = ioapic;
+	root->win = *w;
 	pthread_mutex_init(&root->lock, NULL);
 	ratelimit_init(&root->rl, 10);
 	r = vm_on_destroy(vm, pci_root_destroy, root);

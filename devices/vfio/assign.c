@@ -37,7 +37,7 @@ static void vfio_assign_put(struct vfio_assign *a)
 void vfio_stats_print(struct vfio_pci *vp, enum log_level level)
 {
 	struct vfio_stats st;
-	char pages[512];
+	char pages[512], intx[64] = "";
 	size_t n = 0;
 
 	pthread_mutex_lock(&vp->stats_lock);
@@ -52,11 +52,16 @@ void vfio_stats_print(struct vfio_pci *vp, enum log_level level)
 				                      (unsigned long long)st.bar_trapped[b][p]);
 		}
 	}
+	pthread_mutex_lock(&vp->intr_lock);
+	if (vp->intx.efd >= 0)
+		snprintf(intx, sizeof(intx), ", INTx on GSI %u unmasked %llu times", vp->intx.gsi,
+		         (unsigned long long)vp->intx.unmasks);
+	pthread_mutex_unlock(&vp->intr_lock);
 	log_msg(level,
-	        "%s: config reads %llu writes %llu, MSI/MSI-X updates %llu, vectors routed %llu, "
+	        "%s: config reads %llu writes %llu, MSI/MSI-X updates %llu, vectors routed %llu%s, "
 	        "trapped BAR accesses:%s%s",
 	        vp->dev.name, (unsigned long long)st.cfg_reads, (unsigned long long)st.cfg_writes,
-	        (unsigned long long)st.msi_updates, (unsigned long long)st.vectors_routed,
+	        (unsigned long long)st.msi_updates, (unsigned long long)st.vectors_routed, intx,
 	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "");
 }
 
@@ -95,6 +100,7 @@ void vfio_pci_destroy(struct vfio_pci *vp)
 	vfio_device_close(&vp->dev);
 	vfio_notify_close(vp, &vp->err_efd);
 	vfio_notify_close(vp, &vp->req_efd);
+	vfio_intx_free(vp);
 	vfio_intr_free(&vp->msix_irqs);
 	vfio_intr_free(&vp->msi_irqs);
 	vfio_rom_free(vp);
@@ -272,11 +278,12 @@ static int vfio_attach(struct vfio_assign *a, const struct vfio_spec *spec, stru
 		log_err("--vfio %s: no root port '%s'", spec->bdf, spec->port);
 		return r;
 	}
-	if ((r = pci_attach_fn(a->root, port, fn, vp->pdev)))
-		return r; /* the PCI core logged why, naming the device and the port */
-	log_info("%s: assigned as function %u behind root port %s (%u regions, %u MSI-X vectors)",
+	if ((r = pci_attach_fn(a->root, port, fn, vp->pdev)) || (r = vfio_intx_attach(vp)))
+		return r; /* the PCI core or vfio_intx_attach() logged why, naming the device */
+	log_info("%s: assigned as function %u behind root port %s (%u regions, %u MSI-X vectors, "
+	         "INTx %s)",
 	         vp->dev.name, fn, pci_port_name(vp->pdev->port), vp->dev.nr_regions,
-	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
+	         vp->dev.irqs[VFIO_IRQ_MSIX].count, vp->intx.efd >= 0 ? "on" : "none");
 	return 0;
 }
 
@@ -358,7 +365,8 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 		if ((r = vfio_assign_one(a, &bdfs[i])))
 			return r;
 	}
-	if ((r = vfio_attach_all(a, specs, bdfs, n)))
+	/* Before the guest finds out, in its own log, that a device's BARs have no room. */
+	if ((r = vfio_attach_all(a, specs, bdfs, n)) || (r = pci_root_check_windows(root)))
 		return r;
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
 	return vfio_container_map_ram(&a->c, &vm->mem);

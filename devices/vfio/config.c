@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The config shadow of an assigned device.  The PCI core emulates what the guest must not
- * drive on the hardware (BARs, ROM BAR, MSI, MSI-X, INTx line, capability-list links); every
- * other byte is read from and written to the device through VFIO's config region.
+ * drive on the hardware (BARs, ROM BAR, MSI, MSI-X, INTx line and pin, capability-list
+ * links); every other byte is read from and written to the device through VFIO's config
+ * region.
  */
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
@@ -306,7 +307,7 @@ int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 	uint16_t msi, msix;
 	int r;
 
-	vp->err_efd = vp->req_efd = -1;
+	vp->err_efd = vp->req_efd = vp->intx.efd = -1;
 	cfg = calloc(1, PCI_CFG_SPACE_EXP_SIZE);
 	if (!cfg)
 		return -ENOMEM;
@@ -354,8 +355,14 @@ int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 	mark(vp, PCI_COMMAND, 2);
 	for (uint32_t i = PCI_COMMAND; i < PCI_COMMAND + 2; i++)
 		vp->forwarded[i] = 1;
-	/* INTx is not offered: line and pin read as the core has them (pin 0, none). */
+	/*
+	 * INTx: the pin is the device's own, as vfio-pci shows it (0 when the host has no line
+	 * to give); the line register is the guest's (firmware writes the GSI there).
+	 */
 	mark(vp, PCI_INTERRUPT_LINE, 2);
+	vfio_intx_init(vp, cfg[PCI_INTERRUPT_PIN]);
+	if ((r = pci_cfg_init(vp->pdev, PCI_INTERRUPT_PIN, 1, vp->intx.pin, 0, 0)))
+		goto out;
 	/*
 	 * The multi-function bit is the core's: set on function 0 when functions of one device
 	 * are assigned together behind one port, clear for a function presented alone.
@@ -369,10 +376,11 @@ int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp)
 		goto out;
 	if (msi && (r = vfio_setup_msi(vp, cfg, msi)))
 		goto out;
-	if (!msi && !msix)
-		log_warn("%s: the device has no MSI or MSI-X and hvmm does not relay INTx: the "
-		         "guest driver will get no interrupts",
-		         vp->dev.name);
+	if (!msi && !msix && !vp->intx.pin)
+		log_warn(
+		    "%s: the device has neither MSI, MSI-X nor an INTx line the host lets hvmm "
+		    "use: the guest driver will get no interrupts",
+		    vp->dev.name);
 out:
 	free(cfg);
 	return r;

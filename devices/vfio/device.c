@@ -337,3 +337,22 @@ int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, 
 	}
 	return 0;
 }
+
+int vfio_device_irq_action(struct vfio_device *d, unsigned index, uint32_t action)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | action,
+		.index = index,
+		.start = 0,
+		.count = 1,
+	};
+	int r = d->c->sys->ioctl(d->c->sys->ctx, d->fd, VFIO_DEVICE_SET_IRQS, &set);
+
+	if (r < 0) {
+		log_err("VFIO_DEVICE_SET_IRQS %s index %u %s: %s", d->name, index,
+		        action == VFIO_IRQ_SET_ACTION_MASK ? "mask" : "unmask", strerror(-r));
+		return r;
+	}
+	return 0;
+}

@@ -182,6 +182,8 @@ int vfio_region_write(struct vfio_device *d, unsigned index, uint64_t off, const
  */
 int vfio_device_set_irqs(struct vfio_device *d, unsigned index, uint32_t start, uint32_t count,
                          const int *fds, uint32_t *avail) WUR;
+/* An action without data on vector 0 of interrupt `index` (INTx's MASK and UNMASK); logged. */
+int vfio_device_irq_action(struct vfio_device *d, unsigned index, uint32_t action) WUR;
 /*
  * Reset the function: VFIO_DEVICE_RESET, or without one a hot reset of its bus when every
  * device that reset hits is in a group of this VM's container.  -ENOTSUP (logged) when
@@ -234,6 +236,17 @@ struct vfio_irqs {
 	int *fds;  /* the eventfd wired on the host, -1 */
 };
 
+/* The device's INTx (intx.c), under the device's intr_lock. */
+struct vfio_intx {
+	uint8_t pin;      /* INTA-INTD as 1-4; 0: no INTx offered */
+	uint32_t gsi;     /* where the pin is wired */
+	int efd;          /* VFIO's trigger, an irqfd on gsi; -1 until attached */
+	bool on;          /* enabled on the host */
+	bool ready;       /* the IOAPIC pin can take an interrupt, as last told */
+	bool refused;     /* the host refused the enable: not asked again */
+	uint64_t unmasks; /* lines unmasked after an EOI or the pin's unmask */
+};
+
 struct vfio_pci {
 	struct vm *vm;
 	struct vfio_assign *owner;
@@ -254,6 +267,7 @@ struct vfio_pci {
 	struct pci_vecs *msix;
 	struct pci_vecs *msi;
 	struct vfio_irqs msix_irqs, msi_irqs;
+	struct vfio_intx intx;
 	pthread_mutex_t intr_lock;
 	/* The expansion ROM, read once on the guest's first access (rom.c). */
 	pthread_mutex_t rom_lock;
@@ -325,6 +339,20 @@ int vfio_intr_init(struct vfio_pci *vp, struct vfio_irqs *s, unsigned index, uin
 void vfio_intr_free(struct vfio_irqs *s);
 /* Stop every host interrupt of the device (before reset and at teardown). */
 void vfio_intr_disable(struct vfio_pci *vp);
+/*
+ * INTx (intx.c).  vfio_intx_init(): offer the device's pin `pin` (as its config space has it)
+ * if vfio-pci counts an INTx the host can mask; before the function is attached.
+ * vfio_intx_attach(): once attached, wire the pin: its GSI, an eventfd bound to it with an
+ * irqfd, the IOAPIC's EOIs and masks, INTx enabled on the host; -errno (logged) when the
+ * eventfd or irqfd cannot be made, 0 when the host refuses INTx (a warning).
+ * vfio_intx_on()/off(): INTx enabled on the host or not, intr_lock held (MSI and MSI-X take
+ * its place, resets turn it off).  vfio_intx_free(): the eventfd gone, at release.
+ */
+void vfio_intx_init(struct vfio_pci *vp, uint8_t pin);
+int vfio_intx_attach(struct vfio_pci *vp) WUR;
+void vfio_intx_on(struct vfio_pci *vp);
+void vfio_intx_off(struct vfio_pci *vp);
+void vfio_intx_free(struct vfio_pci *vp);
 /* Print the counters of one device at `level`. */
 void vfio_stats_print(struct vfio_pci *vp, enum log_level level);
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Interrupts of an assigned device.  The PCI core gives every live MSI/MSI-X vector an
- * eventfd bound to its GSI with an irqfd; here that eventfd is handed to the host vector with
- * VFIO_DEVICE_SET_IRQS, so the device's interrupt reaches the guest without passing through
- * hvmm.
+ * MSI and MSI-X of an assigned device (INTx: intx.c).  The PCI core gives every live MSI/MSI-X
+ * vector an eventfd bound to its GSI with an irqfd; here that eventfd is handed to the host
+ * vector with VFIO_DEVICE_SET_IRQS, so the device's interrupt reaches the guest without
+ * passing through hvmm.
  *
  * The host's capability follows the guest's: when the guest enables MSI or MSI-X, so does the
  * host, at once, as on hardware.  A device may decide, at a moment hvmm does not see, which
@@ -107,6 +107,8 @@ static void vfio_irqs_on(struct vfio_pci *vp, struct vfio_irqs *s, const struct 
 		s->refused = true;
 		return;
 	}
+	/* INTx steps aside; it comes back when neither MSI nor MSI-X is on. */
+	vfio_intx_off(vp);
 	r = vfio_device_set_irqs(&vp->dev, s->index, 0, count, s->want, &avail);
 	if (r == -ENOSPC && avail && avail < count) {
 		log_warn("%s: the host has %u of the %u %s vectors the guest enabled: vectors %u "
@@ -118,6 +120,7 @@ static void vfio_irqs_on(struct vfio_pci *vp, struct vfio_irqs *s, const struct 
 	if (r) {
 		/* Logged by vfio_device_set_irqs(); the guest's next enable tries again. */
 		s->refused = true;
+		vfio_intx_on(vp);
 		return;
 	}
 	s->host_count = count;
@@ -165,6 +168,9 @@ static void vfio_vec_changed(struct vfio_pci *vp, struct vfio_irqs *s, struct vf
 			for (uint32_t k = 0; other->host_count && k < other->nr; k++)
 				vfio_irqs_wire(vp, other, k);
 		}
+		/* Neither MSI nor MSI-X: the legacy line again, as the PCI spec has it. */
+		if (!other->host_count)
+			vfio_intx_on(vp);
 	} else {
 		/* MSI's block is fixed while enabled: a new MME needs it enabled again. */
 		if (s->index == VFIO_IRQ_MSI && s->host_count && i >= s->host_count && v->enabled)
@@ -211,6 +217,7 @@ static void vfio_irqs_forget(struct vfio_irqs *s)
 void vfio_intr_disable(struct vfio_pci *vp)
 {
 	pthread_mutex_lock(&vp->intr_lock);
+	vfio_intx_off(vp);
 	vfio_irqs_off(vp, &vp->msix_irqs);
 	vfio_irqs_off(vp, &vp->msi_irqs);
 	vfio_irqs_forget(&vp->msix_irqs);

@@ -130,4 +130,8 @@ void vfio_pci_guest_reset(struct pci_dev *pdev)
 	/* The core has reset its copy (BARs unmapped, vectors off); now the device. */
 	if (vfio_pci_reset(vp))
 		log_debug("%s: the guest's reset left the device as it was", vp->dev.name);
+	/* Out of reset MSI and MSI-X are off: the legacy line is the device's interrupt. */
+	pthread_mutex_lock(&vp->intr_lock);
+	vfio_intx_on(vp);
+	pthread_mutex_unlock(&vp->intr_lock);
 }

@@ -5,9 +5,10 @@
  * Split by concern: the syscall table (sys.c), container, groups and DMA (container.c),
  * diagnostics that name the fix for every set-up failure (diag.c), the device fd with its
  * regions, interrupts and resets (device.c), and the PCI-facing glue (config.c, bars.c,
- * rom.c, intr.c, reset.c, assign.c).  Every file-descriptor operation goes through struct vfio_sys,
- * so unit tests run the whole module against a fake VFIO kernel held in memory.  This header is
- * what the platform uses; internal.h is what the files of devices/vfio share (and its tests use).
+ * rom.c, intr.c, intx.c, reset.c, assign.c).  Every file-descriptor operation goes through struct
+ * vfio_sys, so unit tests run the whole module against a fake VFIO kernel held in memory.  This
+ * header is what the platform uses; internal.h is what the files of devices/vfio share (and its
+ * tests use).
  */
 #ifndef HVMM_VFIO_H
 #define HVMM_VFIO_H

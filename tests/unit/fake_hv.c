@@ -7,6 +7,7 @@
 #include "tests/unit/unit.h"
 
 #define FAKE_MAX_REGIONS 64
+#define FAKE_MAX_IRQFDS  64
 
 struct hv_vm {
 	struct hv_mem_region regions[FAKE_MAX_REGIONS]; /* what is mapped now */
@@ -14,6 +15,13 @@ struct hv_vm {
 	int vfio_groups[16]; /* group fds the KVM-VFIO device holds */
 	unsigned nr_vfio_groups;
 };
+
+/* The irqfds of the VM alive now: which eventfd is bound to which GSI. */
+static struct {
+	int fd;
+	uint32_t gsi;
+} fake_irqfds[FAKE_MAX_IRQFDS];
+static unsigned fake_nr_irqfds;
 
 struct hv_vcpu {
 	uint32_t index;
@@ -37,7 +45,10 @@ static struct {
 	bool hanging;
 	unsigned fail_n, calls;
 	int fail_err;
-} fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .released_cond = PTHREAD_COND_INITIALIZER };
+	uint32_t phys_bits;
+} fake = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	   .released_cond = PTHREAD_COND_INITIALIZER,
+	   .phys_bits = 40 };
 
 bool fake_hv_hanging(void)
 {
@@ -96,7 +107,22 @@ void fake_hv_reset(void)
 	fake.hanging = false;
 	fake.fail_n = 0;
 	fake.calls = 0;
+	fake.phys_bits = 40;
 	memset(&fake.rec, 0, sizeof(fake.rec));
+}
+
+void fake_hv_set_phys_bits(uint32_t bits)
+{
+	fake.phys_bits = bits;
+}
+
+int fake_hv_irqfd_gsi(int fd)
+{
+	for (unsigned i = 0; i < fake_nr_irqfds; i++) {
+		if (fake_irqfds[i].fd == fd)
+			return (int)fake_irqfds[i].gsi;
+	}
+	return -1;
 }
 
 const struct fake_record *fake_hv_record(void)
@@ -128,6 +154,7 @@ static void fake_vm_destroy(struct hv_vm *vm)
 {
 	fake.rec.mem_maps = 0;
 	fake.rec.irqfds = 0;
+	fake_nr_irqfds = 0;
 	fake.rec.releases++;
 	free(vm);
 }
@@ -138,7 +165,8 @@ static void fake_caps(struct hv_vm *vm, struct hv_caps *out)
 	*out = (struct hv_caps){ .pio_ioeventfd = true,
 		                 .readonly_mem = true,
 		                 .max_vcpus = FAKE_MAX_VCPUS,
-		                 .max_gsi = IRQ_MAX_ROUTES };
+		                 .max_gsi = IRQ_MAX_ROUTES,
+		                 .phys_bits = fake.phys_bits };
 }
 
 static int fake_mem_map(struct hv_vm *vm, const struct hv_mem_region *r)
@@ -329,13 +357,20 @@ static void fake_vcpu_kick(struct hv_vcpu *v)
 	pthread_mutex_unlock(&fake.lock);
 }
 
+/*
+ * KVM_IRQFD and MSHV_IRQFD: an eventfd feeds one irqfd of a VM at a time, -EBUSY for a second
+ * (kvm_irqfd_assign() and mshv_irqfd_assign(): "This fd is used for another irq already");
+ * several eventfds may feed one GSI.
+ */
 static int fake_irqfd_assign(struct hv_vm *vm, int fd, uint32_t gsi)
 {
 	if (fake_hv_fault("FAKE_IRQFD"))
 		return fake.fail_err;
 	(void)vm;
-	(void)fd;
-	(void)gsi;
+	if (fake_hv_irqfd_gsi(fd) >= 0)
+		return -EBUSY;
+	if (fake_nr_irqfds < FAKE_MAX_IRQFDS)
+		fake_irqfds[fake_nr_irqfds++] = (typeof(fake_irqfds[0])){ fd, gsi };
 	fake.rec.irqfds++;
 	return 0;
 }
@@ -343,8 +378,12 @@ static int fake_irqfd_assign(struct hv_vm *vm, int fd, uint32_t gsi)
 static int fake_irqfd_deassign(struct hv_vm *vm, int fd, uint32_t gsi)
 {
 	(void)vm;
-	(void)fd;
-	(void)gsi;
+	for (unsigned i = 0; i < fake_nr_irqfds; i++) {
+		if (fake_irqfds[i].fd == fd && fake_irqfds[i].gsi == gsi) {
+			fake_irqfds[i] = fake_irqfds[--fake_nr_irqfds];
+			break;
+		}
+	}
 	fake.rec.irqfds--;
 	fake.rec.undos++;
 	return 0;

@@ -170,6 +170,17 @@ unsigned fake_vfio_add_dev(struct fake_vfio *f, const char *name, int group)
 	d->name = name;
 	d->group = group;
 	d->fds_open = 0;
+	/* The hardware as dev[0]'s, vfio-pci's state and the counters fresh. */
+	d->irq_type = FAKE_VFIO_NO_IRQS;
+	d->nvec = 0;
+	for (unsigned v = 0; v < FAKE_VFIO_VECS; v++)
+		d->trig[v] = -1;
+	d->err_fd = d->req_fd = -1;
+	d->intx_masked = d->virq_disabled = d->intx_line = false;
+	d->resets = d->hot_resets = d->rom_reads = d->set_irqs_calls = 0;
+	d->irq_enables = d->irq_disables = d->cfg_reads = d->cfg_writes = d->vndr_writes = 0;
+	d->intx_enables = d->intx_disables = d->intx_signals = 0;
+	d->intx_mask_calls = d->intx_unmask_calls = 0;
 	return i;
 }
 
@@ -243,6 +254,7 @@ static int f_close(void *ctx, int fd)
 		 */
 		if (!--d->fds_open) {
 			d->irq_type = FAKE_VFIO_NO_IRQS;
+			d->intx_masked = d->virq_disabled = false;
 			d->nvec = 0;
 			for (unsigned i = 0; i < FAKE_VFIO_VECS; i++)
 				d->trig[i] = -1;

@@ -40,6 +40,8 @@ struct fake_vfio_dev {
 	uint64_t bar_size[6];
 	uint8_t rom[8192];
 	uint32_t rom_size;  /* 0: no ROM */
+	bool intx_no_irq;   /* the host routed no IRQ to the device: no INTx (pdev->irq 0) */
+	bool intx_no_2_3;   /* no INTx masking in COMMAND (pci_intx_mask_supported() false) */
 	unsigned nr_sparse; /* sparse-mmap areas of BAR0 reported (0: none) */
 	uint64_t sparse_off[4], sparse_size[4];
 	uint8_t bar0[FAKE_VFIO_BAR0] __attribute__((aligned(4096)));
@@ -52,6 +54,9 @@ struct fake_vfio_dev {
 	bool ext[4096];           /* map[] holds an extended capability id */
 	uint64_t bar_flags_v[7];  /* BAR type flags vfio-pci regenerates */
 	int irq_type;             /* VFIO_PCI_*_IRQ_INDEX enabled, FAKE_VFIO_NO_IRQS */
+	bool intx_masked;         /* ctx[0].masked: the INTx line masked on the host */
+	bool virq_disabled;       /* the user's INTx-disable bit in COMMAND */
+	bool intx_line;           /* the device asserts its INTx line */
 	uint32_t nvec;            /* vectors allocated for it */
 	int trig[FAKE_VFIO_VECS]; /* eventfd wired to each vector, -1 */
 	int err_fd, req_fd;
@@ -60,6 +65,7 @@ struct fake_vfio_dev {
 	/* What the fake saw. */
 	unsigned resets, hot_resets, rom_reads, set_irqs_calls, irq_enables, irq_disables;
 	unsigned cfg_reads, cfg_writes;
+	unsigned intx_enables, intx_disables, intx_signals, intx_mask_calls, intx_unmask_calls;
 	unsigned vndr_writes; /* chunks written to a vendor-specific capability */
 	uint8_t vndr_width[FAKE_VFIO_WIDTHS];
 };
@@ -124,6 +130,12 @@ uint32_t fake_vfio_cap(const struct fake_vfio_dev *d, uint16_t id, bool ext);
 /* The eventfd vfio-pci signals for `vector` of interrupt `index`, -1 if none. */
 int fake_vfio_trigger(const struct fake_vfio_dev *d, unsigned index, unsigned vector);
 /*
+ * The device drives its INTx line to `level` (its Interrupt Status bit follows); vfio-pci's
+ * interrupt handler runs for a rising line it has not masked: it masks the line and signals
+ * the trigger (vfio_intx_handler()).
+ */
+void fake_vfio_intx_line(struct fake_vfio_dev *d, bool level);
+/*
  * Whether a CPU access to [hva, hva + len) of a BAR mmap would succeed now: vfio-pci faults
  * with SIGBUS while the device's memory is disabled or it is in D3hot (vfio_pci_core.c,
  * vfio_pci_mmap_huge_fault and __vfio_pci_memory_enabled).  True outside the fake's mmaps.
@@ -144,5 +156,8 @@ bool fake_vfio_is_eventfd(int fd);
 int fake_vfio_fd_group(int fd);
 bool fake_vfio_memory_on(const struct fake_vfio_dev *d);
 void fake_vfio_zap(struct fake_vfio_dev *d);
+/* vfio_pci_intx_mask() and vfio_pci_intx_unmask(), for the INTx-disable bit of COMMAND. */
+void fake_vfio_intx_mask(struct fake_vfio_dev *d);
+void fake_vfio_intx_unmask(struct fake_vfio_dev *d);
 
 #endif

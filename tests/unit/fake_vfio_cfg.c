@@ -212,6 +212,9 @@ void fake_vfio_cfg_init(struct fake_vfio_dev *d)
 	memset(d->wr, 0, sizeof(d->wr));
 	memset(d->map, MAP_BASIC, PCI_STD_HEADER_SIZEOF);
 	memcpy(d->vconfig, d->config, PCI_STD_HEADER_SIZEOF);
+	/* vfio_config_init(): no pin without an IRQ the host routed. */
+	if (d->intx_no_irq)
+		d->vconfig[PCI_INTERRUPT_PIN] = 0;
 	fake_basic_perms(d);
 	for (unsigned i = 0; i < 6; i++) {
 		uint32_t raw;
@@ -365,6 +368,18 @@ static void fake_cfg_chunk(struct fake_vfio_dev *d, uint8_t *buf, uint32_t pos, 
 		    (uint8_t)((d->vconfig[pos + i] & ~(w & v)) | (buf[i] & w & v));
 		d->config[pos + i] =
 		    (uint8_t)((d->config[pos + i] & ~(w & ~v)) | (buf[i] & w & ~v));
+	}
+	/* vfio_basic_config_write(): the virtual INTx-disable bit masks and unmasks the line. */
+	if (pos <= PCI_COMMAND + 1 && pos + n > PCI_COMMAND) {
+		bool off = d->vconfig[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8);
+
+		if (off && !d->virq_disabled) {
+			d->virq_disabled = true;
+			fake_vfio_intx_mask(d);
+		} else if (!off && d->virq_disabled) {
+			d->virq_disabled = false;
+			fake_vfio_intx_unmask(d);
+		}
 	}
 	fake_cfg_written(d, pos, n, buf);
 }

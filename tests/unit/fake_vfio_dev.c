@@ -49,7 +49,8 @@ static uint32_t fake_irq_count(const struct fake_vfio_dev *d, unsigned index)
 
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
-		return d->config[PCI_INTERRUPT_PIN] ? 1 : 0;
+		/* vfio_config_init() reads the pin as 0 when the host routed no IRQ. */
+		return d->config[PCI_INTERRUPT_PIN] && !d->intx_no_irq ? 1 : 0;
 	case VFIO_PCI_MSI_IRQ_INDEX:
 		c = fake_vfio_cap(d, PCI_CAP_ID_MSI, false);
 		return c ? 1u << ((d->config[c + PCI_MSI_FLAGS] & PCI_MSI_FLAGS_QMASK) >> 1) : 0;
@@ -192,6 +193,178 @@ static int fake_set_msi_trigger(struct fake_vfio_dev *d, const struct vfio_irq_s
 	return 0;
 }
 
+/* ---- INTx (vfio_pci_intrs.c) ------------------------------------------------------------- */
+
+static bool fake_is_intx(const struct fake_vfio_dev *d)
+{
+	return d->irq_type == VFIO_PCI_INTX_IRQ_INDEX;
+}
+
+/* vfio_send_intx_eventfd(): only while INTx is enabled and the user has not disabled it. */
+static void fake_intx_send(struct fake_vfio_dev *d)
+{
+	uint64_t one = 1;
+
+	if (fake_is_intx(d) && !d->virq_disabled && d->trig[0] >= 0 &&
+	    write(d->trig[0], &one, sizeof(one)) == sizeof(one))
+		d->intx_signals++;
+}
+
+/* pci_intx(): the device's own INTx-disable bit; a device without INTx masking has none. */
+static void fake_pci_intx(struct fake_vfio_dev *d, bool enable)
+{
+	uint8_t bit = PCI_COMMAND_INTX_DISABLE >> 8;
+
+	if (!d->intx_no_2_3)
+		d->config[PCI_COMMAND + 1] = (uint8_t)(enable ? d->config[PCI_COMMAND + 1] & ~bit
+		                                              : d->config[PCI_COMMAND + 1] | bit);
+}
+
+/* Whether the line reaches the host's interrupt: not while the device's INTx-disable is set. */
+static bool fake_intx_reaches(const struct fake_vfio_dev *d)
+{
+	return d->intx_line &&
+	       (d->intx_no_2_3 || !(d->config[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8)));
+}
+
+/*
+ * vfio_intx_handler(): the host interrupt of a line vfio-pci has not masked: it masks it
+ * (pci_check_and_mask_intx(), or disable_irq_nosync() without INTx masking) and signals.
+ */
+static void fake_intx_handler(struct fake_vfio_dev *d)
+{
+	if (!fake_is_intx(d) || d->intx_masked || !fake_intx_reaches(d))
+		return;
+	fake_pci_intx(d, false);
+	d->intx_masked = true;
+	fake_intx_send(d);
+}
+
+void fake_vfio_intx_line(struct fake_vfio_dev *d, bool level)
+{
+	d->intx_line = level;
+	d->config[PCI_STATUS] = (uint8_t)(level ? d->config[PCI_STATUS] | PCI_STATUS_INTERRUPT
+	                                        : d->config[PCI_STATUS] & ~PCI_STATUS_INTERRUPT);
+	fake_intx_handler(d);
+}
+
+/* vfio_pci_intx_mask(): from the ioctl or from the INTx-disable bit of COMMAND. */
+void fake_vfio_intx_mask(struct fake_vfio_dev *d)
+{
+	d->intx_mask_calls++;
+	/* Not using INTx: the physical bit just follows the virtual one. */
+	if (!fake_is_intx(d) || !d->intx_masked)
+		fake_pci_intx(d, false);
+	if (fake_is_intx(d))
+		d->intx_masked = true;
+}
+
+/*
+ * vfio_pci_intx_unmask_handler() and vfio_pci_intx_unmask(): refused while the user has INTx
+ * disabled; a line still asserted stays masked and is signalled again instead
+ * (pci_check_and_unmask_intx() leaves it masked; without INTx masking enable_irq() runs the
+ * handler again).
+ */
+void fake_vfio_intx_unmask(struct fake_vfio_dev *d)
+{
+	d->intx_unmask_calls++;
+	if (!fake_is_intx(d)) {
+		fake_pci_intx(d, true);
+		return;
+	}
+	if (!d->intx_masked || d->virq_disabled)
+		return;
+	if (d->intx_line) {
+		fake_intx_send(d);
+		return;
+	}
+	fake_pci_intx(d, true);
+	d->intx_masked = false;
+}
+
+/* vfio_intx_disable(). */
+static void fake_intx_disable(struct fake_vfio_dev *d)
+{
+	d->trig[0] = -1;
+	d->intx_masked = false;
+	d->irq_type = FAKE_VFIO_NO_IRQS;
+	d->intx_disables++;
+}
+
+/* vfio_intx_set_signal(): -1 only drops the trigger; anything else must be an eventfd. */
+static int fake_intx_set_signal(struct fake_vfio_dev *d, int32_t fd)
+{
+	d->trig[0] = -1;
+	if (fd < 0)
+		return 0;
+	if (!fake_vfio_is_eventfd(fd))
+		return -EINVAL;
+	d->trig[0] = fd;
+	/* request_irq() on a line already asserted runs the handler at once. */
+	fake_intx_handler(d);
+	return 0;
+}
+
+/*
+ * vfio_intx_enable(): only with no interrupt type enabled (vfio_pci_set_intx_trigger()
+ * checks), -ENODEV without a host IRQ; the line starts masked if the user disabled INTx.
+ */
+static int fake_intx_enable(struct fake_vfio_dev *d)
+{
+	if (d->intx_no_irq)
+		return -ENODEV;
+	d->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
+	d->intx_masked = d->virq_disabled;
+	fake_pci_intx(d, !d->intx_masked);
+	d->intx_enables++;
+	return 0;
+}
+
+/*
+ * vfio_pci_set_intx_trigger(), _mask() and _unmask(): one vector (start 0, count 1); mask and
+ * unmask only while INTx is the enabled type; INTx only while no other type is enabled.
+ */
+static int fake_set_intx(struct fake_vfio_dev *d, const struct vfio_irq_set *s, uint32_t action)
+{
+	bool intx = fake_is_intx(d), none = d->irq_type == FAKE_VFIO_NO_IRQS;
+	uint32_t type = s->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	int32_t fd;
+	int r;
+
+	if (action == VFIO_IRQ_SET_ACTION_TRIGGER && intx && !s->count &&
+	    type == VFIO_IRQ_SET_DATA_NONE) {
+		fake_intx_disable(d);
+		return 0;
+	}
+	if (action == VFIO_IRQ_SET_ACTION_TRIGGER ? !(intx || none) : !intx)
+		return -EINVAL;
+	if (s->start != 0 || s->count != 1)
+		return -EINVAL;
+	if (type == VFIO_IRQ_SET_DATA_EVENTFD) {
+		/* Mask by eventfd is unimplemented in vfio-pci; unmask by eventfd is not modelled.
+		 */
+		if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+			return -ENOTTY;
+		memcpy(&fd, s->data, sizeof(fd));
+		if (intx)
+			return fake_intx_set_signal(d, fd);
+		if ((r = fake_intx_enable(d)))
+			return r;
+		if ((r = fake_intx_set_signal(d, fd)))
+			fake_intx_disable(d);
+		return r;
+	}
+	if (type == VFIO_IRQ_SET_DATA_BOOL && !s->data[0])
+		return 0;
+	if (action == VFIO_IRQ_SET_ACTION_MASK)
+		fake_vfio_intx_mask(d);
+	else if (action == VFIO_IRQ_SET_ACTION_UNMASK)
+		fake_vfio_intx_unmask(d);
+	else
+		fake_intx_send(d);
+	return 0;
+}
+
 /* vfio_pci_set_ctx_trigger_single(): the error and request eventfds. */
 static int fake_set_single(int *slot, const struct vfio_irq_set *s)
 {
@@ -242,8 +415,11 @@ static int fake_set_irqs(struct fake_vfio_dev *d, struct vfio_irq_set *s)
 		return -EINVAL;
 	if (s->argsz - sizeof(*s) < (uint64_t)s->count * size)
 		return -EINVAL;
+	if (s->index == VFIO_PCI_INTX_IRQ_INDEX)
+		return fake_set_intx(d, s, action);
+	/* vfio_pci_set_irqs_ioctl(): no mask or unmask for the other interrupts. */
 	if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
-		return -ENOTTY; /* masking: hvmm never asks */
+		return -ENOTTY;
 	switch (s->index) {
 	case VFIO_PCI_MSI_IRQ_INDEX:
 	case VFIO_PCI_MSIX_IRQ_INDEX:
@@ -253,7 +429,7 @@ static int fake_set_irqs(struct fake_vfio_dev *d, struct vfio_irq_set *s)
 	case VFIO_PCI_REQ_IRQ_INDEX:
 		return fake_set_single(&d->req_fd, s);
 	default:
-		return -ENOTTY; /* INTx: hvmm never asks */
+		return -ENOTTY;
 	}
 }
 

@@ -12,6 +12,7 @@
 #define NR_CPUS 4
 
 static struct guest_mem mem;
+static struct pci_windows win; /* as the board gives them for mem on a 40-bit host */
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -63,7 +64,7 @@ static const uint8_t *rsdp_xsdt(void)
 	void *p;
 	const uint8_t *rsdp;
 
-	assert_int_equal(acpi_setup(&mem, NR_CPUS, &rsdp_gpa), 0);
+	assert_int_equal(acpi_setup(&mem, NR_CPUS, &win, &rsdp_gpa), 0);
 	assert_int_equal(rsdp_gpa, ACPI_BASE);
 	assert_int_equal(rsdp_gpa % 16, 0); /* guests scan on 16-byte boundaries */
 	assert_int_equal(mem_ptr(&mem, rsdp_gpa, 36, &p), 0);
@@ -79,7 +80,10 @@ static const uint8_t *rsdp_xsdt(void)
 static int setup(void **state)
 {
 	(void)state;
-	return mem_init(&mem, MiB(64));
+	if (mem_init(&mem, MiB(64)))
+		return -1;
+	pc_pci_windows_for(mem_top(&mem), 40, &win);
+	return 0;
 }
 
 static int teardown(void **state)
@@ -290,38 +294,188 @@ static void test_dsdt_devices(void **state)
 	assert_int_equal(devices, 3);
 }
 
+/* The 64-bit window runs from above RAM to the top of the guest-physical address space. */
+static void test_pci_window_sizes(void **state)
+{
+	struct pci_windows w;
+
+	(void)state;
+	/* A nested host with 40 bits: from 64 GiB to 1 TiB. */
+	pc_pci_windows_for(MiB(512), 40, &w);
+	assert_int_equal(w.mem32_base, MEM_PCI_MMIO32);
+	assert_int_equal(w.mem32_size, MiB(512));
+	assert_int_equal(w.mem64_base, GiB(64));
+	assert_int_equal(w.mem64_size, GiB(1024) - GiB(64));
+	/* Above RAM, at the next 1 GiB boundary. */
+	pc_pci_windows_for(GiB(105) + MiB(1), 46, &w);
+	assert_int_equal(w.mem64_base, GiB(106));
+	assert_int_equal(w.mem64_base + w.mem64_size, 1ull << 46);
+	/* A 52-bit host: the cap, 4-level nested paging's 48 bits. */
+	pc_pci_windows_for(GiB(2), 52, &w);
+	assert_int_equal(w.mem64_base + w.mem64_size, 1ull << PC_PHYS_BITS_CAP);
+	/* 36 bits (64 GiB) leave nothing above 64 GiB; RAM up to the top leaves nothing either. */
+	pc_pci_windows_for(GiB(2), 36, &w);
+	assert_int_equal(w.mem64_size, 0);
+	pc_pci_windows_for(GiB(1023) + 1, 40, &w);
+	assert_int_equal(w.mem64_size, 0);
+	/* Less than 1 GiB left is no window. */
+	pc_pci_windows_for(GiB(2), 36, &w);
+	assert_int_equal(w.mem64_size, 0);
+	pc_pci_windows_for(GiB(64), 37, &w);
+	assert_int_equal(w.mem64_base, GiB(64));
+	assert_int_equal(w.mem64_size, GiB(64));
+}
+
 static void test_pci_windows(void **state)
 {
 	static const uint8_t ecam[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00,
 		                        0x00, 0xe0, 0x00, 0x00, 0x00, 0x02 };
-	struct guest_mem big = { .nr_ram = 2 };
+	static uint8_t buf[64 * 1024];
+	struct pci_windows none = { .mem32_base = MEM_PCI_MMIO32, .mem32_size = MiB(512) };
 	const uint8_t *fadt, *dsdt, *q;
-	uint64_t base, size;
-	uint8_t want[8];
+	size_t len;
 
 	(void)state;
-	acpi_pci_mmio64(&mem, &base, &size);
-	assert_int_equal(base, GiB(64));
-	assert_int_equal(size, GiB(64));
-	big.ram[0] = (struct mem_region){ 0, GiB(3), NULL };
-	big.ram[1] = (struct mem_region){ GiB(4), GiB(100) + MiB(1), NULL };
-	acpi_pci_mmio64(&big, &base, &size);
-	assert_int_equal(base, GiB(105));
-
 	fadt = xsdt_find(rsdp_xsdt(), "FACP");
 	dsdt = table(le64_get(fadt + 140), "DSDT");
-	/* QWordMemory window at 64 GiB, and the ECAM motherboard resource. */
-	for (int i = 0; i < 8; i++)
-		want[i] = (uint8_t)(GiB(64) >> (8 * i));
+	/* QWordMemory window at 64 GiB, up to 1 TiB, and the ECAM motherboard resource. */
 	q = find(dsdt, le32_get(dsdt + 4), (uint8_t[]){ 0x8a, 0x2b, 0x00 }, 3);
 	assert_non_null(q);
-	assert_memory_equal(q + 14, want, 8);
+	assert_int_equal(le64_get(q + 14), GiB(64));
+	assert_int_equal(le64_get(q + 22), GiB(1024) - 1);
+	assert_int_equal(le64_get(q + 38), GiB(960));
 	assert_non_null(find(dsdt, le32_get(dsdt + 4), ecam, sizeof(ecam)));
 	/* WordBusNumber: the host bridge decodes buses 0-31, the range MCFG gives. */
 	q = find(dsdt, le32_get(dsdt + 4), (uint8_t[]){ 0x88, 0x0d, 0x00, 0x02 }, 4);
 	assert_non_null(q);
 	assert_int_equal(q[8] | q[9] << 8, 0);
 	assert_int_equal(q[10] | q[11] << 8, 31);
+	/* No 64-bit window: no QWordMemory in the host bridge's _CRS. */
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 1, &none, &len), 0);
+	assert_null(find(buf, len, (uint8_t[]){ 0x8a, 0x2b, 0x00 }, 3));
+}
+
+/* An AML integer at p (ZeroOp, OneOp, Byte/Word/DWord/QWord consts): its value and length. */
+static uint64_t aml_int_at(const uint8_t *p, size_t *n)
+{
+	switch (p[0]) {
+	case 0x00:
+	case 0x01:
+		*n = 1;
+		return p[0];
+	case 0x0a:
+		*n = 2;
+		return p[1];
+	case 0x0b:
+		*n = 3;
+		return le16_get(p + 1);
+	case 0x0c:
+		*n = 5;
+		return le32_get(p + 1);
+	case 0x0e:
+		*n = 9;
+		return le64_get(p + 1);
+	default:
+		fail_msg("no AML integer at opcode %#x", p[0]);
+		return 0;
+	}
+}
+
+/*
+ * The host bridge's _PRT as a guest's AML interpreter reads it: a Package of one Package
+ * {address, pin, source 0, GSI} per pin of every slot a root port can have, each GSI the one
+ * the PCI core wires that pin to, and none of them COM1's or an ISA IRQ.
+ */
+static void test_dsdt_prt(void **state)
+{
+	const uint8_t *fadt, *dsdt, *p;
+	bool seen[32][4] = { { false } };
+	unsigned per_gsi[PCI_INTX_GSIS] = { 0 };
+	size_t n, bytes, plen;
+
+	(void)state;
+	fadt = xsdt_find(rsdp_xsdt(), "FACP");
+	dsdt = table(le64_get(fadt + 140), "DSDT");
+	p = find(dsdt, le32_get(dsdt + 4), (uint8_t[]){ 0x08, '_', 'P', 'R', 'T', 0x12 }, 6);
+	assert_non_null(p);
+	p += 6;
+	plen = pkglen(p, &bytes);
+	assert_true(p + plen <= dsdt + le32_get(dsdt + 4));
+	p += bytes;
+	assert_int_equal(p[0], PCI_MAX_ROOT_PORTS * 4);
+	p++;
+	for (unsigned e = 0; e < PCI_MAX_ROOT_PORTS * 4; e++) {
+		const uint8_t *end;
+		uint64_t addr, pin, src, gsi;
+
+		assert_int_equal(p[0], 0x12);
+		end = p + 1 + pkglen(p + 1, &bytes);
+		p += 1 + bytes;
+		assert_int_equal(*p++, 4);
+		addr = aml_int_at(p, &n);
+		p += n;
+		pin = aml_int_at(p, &n);
+		p += n;
+		src = aml_int_at(p, &n);
+		p += n;
+		gsi = aml_int_at(p, &n);
+		p += n;
+		assert_ptr_equal(p, end);
+		assert_int_equal(addr & 0xffff, 0xffff);
+		assert_true((addr >> 16) >= PCI_ROOT_PORT_FIRST_DEV && (addr >> 16) < 32);
+		assert_true(pin < 4);
+		assert_false(seen[addr >> 16][pin]);
+		seen[addr >> 16][pin] = true;
+		assert_int_equal(src, 0);
+		assert_int_equal(gsi, pci_intx_gsi((unsigned)(addr >> 16), (unsigned)pin + 1));
+		assert_true(gsi >= PCI_INTX_GSI_BASE && gsi < IOAPIC_PINS && gsi != COM1_IRQ);
+		per_gsi[gsi - PCI_INTX_GSI_BASE]++;
+	}
+	/* The swizzle spreads the ports' pins evenly over the lines. */
+	for (unsigned g = 0; g < PCI_INTX_GSIS; g++)
+		assert_true(per_gsi[g] >= 15 && per_gsi[g] <= 16);
+	/* Neighbouring ports' INTA are different lines. */
+	assert_int_not_equal(pci_intx_gsi(1, 1), pci_intx_gsi(2, 1));
+	assert_int_equal(pci_intx_gsi(1, 1), pci_intx_gsi(1 + PCI_INTX_GSIS, 1));
+}
+
+/* Package of Packages, as _PRT is: element counts, nesting and PkgLength of every size. */
+static void test_aml_packages(void **state)
+{
+	/* PkgLength counts itself and the body: 4 for the inner package, 12 for the outer. */
+	static const uint8_t small[] = { 0x12, 0x0c, 0x02, 0x12, 0x04, 0x01, 0x0a,
+		                         0x05, 0x0c, 0x78, 0x56, 0x34, 0x12 };
+	uint8_t out[4096];
+	struct aml a = { .p = out, .cap = sizeof(out) };
+	size_t outer, inner, bytes;
+
+	(void)state;
+	outer = aml_package(&a, 2);
+	inner = aml_package(&a, 1);
+	aml_int(&a, 5);
+	aml_close(&a, inner);
+	aml_int(&a, 0x12345678);
+	aml_close(&a, outer);
+	assert_false(a.full);
+	assert_int_equal(a.len, sizeof(small));
+	assert_memory_equal(out, small, sizeof(small));
+	/* 100 elements of 5 bytes: a two-byte PkgLength that counts itself. */
+	a = (struct aml){ .p = out, .cap = sizeof(out) };
+	outer = aml_package(&a, 100);
+	for (unsigned i = 0; i < 100; i++)
+		aml_int(&a, 0x10000 + i);
+	aml_close(&a, outer);
+	assert_int_equal(pkglen(out + 1, &bytes), a.len - 1);
+	assert_int_equal(bytes, 2);
+	assert_int_equal(out[1 + bytes], 100);
+	/* One that does not fit marks the buffer full rather than writing past it. */
+	a = (struct aml){ .p = out, .cap = 8 };
+	outer = aml_package(&a, 3);
+	aml_int(&a, 0x12345678);
+	aml_int(&a, 0x12345678);
+	aml_close(&a, outer);
+	assert_true(a.full);
+	assert_true(a.len <= 8);
 }
 
 static void test_build_limits(void **state)
@@ -330,17 +484,17 @@ static void test_build_limits(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 0, &mem, &len), -EINVAL);
-	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, VM_MAX_CPUS + 1, &mem, &len),
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 0, &win, &len), -EINVAL);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, VM_MAX_CPUS + 1, &win, &len),
 	                 -EINVAL);
 	/* Too small for the fixed tables, then for the DSDT only. */
-	assert_int_equal(acpi_build(buf, 100, ACPI_BASE, 1, &mem, &len), -ENOSPC);
-	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 1, &mem, &len), 0);
-	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, 1, &mem, &len), -ENOSPC);
-	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, VM_MAX_CPUS, &mem, &len), 0);
+	assert_int_equal(acpi_build(buf, 100, ACPI_BASE, 1, &win, &len), -ENOSPC);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, 1, &win, &len), 0);
+	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, 1, &win, &len), -ENOSPC);
+	assert_int_equal(acpi_build(buf, sizeof(buf), ACPI_BASE, VM_MAX_CPUS, &win, &len), 0);
 	assert_true(len < ACPI_END - ACPI_BASE);
-	assert_int_equal(acpi_build(buf, len, ACPI_BASE, VM_MAX_CPUS, &mem, &len), 0);
-	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, VM_MAX_CPUS, &mem, &len), -ENOSPC);
+	assert_int_equal(acpi_build(buf, len, ACPI_BASE, VM_MAX_CPUS, &win, &len), 0);
+	assert_int_equal(acpi_build(buf, len - 1, ACPI_BASE, VM_MAX_CPUS, &win, &len), -ENOSPC);
 }
 
 /* The one address-space emitter writes the Word, DWord and QWord forms of ACPI 6.4.3.5. */
@@ -409,11 +563,13 @@ static void test_aml_res_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_xsdt),        cmocka_unit_test(test_fadt),
-		cmocka_unit_test(test_madt),        cmocka_unit_test(test_mcfg),
-		cmocka_unit_test(test_dsdt),        cmocka_unit_test(test_dsdt_devices),
-		cmocka_unit_test(test_pci_windows), cmocka_unit_test(test_build_limits),
-		cmocka_unit_test(test_aml_windows), cmocka_unit_test(test_aml_res_bounds),
+		cmocka_unit_test(test_xsdt),           cmocka_unit_test(test_fadt),
+		cmocka_unit_test(test_madt),           cmocka_unit_test(test_mcfg),
+		cmocka_unit_test(test_dsdt),           cmocka_unit_test(test_dsdt_devices),
+		cmocka_unit_test(test_pci_windows),    cmocka_unit_test(test_pci_window_sizes),
+		cmocka_unit_test(test_dsdt_prt),       cmocka_unit_test(test_aml_packages),
+		cmocka_unit_test(test_build_limits),   cmocka_unit_test(test_aml_windows),
+		cmocka_unit_test(test_aml_res_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -260,6 +260,84 @@ static void test_ioapic_eoi_register(void **state)
 	assert_int_equal(delivered(), before);
 }
 
+/* What a level source with an irqfd of its own heard from the IOAPIC. */
+struct heard {
+	unsigned ready, held;
+};
+
+static void source_fn(void *opaque, bool ready)
+{
+	struct heard *h = opaque;
+
+	if (ready)
+		h->ready++;
+	else
+		h->held++;
+}
+
+/*
+ * Sources that signal a pin through irqfds of their own (assigned devices' INTx) bypass Remote
+ * IRR: they hear of every EOI of the pin's vector while it is unmasked, of its unmask and of its
+ * mask, and nothing else; each source of a shared pin hears.
+ */
+static void test_ioapic_level_sources(void **state)
+{
+	const uint64_t level = 1ull << 15, masked = 1ull << 16;
+	struct heard a = { 0 }, b = { 0 }, other = { 0 };
+
+	(void)state;
+	assert_int_equal(ioapic_add_source(pc->ioapic, 17, source_fn, &a), 0);
+	assert_int_equal(ioapic_add_source(pc->ioapic, 17, source_fn, &b), 0);
+	assert_int_equal(ioapic_add_source(pc->ioapic, 18, source_fn, &other), 0);
+	assert_int_equal(ioapic_add_source(pc->ioapic, IOAPIC_PINS, source_fn, &a), -EINVAL);
+	/* Programming the vector while masked says nothing; the unmask says "ready". */
+	set_rte(17, 0x51 | level | masked);
+	assert_int_equal(a.ready + a.held, 0);
+	set_rte(17, 0x51 | level);
+	assert_int_equal(a.ready, 1);
+	assert_int_equal(b.ready, 1);
+	/* An EOI of its vector, though Remote IRR was never set: the source's line may go on. */
+	ioapic_eoi(pc->ioapic, 0x51);
+	assert_int_equal(a.ready, 2);
+	assert_int_equal(b.ready, 2);
+	ioapic_eoi(pc->ioapic, 0x52);
+	assert_int_equal(a.ready, 2);
+	assert_int_equal(other.ready + other.held, 0);
+	/* Masked: held, and EOIs wait for the unmask. */
+	set_rte(17, 0x51 | level | masked);
+	assert_int_equal(a.held, 1);
+	ioapic_eoi(pc->ioapic, 0x51);
+	assert_int_equal(a.ready, 2);
+	set_rte(17, 0x51 | level);
+	assert_int_equal(a.ready, 3);
+	/* An edge-programmed pin has no EOI to wait for: its EOIs are not the source's. */
+	set_rte(17, 0x51);
+	ioapic_eoi(pc->ioapic, 0x51);
+	assert_int_equal(a.ready, 3);
+	/* A source removed hears nothing more. */
+	set_rte(17, 0x51 | level);
+	assert_int_equal(b.ready, 3);
+	ioapic_del_source(pc->ioapic, 17, source_fn, &b);
+	ioapic_eoi(pc->ioapic, 0x51);
+	assert_int_equal(a.ready, 4);
+	assert_int_equal(b.ready, 3);
+	/* The IOAPIC's own level delivery on the pin is as before. */
+	ioapic_set_irq(pc->ioapic, 17, true);
+	assert_int_equal(delivered(), 1);
+	assert_true(ioapic_rd(0x10 + 2 * 17) & (1u << 14));
+}
+
+/* The IOAPIC takes a bounded number of sources and says so past it. */
+static void test_ioapic_sources_bounded(void **state)
+{
+	struct heard h = { 0 };
+
+	(void)state;
+	for (unsigned i = 0; i < IOAPIC_MAX_SOURCES; i++)
+		assert_int_equal(ioapic_add_source(pc->ioapic, 16 + i % 8, source_fn, &h), 0);
+	assert_int_equal(ioapic_add_source(pc->ioapic, 16, source_fn, &h), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +351,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_edge_and_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_level_remote_irr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_eoi_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_level_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_sources_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

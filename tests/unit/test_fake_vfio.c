@@ -206,8 +206,16 @@ static void test_fake_config_virtualized(void **state)
 	cfg_write(PCI_BASE_ADDRESS_0, 4, 0xffffffff);
 	assert_int_equal(cfg_read(PCI_BASE_ADDRESS_0, 4), 0xffffc004u);
 	assert_int_equal(fv.dev[0].config[PCI_BASE_ADDRESS_0 + 3], 0xfe);
+	/*
+	 * INTx-disable is virtual; with INTx not in use vfio_pci_intx_mask() has the device's own
+	 * bit follow it, and vfio_pci_intx_unmask() clears it again.
+	 */
 	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
 	assert_int_equal(cfg_read(PCI_COMMAND, 2), PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	assert_true(fv.dev[0].virq_disabled);
+	assert_true(fv.dev[0].config[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8));
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	assert_false(fv.dev[0].virq_disabled);
 	assert_false(fv.dev[0].config[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8));
 	cfg_write(PCI_STATUS, 2, PCI_STATUS_DETECTED_PARITY);
 	assert_true(fv.dev[0].config[PCI_STATUS + 1] & (PCI_STATUS_DETECTED_PARITY >> 8));
@@ -424,6 +432,114 @@ static void test_fake_hv_group_add_once(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * An eventfd feeds one irqfd of a VM (kvm_irqfd_assign(), mshv_irqfd_assign(): -EBUSY for a
+ * second); several eventfds may feed one GSI, as the functions sharing an INTx line do.
+ */
+static void test_fake_hv_irqfd_once(void **state)
+{
+	struct vm *vm;
+
+	(void)state;
+	fake_hv_reset();
+	assert_int_equal(fake_vm_create(1, MiB(16), &vm), 0);
+	assert_int_equal(fake_hv_ops.irqfd_assign(vm->hvm, efd[0], 17), 0);
+	assert_int_equal(fake_hv_ops.irqfd_assign(vm->hvm, efd[0], 18), -EBUSY);
+	assert_int_equal(fake_hv_ops.irqfd_assign(vm->hvm, efd[1], 17), 0);
+	assert_int_equal(fake_hv_irqfd_gsi(efd[1]), 17);
+	assert_int_equal(fake_hv_ops.irqfd_deassign(vm->hvm, efd[0], 17), 0);
+	assert_int_equal(fake_hv_irqfd_gsi(efd[0]), -1);
+	vm_destroy(vm);
+	assert_int_equal(fake_hv_irqfd_gsi(efd[1]), -1);
+}
+
+/* An INTx action without data (DATA_NONE), as hvmm's EOI unmask makes it. */
+static int intx_action(uint32_t action, uint32_t start, uint32_t count)
+{
+	struct vfio_irq_set a = { .argsz = sizeof(a),
+		                  .flags = action | VFIO_IRQ_SET_DATA_NONE,
+		                  .index = VFIO_PCI_INTX_IRQ_INDEX,
+		                  .start = start,
+		                  .count = count };
+
+	return ioc(dfd, VFIO_DEVICE_SET_IRQS, &a);
+}
+
+static uint64_t signals(int fd)
+{
+	uint64_t n = 0;
+
+	return read(fd, &n, sizeof(n)) == sizeof(n) ? n : 0;
+}
+
+/*
+ * vfio_pci_set_intx_trigger(): INTx only with no other interrupt type on, one vector, an
+ * eventfd; MSI refused while INTx is on (vfio_msi_enable(): !is_irq_none()); mask and unmask
+ * only while INTx is on (vfio_pci_set_intx_mask/_unmask()).
+ */
+static void test_fake_intx_exclusive(void **state)
+{
+	int pipefd[2];
+
+	(void)state;
+	add_msi();
+	open_device();
+	assert_int_equal(intx_action(VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), -EINVAL);
+	assert_int_equal(intx_action(VFIO_IRQ_SET_ACTION_MASK, 0, 1), -EINVAL);
+	assert_int_equal(pipe(pipefd), 0);
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &pipefd[0]), -EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(fv.dev[0].irq_type, FAKE_VFIO_NO_IRQS);
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 2, efd), -EINVAL);
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd[0]), 0);
+	assert_int_equal(fv.dev[0].irq_type, VFIO_PCI_INTX_IRQ_INDEX);
+	assert_int_equal(intx_action(VFIO_IRQ_SET_ACTION_UNMASK, 0, 2), -EINVAL);
+	assert_int_equal(set_irqs(VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd[1]), -EINVAL);
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL), 0);
+	assert_int_equal(set_irqs(VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd[1]), 0);
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd[0]), -EINVAL);
+}
+
+/*
+ * vfio_intx_handler() masks the line and signals; vfio_pci_intx_unmask_handler() signals again
+ * instead of unmasking a line still asserted, and refuses while the user has INTx disabled
+ * (vfio_basic_config_write(): the virtual INTx-disable bit masks and unmasks).
+ */
+static void test_fake_intx_automask(void **state)
+{
+	(void)state;
+	open_device();
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd[0]), 0);
+	fake_vfio_intx_line(&fv.dev[0], true);
+	assert_true(fv.dev[0].intx_masked);
+	assert_int_equal(signals(efd[0]), 1);
+	assert_int_equal(intx_action(VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), 0);
+	assert_int_equal(signals(efd[0]), 1);
+	assert_true(fv.dev[0].intx_masked);
+	fake_vfio_intx_line(&fv.dev[0], false);
+	assert_int_equal(intx_action(VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), 0);
+	assert_false(fv.dev[0].intx_masked);
+	cfg_write(PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
+	assert_true(fv.dev[0].intx_masked);
+	fake_vfio_intx_line(&fv.dev[0], true);
+	assert_int_equal(intx_action(VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), 0);
+	assert_true(fv.dev[0].intx_masked);
+	assert_int_equal(fv.dev[0].intx_signals, 2);
+	cfg_write(PCI_COMMAND, 2, 0);
+	assert_int_equal(fv.dev[0].intx_signals, 3);
+}
+
+/* vfio_config_init() and vfio_intx_enable(): no host IRQ, no pin, no INTx. */
+static void test_fake_intx_without_host_irq(void **state)
+{
+	(void)state;
+	fv.dev[0].intx_no_irq = true;
+	open_device();
+	assert_int_equal(cfg_read(PCI_INTERRUPT_PIN, 1), 0);
+	assert_int_equal(set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd[0]), -EINVAL);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -446,6 +562,10 @@ int main(void)
 		T(test_fake_config_bounds),
 		T(test_fake_config_chunks),
 		T(test_fake_hv_group_add_once),
+		T(test_fake_hv_irqfd_once),
+		T(test_fake_intx_exclusive),
+		T(test_fake_intx_automask),
+		T(test_fake_intx_without_host_irq),
 	};
 #undef T
 

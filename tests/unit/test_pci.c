@@ -677,6 +677,52 @@ static void test_hostile_config(void **state)
 	assert_int_equal(pci_cfg_get(t, PCI_VENDOR_ID, 2), PCI_VENDOR_REDHAT);
 }
 
+/*
+ * What a PC's firmware leaves the OS: decoding on in every port and function, the INTx GSI in
+ * INTERRUPT_LINE.  A BAR the guest assigns then decodes though no driver ever sets COMMAND
+ * (a shared-memory BAR read through sysfs: it read all-ones at 64 GiB before); resets bring
+ * COMMAND back to 0, as on hardware.
+ */
+static void test_firmware_handover(void **state)
+{
+	struct pci_dev *d = new_dev(&plain_ops), *q = new_dev(&plain_ops), *p;
+	struct pci_port *port, *port2;
+	uint64_t addr;
+
+	(void)state;
+	assert_int_equal(pci_bar_init(d, 2, PCI_BAR_MEM64, GiB(1), true), 0);
+	assert_int_equal(pci_cfg_init(d, PCI_INTERRUPT_PIN, 1, 2, 0, 0), 0);
+	assert_int_equal(pci_root_port_create(root, "fw", &port), 0);
+	assert_int_equal(pci_attach(root, port, d), 0);
+	assert_int_equal(pci_attach(root, NULL, q), 0);
+	port2 = q->port;
+	pci_root_handover(root);
+	p = pci_port_dev(port);
+	assert_int_equal(cfg(p, PCI_COMMAND, 2), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	assert_int_equal(cfg(pci_port_dev(port2), PCI_COMMAND, 2),
+	                 PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	assert_int_equal(cfg(d, PCI_COMMAND, 2), PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	/* INTB behind the port at device 1; a function without a pin keeps its line 0. */
+	assert_int_equal(cfg(d, PCI_INTERRUPT_LINE, 1), pci_intx_gsi(1, 2));
+	assert_int_equal(cfg(d, PCI_INTERRUPT_LINE, 1), 18);
+	assert_int_equal(cfg(q, PCI_INTERRUPT_LINE, 1), 0);
+	/* The guest numbers the bus, opens the prefetchable window at 64 GiB, places the BAR. */
+	wcfg(p, PCI_PRIMARY_BUS, 4, 0x00010100);
+	wcfg(p, PCI_PREF_MEMORY_BASE, 2, 0x0001);
+	wcfg(p, PCI_PREF_BASE_UPPER32, 4, 0x10);
+	wcfg(p, PCI_PREF_MEMORY_LIMIT, 2, 0x3ff1);
+	wcfg(p, PCI_PREF_LIMIT_UPPER32, 4, 0x10);
+	wcfg(d, PCI_BASE_ADDRESS_2, 4, 0xc);
+	wcfg(d, PCI_BASE_ADDRESS_3, 4, 0x10);
+	assert_true(pci_bar_decoding(d, 2, &addr));
+	assert_int_equal(addr, GiB(64));
+	/* A reset is not firmware: COMMAND comes back as the hardware's, 0. */
+	wcfg(p, PCI_BRIDGE_CONTROL, 2, PCI_BRIDGE_CTL_BUS_RESET);
+	wcfg(p, PCI_BRIDGE_CONTROL, 2, 0);
+	assert_int_equal(cfg(d, PCI_COMMAND, 2), 0);
+	assert_false(pci_bar_decoding(d, 2, &addr));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +741,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flr_and_bus_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_api, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_firmware_handover, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -185,6 +185,130 @@ static void test_device_error_stops_the_vm(void **state)
 	assert_non_null(strstr(log, "0000:01:00.0: the device reported an uncorrectable error"));
 }
 
+/* The PC again, on a host whose guests have `bits` physical address bits. */
+static void recreate_pc(uint32_t bits)
+{
+	vm_destroy(pc->vm);
+	fake_hv_set_phys_bits(bits);
+	assert_int_equal(fake_pc_create(1, MiB(16), &pc), 0);
+}
+
+static const char *assign_log(const struct vfio_spec *specs, unsigned n, int *r)
+{
+	log_set_level(LOG_ERR);
+	capture_begin();
+	*r = assign(specs, n);
+	return capture_end();
+}
+
+/*
+ * A non-prefetchable BAR of 1 GiB cannot lie anywhere but below 4 GiB, in a window of 512 MiB:
+ * the assignment fails, naming the window, the need and the BAR, before any guest runs.
+ */
+static void test_bar_too_big_for_32bit_window(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const char *log;
+	int r;
+
+	(void)state;
+	fv.dev[0].bar_size[0] = GiB(1);
+	fv.dev[0].mmap_ok[0] = false;
+	log = assign_log(&spec, 1, &r);
+	assert_int_equal(r, -ENOSPC);
+	assert_non_null(strstr(log, "32-bit PCI window (512 MiB at 0xc0000000)"));
+	assert_non_null(strstr(log, "they need 1 GiB of it"));
+	assert_non_null(strstr(log, "root port rp0 1 GiB (0000:01:00.0 BAR0 1 GiB)"));
+}
+
+/* A 64-bit prefetchable BAR of 128 GiB, BAR2 (a GPU's memory): in the 64-bit window or not. */
+static void prep_big_pref_bar(struct fake_vfio_dev *d, uint64_t size)
+{
+	d->config[PCI_BASE_ADDRESS_2] =
+	    PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH;
+	d->bar_size[2] = size;
+}
+
+/*
+ * The 64-bit window ends where the guest's physical addresses do: 960 GiB with 40 bits holds
+ * a 128 GiB BAR; 64 GiB with 37 bits does not, and the error says which window and why.
+ */
+static void test_bar_fits_64bit_window_of_the_host(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const char *log;
+	int r;
+
+	(void)state;
+	prep_big_pref_bar(&fv.dev[0], GiB(128));
+	assert_int_equal(assign(&spec, 1), 0);
+	recreate_pc(37);
+	fake_vfio_init(&fv);
+	prep_big_pref_bar(&fv.dev[0], GiB(128));
+	log = assign_log(&spec, 1, &r);
+	assert_int_equal(r, -ENOSPC);
+	/* At 64 GiB the window is not 128 GiB-aligned: the BAR needs 192 GiB of it. */
+	assert_non_null(strstr(log, "64-bit PCI window (64 GiB at 0x1000000000)"));
+	assert_non_null(strstr(log, "they need 192 GiB of it"));
+	assert_non_null(strstr(log, "0000:01:00.0 BAR2 128 GiB"));
+	assert_non_null(strstr(log, "physical address bits"));
+}
+
+/*
+ * Without a 64-bit window (36-bit addresses leave none above RAM) prefetchable 64-bit BARs
+ * go below 4 GiB: 256 MiB fits there, 1 GiB does not.
+ */
+static void test_no_64bit_window(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const char *log;
+	int r;
+
+	(void)state;
+	recreate_pc(36);
+	prep_big_pref_bar(&fv.dev[0], MiB(256));
+	assert_int_equal(assign(&spec, 1), 0);
+	recreate_pc(36);
+	fake_vfio_init(&fv);
+	prep_big_pref_bar(&fv.dev[0], GiB(1));
+	log = assign_log(&spec, 1, &r);
+	assert_int_equal(r, -ENOSPC);
+	assert_non_null(strstr(log, "32-bit PCI window"));
+	assert_non_null(strstr(log, "BAR2 1 GiB"));
+	assert_non_null(strstr(log, "no room for a 64-bit window"));
+}
+
+/*
+ * Each root port's window is aligned to its largest BAR: two devices of 256 MiB fill the
+ * 32-bit window exactly, a third does not fit, and all three are named.
+ */
+static void test_ports_pack_in_the_window(void **state)
+{
+	const struct vfio_spec specs[] = { { "0000:01:00.0", NULL },
+		                           { "0000:02:00.0", NULL },
+		                           { "0000:03:00.0", NULL } };
+	const char *log;
+	int r;
+
+	(void)state;
+	for (unsigned n = 2; n <= 3; n++) {
+		if (n == 3)
+			recreate_pc(40);
+		fake_vfio_init(&fv);
+		fv.dev[0].bar_size[0] = MiB(256);
+		fv.dev[0].mmap_ok[0] = false;
+		fake_vfio_add_dev(&fv, "0000:02:00.0", 8);
+		fake_vfio_add_dev(&fv, "0000:03:00.0", 9);
+		log = assign_log(specs, n, &r);
+		if (n == 2)
+			assert_int_equal(r, 0);
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_non_null(strstr(log, "they need 768 MiB of it"));
+	assert_non_null(strstr(log, "0000:01:00.0 BAR0 256 MiB"));
+	assert_non_null(strstr(log, "0000:03:00.0 BAR0 256 MiB"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +319,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_reset_failure_goes_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_request_stops_the_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_error_stops_the_vm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_too_big_for_32bit_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_fits_64bit_window_of_the_host, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_no_64bit_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_pack_in_the_window, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

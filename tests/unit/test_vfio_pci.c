@@ -3,7 +3,7 @@
  * hypervisor (or real KVM and the MSHV simulator): config proxying and writes at their width,
  * BAR sizing and mapping around the MSI-X pages, mappings gone before the device's memory
  * (D3hot, memory decode off), resets the guest asks for, the ROM, what is hidden or
- * presented differently, and the interrupt cases of vfio_irq_cases.c.
+ * presented differently, and the interrupt cases of vfio_irq_cases.c and vfio_intx_cases.c.
  */
 #include "hv-kvm/hv_kvm.h"
 #include "tests/mshv-sim/sim.h"
@@ -190,7 +190,8 @@ static void test_guest_flr_resets_the_function(void **state)
 	assert_int_equal(cfg_rd(0x42, 2) & PCI_MSIX_FLAGS_ENABLE, 0);
 	assert_int_equal(cfg_rd(PCI_COMMAND, 2), 0);
 	assert_false(pci_bar_decoding(vp->pdev, 0, &addr));
-	assert_int_equal(fv.dev[0].irq_type, FAKE_VFIO_NO_IRQS);
+	/* Out of reset MSI-X is off: the legacy line is the device's interrupt again. */
+	assert_int_equal(fv.dev[0].irq_type, VFIO_PCI_INTX_IRQ_INDEX);
 	/* Initiate FLR reads 0. */
 	assert_int_equal(cfg_rd(EXP_CAP + PCI_EXP_DEVCTL, 2) & PCI_EXP_DEVCTL_BCR_FLR, 0);
 }
@@ -340,7 +341,8 @@ static void test_rc_end_presented_as_endpoint(void **state)
 	    VFIO_CASE(h, test_cfg_write_at_access_width, prep_vendor_cap),                         \
 	    VFIO_CASE(h, test_ari_and_multifunction_hidden, prep_ari),                             \
 	    VFIO_CASE(h, test_rom_read_once, prep_rom),                                            \
-	    VFIO_CASE(h, test_rc_end_presented_as_endpoint, prep_rc_end), VFIO_IRQ_CASES(h)
+	    VFIO_CASE(h, test_rc_end_presented_as_endpoint, prep_rc_end), VFIO_IRQ_CASES(h),       \
+	    VFIO_INTX_CASES(h)
 
 int main(void)
 {

@@ -64,8 +64,12 @@ unsigned fake_hv_calls(void);
 bool fake_hv_hanging(void);
 /* Let every FAKE_HANG return (HV_EXIT_INTERRUPTED). */
 void fake_hv_release(void);
-/* Forget every script and record. */
+/* Forget every script and record; the next VM has 40 guest-physical address bits. */
 void fake_hv_reset(void);
+/* The guest-physical address bits the fake's caps report for VMs created from now on. */
+void fake_hv_set_phys_bits(uint32_t bits);
+/* The GSI eventfd `fd` is bound to as an irqfd now, -1 if none. */
+int fake_hv_irqfd_gsi(int fd);
 const struct fake_record *fake_hv_record(void);
 /*
  * A guest access to `gpa` as the hypervisor would do it: through the memory mapped there (a

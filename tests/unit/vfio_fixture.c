@@ -61,7 +61,7 @@ int vfio_fixture_setup(void **state)
 	if (!cont || !vp || vfio_container_open(&fake_vfio_sys, cont))
 		return -1;
 	if (vfio_device_open(cont, &bdf, &vp->dev) || vfio_pci_create(vm, pc->pci, vp) ||
-	    vfio_bars_mmap(vp) || pci_attach(pc->pci, NULL, vp->pdev))
+	    vfio_bars_mmap(vp) || pci_attach(pc->pci, NULL, vp->pdev) || vfio_intx_attach(vp))
 		return -1;
 	return 0;
 }
@@ -121,4 +121,26 @@ void msix_entry(unsigned i, uint32_t data, bool masked)
 int host_fd(unsigned index, unsigned i)
 {
 	return fake_vfio_trigger(&fv.dev[0], index, i);
+}
+
+struct vfio_pci *vfio_fixture_assign(const char *name, int group, unsigned slot)
+{
+	struct vfio_bdf bdf;
+	struct vfio_pci *v;
+	struct pci_port *port;
+	char pname[32];
+
+	fake_vfio_add_dev(&fv, name, group);
+	if (vfio_bdf_parse(name, &bdf) || !(v = calloc(1, sizeof(*v))))
+		return NULL;
+	/* Ports of their own up to the slot before: the device's port lands at `slot`. */
+	for (unsigned s = 2; s < slot; s++) {
+		snprintf(pname, sizeof(pname), "filler%u", s);
+		if (pci_root_port_create(pc->pci, pname, &port))
+			return NULL;
+	}
+	if (vfio_device_open(cont, &bdf, &v->dev) || vfio_pci_create(vm, pc->pci, v) ||
+	    vfio_bars_mmap(v) || pci_attach(pc->pci, NULL, v->pdev) || vfio_intx_attach(v))
+		return NULL;
+	return (v->pdev->port && pci_port_dev(v->pdev->port)->devfn >> 3 == slot) ? v : NULL;
 }

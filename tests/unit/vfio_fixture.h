@@ -56,6 +56,12 @@ void enable_bar0(void);
 void msix_entry(unsigned i, uint32_t data, bool masked);
 /* The eventfd the fake device signals for vector i of index (-1: none). */
 int host_fd(unsigned index, unsigned i);
+/*
+ * Assign one more fake device, `name` in IOMMU group `group`, as vfio_assign_all() would,
+ * behind a root port of its own at device `slot` of bus 0 (>= 2: the fixture's device has the
+ * port at 1).  NULL if that fails.  Released with the VM.
+ */
+struct vfio_pci *vfio_fixture_assign(const char *name, int group, unsigned slot);
 
 /* A test on hypervisor h with device variant p (NULL: the default device). */
 #define VFIO_CASE(h, t, p)                                                                         \
@@ -72,6 +78,25 @@ int host_fd(unsigned index, unsigned i);
 	    VFIO_CASE(h, test_msix_host_short_keeps_wired, prep_four_vectors),                     \
 	    VFIO_CASE(h, test_msi_block_host_short, prep_msi8_one_vector),                         \
 	    VFIO_CASE(h, test_msi_and_msix_one_at_a_time, prep_msi8)
+
+/* The INTx cases (vfio_intx_cases.c), as VFIO_CASE entries for hypervisor h. */
+#define VFIO_INTX_CASES(h)                                                                         \
+	VFIO_CASE(h, test_intx_pin_wired, NULL), VFIO_CASE(h, test_intx_eoi_unmasks, NULL),        \
+	    VFIO_CASE(h, test_intx_masked_pin_holds, NULL),                                        \
+	    VFIO_CASE(h, test_intx_disable_bit, NULL),                                             \
+	    VFIO_CASE(h, test_intx_msi_fallback, prep_msi8),                                       \
+	    VFIO_CASE(h, test_intx_after_reset, NULL), VFIO_CASE(h, test_intx_shared_line, NULL),  \
+	    VFIO_CASE(h, test_intx_none_without_host_irq, prep_no_intx_irq)
+
+void test_intx_pin_wired(void **state);
+void test_intx_eoi_unmasks(void **state);
+void test_intx_masked_pin_holds(void **state);
+void test_intx_disable_bit(void **state);
+void test_intx_msi_fallback(void **state);
+void test_intx_after_reset(void **state);
+void test_intx_shared_line(void **state);
+void test_intx_none_without_host_irq(void **state);
+void prep_no_intx_irq(struct fake_vfio_dev *d);
 
 void test_msix_host_enabled_with_guest(void **state);
 void test_msix_vectors_wired_as_unmasked(void **state);
