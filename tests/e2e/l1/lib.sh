@@ -237,11 +237,27 @@ e2e_file() {
     echo "E2E-FILE-END $E2E_NAME $1"
 }
 
+# e2e_host_file NAME: the host file of a "# e2e-host-file: NAME SIZE" header, as the rig made
+# it for this boot: HF_SIZE (bytes), HF_HEAD and HF_TAIL (the 64-bit words, 16 hex digits,
+# at offsets 0 and HF_SIZE - 8).  Returns 1 if this boot has no such file.
+e2e_host_file() {
+    eval "_hf=\${E2E_HOSTFILE_$1:-}"
+    [ -n "$_hf" ] || return 1
+    set -- $_hf
+    HF_SIZE=$1 HF_HEAD=$2 HF_TAIL=$3
+}
+
+# e2e_host_file_expect NAME OFFSET HEX: after QEMU exits, the host must find the 64-bit
+# little-endian word HEX at OFFSET of host file NAME, or this scenario FAILs.
+e2e_host_file_expect() { echo "E2E-HOSTFILE $E2E_NAME $1 $2 $3"; }
+
 # ---- VFIO scenarios that pass several devices (vfio-group, vfio-multi, vfio-d3, ...) ----
 
 # e2e_vfio_boot W MODE DEADLINE BDF...: hvmm -v with those devices (--vfio, in that order)
 # and L2 in e2e.mode=MODE, under the hypervisor E2E_HV names (kvm when unset); types the
-# ping once L2 asks for input.  Returns 1 with the reason in E2E_L2_WHY.
+# ping once L2 asks for input.  E2E_L2_ARGS: more words for L2's command line;
+# E2E_HVMM_ARGS: more arguments for hvmm, before the devices.  Returns 1 with the reason
+# in E2E_L2_WHY.
 e2e_vfio_boot() {
     _w=$1 _mode=$2 _deadline=$3; shift 3
     _args=
@@ -250,7 +266,8 @@ e2e_vfio_boot() {
     # shellcheck disable=SC2086
     e2e_l2_boot "$_w" "$_deadline" "$E2E_HVMM" -v --hypervisor "${E2E_HV:-kvm}" --cpus 2 \
         --memory 512M --kernel "$E2E_L2_DIR/vmlinuz" --initrd "$E2E_L2_DIR/initrd.cpio.gz" \
-        --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=$_mode" --serial stdio $_args || return 1
+        --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=$_mode${E2E_L2_ARGS:+ $E2E_L2_ARGS}" \
+        --serial stdio ${E2E_HVMM_ARGS:-} $_args || return 1
     echo "e2e-ping $E2E_TOKEN" >&3
 }
 
