@@ -53,8 +53,15 @@ static void *vcpu_thread(void *arg)
 
 	if (sandbox_apply(SANDBOX_VCPU, vm->sandbox, vm->sandbox_ioctls, vm->nr_sandbox_ioctls))
 		vm_stop(vm, VM_EXIT_ERROR);
+	atomic_store(&vcpu->running, true);
 	while (!atomic_load(&vm->stopping)) {
-		if (vm->hv->vcpu_run(vcpu->hv, &exit)) {
+		int r = vm->hv->vcpu_run(vcpu->hv, &exit);
+
+		atomic_store_explicit(
+		    &vcpu->stats.runs,
+		    atomic_load_explicit(&vcpu->stats.runs, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+		if (r) {
 			vm_stop(vm, VM_EXIT_ERROR);
 			break;
 		}
@@ -65,6 +72,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 	}
+	atomic_store(&vcpu->running, false);
 	/* Tell the loop, which waits for the last vCPU while it still serves signals. */
 	atomic_fetch_sub(&vm->vcpus_running, 1);
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)

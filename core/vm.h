@@ -26,12 +26,13 @@ enum vm_exit_code {
 	VM_EXIT_USAGE = 2,    /* bad command line or input file */
 	VM_EXIT_RESET = 3,    /* guest asked for a reset (reboot) */
 	VM_EXIT_CRASH = 4,    /* triple fault / unrecoverable guest exception */
+	VM_EXIT_STOPPED = 5,  /* stopped by a "stop" request on the API socket */
 	VM_EXIT_SIGNAL = 128, /* + signal number: stopped by SIGINT, SIGTERM or SIGHUP */
 };
 
 /* --seccomp: kill the process on a forbidden system call, log it (kernel audit log), or off. */
 enum sandbox_mode { SANDBOX_ON, SANDBOX_LOG, SANDBOX_OFF };
-enum sandbox_role { SANDBOX_VCPU, SANDBOX_LOOP };
+enum sandbox_role { SANDBOX_VCPU, SANDBOX_LOOP, SANDBOX_API };
 
 /*
  * Install the seccomp allow-list of `role` on the calling thread (core/sandbox.c): its system
@@ -60,6 +61,14 @@ struct vm_params {
 	void *opaque;
 };
 
+/*
+ * What a vCPU's thread counts: returns from vcpu_run() and the accesses and EOIs the backend
+ * handed to core.  Written by that thread only, read by anyone (relaxed: counters).
+ */
+struct vcpu_stats {
+	_Atomic uint64_t runs, pio, mmio, eois;
+};
+
 struct vcpu {
 	struct vm *vm;
 	struct hv_vcpu *hv;
@@ -67,6 +76,8 @@ struct vcpu {
 	uint32_t index;
 	pthread_t thread;
 	bool thread_started;
+	_Atomic bool running; /* its thread is in the run loop */
+	struct vcpu_stats stats;
 };
 
 /* A device's callback with its context, as registered by the vm_on_*() hooks. */

@@ -88,4 +88,20 @@ void aml_res_end(struct aml_res *r);
 /* Name(seg, Buffer() {r}), or the AML marked full if r overflowed. */
 void aml_name_res(struct aml *a, const char *seg, const struct aml_res *r);
 
+/* ---- The API (api.c, api_cmd.c, remote.c) ------------------------------------------------ */
+
+/* Error classes of the API's replies (docs/api.md). */
+#define API_ERR_BAD_JSON        "BadJSON"        /* the line is not JSON */
+#define API_ERR_BAD_REQUEST     "BadRequest"     /* JSON, but not a request this API takes */
+#define API_ERR_TOO_LARGE       "TooLarge"       /* longer than API_MAX_REQUEST */
+#define API_ERR_UNKNOWN_COMMAND "UnknownCommand" /* execute names no command */
+#define API_ERR_NOT_FOUND       "NotFound"       /* no such device or port */
+#define API_ERR_BUSY            "Busy"           /* in use, or the port is full */
+#define API_ERR_TOO_MANY        "TooManyClients" /* API_MAX_CLIENTS are connected */
+#define API_ERR_FAILED          "Failed"         /* the VMM could not do it (see its log) */
+
+typedef struct json_t json_t;
+/* Compact JSON of obj with a newline, malloc'd; NULL if out of memory. */
+char *api_dump_line(json_t *obj);
+
 #endif

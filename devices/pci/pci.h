@@ -357,6 +357,15 @@ int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port 
  */
 int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev) WUR;
 
+/* A root port as the platform lists it: bus 0 devfn, secondary bus (0 before enumeration). */
+struct pci_port_info {
+	char name[32], dev_name[48]; /* dev_name: function 0 behind it, "" if none */
+	uint8_t devfn, sec_bus;
+	bool occupied;
+};
+/* The ports in creation order, the first `max` into out[]; returns how many.  Config lock. */
+unsigned pci_root_ports(struct pci_root *root, struct pci_port_info *out, unsigned max);
+
 /* Warn under the root's rate limit (things a guest can provoke), prefixed "pci: ". */
 void pci_guest_warn(struct pci_root *root, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

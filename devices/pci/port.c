@@ -157,6 +157,27 @@ int pci_root_port_create(struct pci_root *root, const char *name, struct pci_por
 	return 0;
 }
 
+unsigned pci_root_ports(struct pci_root *root, struct pci_port_info *out, unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&root->lock);
+	for (struct pci_port *p = root->ports; p; p = p->next, n++) {
+		struct pci_port_info *i = &out[n];
+
+		if (n >= max)
+			continue;
+		*i = (struct pci_port_info){ .devfn = p->dev->devfn,
+			                     .sec_bus = p->dev->cfg[PCI_SECONDARY_BUS],
+			                     .occupied = p->fn[0] != NULL };
+		snprintf(i->name, sizeof(i->name), "%s", p->name);
+		if (p->fn[0])
+			snprintf(i->dev_name, sizeof(i->dev_name), "%s", p->fn[0]->name);
+	}
+	pthread_mutex_unlock(&root->lock);
+	return n;
+}
+
 const char *pci_port_name(const struct pci_port *port)
 {
 	return port->name;
