@@ -91,10 +91,11 @@ int pc_create(const struct vm_config *cfg, const struct hv_ops *hv, struct pc **
 /* ------------------------------------------------------------------------------------------ */
 
 #define API_PROTOCOL    1
-#define API_MAX_REQUEST 16384      /* bytes of one request line, newline included */
-#define API_MAX_CLIENTS 8          /* connections served at once */
-#define API_MAX_BACKLOG (1u << 20) /* reply bytes a client may leave unread before it is dropped   \
-	                            */
+#define API_MAX_REQUEST 16384 /* bytes of one request line, newline included */
+#define API_MAX_CLIENTS 8     /* connections served at once */
+#define API_MAX_BACKLOG                                                                            \
+	(1u << 20) /* reply bytes a client may leave unread before it is dropped                   \
+	            */
 
 struct api;
 
