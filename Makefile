@@ -181,7 +181,7 @@ install: $(HVMM) man/hvmm.1
 
 # Debian packages the build and tests need, installed only when missing: one line saying
 # what, apt's and dpkg's chatter in build/deps.log (shown when the install fails).
-DEB_PKGS := gcc make libcmocka-dev scdoc linux-libc-dev libjansson-dev
+DEB_PKGS := gcc make libcmocka-dev scdoc linux-libc-dev libjansson-dev acpica-tools
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \

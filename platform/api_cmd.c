@@ -152,11 +152,23 @@ static int api_cmd_stop(struct api_req *rq, json_t *args, json_t **ret)
 	return 0;
 }
 
+/* The ACPI power button: the guest decides; hvmm exits 0 when it has powered off. */
+static int api_cmd_shutdown(struct api_req *rq, json_t *args, json_t **ret)
+{
+	if (api_args(rq, args, (const char *const[]){ NULL }))
+		return -1;
+	log_info("api: pressing the power button");
+	ged_event(rq->pc->ged, GED_EV_POWER_BUTTON);
+	*ret = json_object();
+	return 0;
+}
+
 static const struct api_cmd {
 	const char *name;
 	int (*fn)(struct api_req *rq, json_t *args, json_t **ret);
 } api_cmds[] = {
 	{ "list", api_cmd_list },
+	{ "shutdown", api_cmd_shutdown },
 	{ "stop", api_cmd_stop },
 };
 

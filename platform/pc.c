@@ -49,6 +49,12 @@ static int pc_add_power(struct pc *pc, const struct vm_config *cfg)
 	return power_create(pc->vm);
 }
 
+static int pc_add_ged(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	return ged_create(pc->vm, pc->ioapic, &pc->ged);
+}
+
 static int pc_add_pci(struct pc *pc, const struct vm_config *cfg)
 {
 	(void)cfg;
@@ -83,6 +89,7 @@ static int (*const pc_devices[])(struct pc *pc, const struct vm_config *cfg) = {
 	pc_add_ioapic,     /* IOAPIC at MEM_IOAPIC_BASE: GSIs 0-23, the EOI hook */
 	pc_add_com1,       /* 16550A at COM1_PORT on IOAPIC pin COM1_IRQ */
 	pc_add_power,      /* ACPI sleep and reset registers at POWER_PORT, the i8042 reset */
+	pc_add_ged,        /* generic event device at GED_PORT on IOAPIC pin GED_IRQ */
 	pc_add_pci,        /* PCIe root complex: ECAM, 0xCF8/0xCFC, host bridge 00:00.0 */
 	pc_add_root_ports, /* --pcie-root-port */
 	pc_add_vfio,       /* --vfio, behind the root ports */

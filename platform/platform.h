@@ -76,6 +76,7 @@ struct pc {
 	struct vm *vm;
 	struct ioapic *ioapic;
 	struct serial *serial;
+	struct ged *ged;
 	struct pci_root *pci;
 };
 

@@ -22,6 +22,8 @@ static const char remote_usage_text[] =
     "Send one request to a running hvmm and print its reply.\n"
     "\n"
     "  list                       vCPUs, root ports, devices and their counters (JSON)\n"
+    "  shutdown                   press the guest's ACPI power button (hvmm exits 0 once\n"
+    "                             the guest has powered off)\n"
     "  stop                       stop the VM at once (hvmm exits 5)\n"
     "  send JSON                  send JSON as the request line as it is\n"
     "\n"

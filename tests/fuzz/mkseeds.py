@@ -367,7 +367,8 @@ def api(piece, *lines, tail=b""):
 write("api", "list", api(256, b'{"execute": "list", "id": 1}'))
 write("api", "session", api(7, b'{"execute":"list"}', b'', b'{"execute": "nope", "id": "x"}',
                             b'{"execute": "list", "arguments": {"a": "b"}}', b'[1]', b'{"id": 3}',
-                            b'{"execute": "stop"}', tail=b'{"execute": "list"}'))
+                            b'{"execute": "shutdown", "id": [1]}', b'{"execute": "stop"}',
+                            tail=b'{"execute": "list"}'))
 write("api", "bad-json", api(3, b'{"execute": ', b'\xff\xfe', b'{"execute": "list", "execute": "x"}',
                              b'{"execute": "list"}\r'))
 write("api", "too-large", api(256, b'{"execute": "list", "pad": "' + b"x" * 17000 + b'"}'))

@@ -306,6 +306,25 @@ static void test_stop(void **state)
 	close(fd);
 }
 
+/* shutdown presses the power button: the event waits for the guest; the VM keeps running. */
+static void test_shutdown(void **state)
+{
+	int fd = cl_connect();
+	uint32_t ev = 0;
+	json_t *rep;
+
+	(void)state;
+	rep = cl_req(fd, "{\"execute\": \"shutdown\", \"id\": 1}\n");
+	assert_non_null(json_object_get(rep, "return"));
+	json_decref(rep);
+	bus_access(&pc->vm->pio, GED_PORT, &ev, 4, false);
+	assert_int_equal(ev, GED_EV_POWER_BUTTON);
+	assert_int_equal(atomic_load(&pc->vm->stopping), 0);
+	expect_error(fd, "{\"execute\": \"shutdown\", \"arguments\": {\"force\": \"yes\"}}\n",
+	             API_ERR_BAD_REQUEST);
+	close(fd);
+}
+
 /* A socket file left by a hvmm that died is replaced; a live one is not. */
 static void test_socket_path(void **state)
 {
@@ -360,6 +379,7 @@ static void test_remote(void **state)
 	dup2(devnull, 1); /* the replies' JSON */
 	capture_begin();
 	assert_int_equal(remote((const char *[]){ "list", NULL }), 0);
+	assert_int_equal(remote((const char *[]){ "shutdown", NULL }), 0);
 	assert_int_equal(remote((const char *[]){ "send", "{\"execute\":\"list\"}", NULL }), 0);
 	assert_int_equal(remote((const char *[]){ "send", "{\"execute\":\"nope\"}", NULL }), 1);
 	assert_int_equal(remote((const char *[]){ "frobnicate", NULL }), VM_EXIT_USAGE);
@@ -385,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eof_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote, setup, teardown),
 	};
