@@ -8,7 +8,8 @@
  *
  * Files: core.c (functions, config space), bar.c (BARs and decoding), cap.c (capability lists,
  * the PCI Express capability), vec.c (interrupt vectors shared by MSI and MSI-X), msix.c,
- * msi.c, root.c (root complex, host bridge, routing), port.c (root ports).  What only those
+ * msi.c, root.c (root complex, host bridge, routing), port.c (root ports), slot.c (their
+ * hot-plug slots).  What only those
  * files share is in internal.h.
  *
  * Identities: the host bridge is 1b36:0008 and root ports are 1b36:000c, the IDs QEMU gives
@@ -23,36 +24,12 @@
  * Interrupt words: a device *triggers* a vector; the emulator tells the vector's owner that
  * its *state changed* (enabled, masked, live, address, data).
  *
- * The first section (constants) is also usable by freestanding guest programs.
+ * Its constants are in regs.h, which freestanding guest programs include too.
  */
 #ifndef HVMM_PCI_H
 #define HVMM_PCI_H
 
-#include <linux/pci_regs.h>
-
-#define PCI_VENDOR_REDHAT      0x1b36
-#define PCI_DEVICE_HOST_BRIDGE 0x0008
-#define PCI_DEVICE_ROOT_PORT   0x000c
-
-#define PCI_CLASS_CODE_HOST_BRIDGE 0x060000
-#define PCI_CLASS_CODE_PCI_BRIDGE  0x060400
-
-#define PCI_NR_BARS 7 /* six BARs and the expansion ROM */
-#define PCI_ROM_BAR 6
-
-/* Configuration mechanism #1 and the PC reset control register inside its address port. */
-#define PCI_CONF1_ADDR_PORT 0xcf8
-#define PCI_CONF1_DATA_PORT 0xcfc
-#define PCI_RESET_CTL_PORT  0xcf9
-#define PCI_RESET_CTL_RST   0x04 /* a byte write with this bit resets the machine */
-#define PCI_CONF1_ENABLE    0x80000000u
-
-/* Offset of a function's config space in the ECAM window. */
-#define PCI_ECAM_OFFSET(bus, dev, fn) (((bus) << 20) | ((dev) << 15) | ((fn) << 12))
-
-/* Root ports sit on bus 0 from this device number up, in creation order. */
-#define PCI_ROOT_PORT_FIRST_DEV 1
-#define PCI_MAX_ROOT_PORTS      31
+#include "devices/pci/regs.h"
 
 #if __STDC_HOSTED__
 #include "core/vm.h"
@@ -357,11 +334,34 @@ int pci_root_port_find(struct pci_root *root, const char *name, struct pci_port 
  */
 int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev) WUR;
 
+/*
+ * PCIe native hot-plug (slot.c; docs/architecture.md).  Every root port is a slot the guest
+ * runs (Linux's pciehp); a device is reachable only while present and powered, and losing
+ * power resets it.  Cold-plugged devices start powered.  Events raise the port's MSI.
+ */
+/*
+ * Plug `dev` (created, not attached) into the empty slot of `port` as function 0: presence
+ * detected, the guest told; it appears once the guest powers the slot on.  -EBUSY if the port
+ * holds a device, -EINVAL if dev is attached.
+ */
+int pci_slot_plug(struct pci_port *port, struct pci_dev *dev) WUR;
+/* Press the slot's attention button: the guest's cue to release the device and power off. */
+void pci_slot_press_button(struct pci_port *port);
+/* Whether the guest has the slot powered (Power Controller Control clear). */
+bool pci_slot_powered(struct pci_port *port);
+/*
+ * Pull the device out, as a surprise removal if the guest still powers the slot: every
+ * function reset (BARs unmapped, vectors off, ops->reset), presence and link gone, the guest
+ * told.  *out gets function 0, which stays allocated until VM teardown (a vCPU may still be
+ * in one of its handlers) and may be plugged again.  -ENOENT if the slot is empty.
+ */
+int pci_slot_unplug(struct pci_port *port, struct pci_dev **out) WUR;
+
 /* A root port as the platform lists it: bus 0 devfn, secondary bus (0 before enumeration). */
 struct pci_port_info {
 	char name[32], dev_name[48]; /* dev_name: function 0 behind it, "" if none */
 	uint8_t devfn, sec_bus;
-	bool occupied;
+	bool occupied, powered, link_up;
 };
 /* The ports in creation order, the first `max` into out[]; returns how many.  Config lock. */
 unsigned pci_root_ports(struct pci_root *root, struct pci_port_info *out, unsigned max);
