@@ -186,6 +186,8 @@ void vm_destroy(struct vm *vm)
 		vm->hv->vm_destroy(vm->hvm);
 	}
 	pthread_mutex_destroy(&vm->irq.lock);
+	pthread_mutex_destroy(&vm->ctl.lock);
+	pthread_cond_destroy(&vm->ctl.cond);
 	mem_destroy(&vm->mem);
 	loop_destroy(&vm->loop);
 	bus_destroy(&vm->mmio);
@@ -211,6 +213,8 @@ int vm_create(const struct vm_params *p, const struct hv_ops *hv, struct vm **ou
 	atomic_init(&vm->vcpus_running, 0);
 	atomic_init(&vm->abandoned, false);
 	vm->loop.epfd = -1;
+	pthread_mutex_init(&vm->ctl.lock, NULL);
+	pthread_cond_init(&vm->ctl.cond, NULL);
 	atomic_init(&vm->stopping, 0);
 	atomic_init(&vm->exit_code, VM_EXIT_POWEROFF);
 	if ((r = bus_init(&vm->pio, "pio")) || (r = bus_init(&vm->mmio, "mmio")) ||

@@ -131,6 +131,16 @@ struct vm {
 	_Atomic uint32_t vcpus_running;
 	/* A second signal gave up on vCPUs that would not stop: only vm_abandon() is safe now. */
 	_Atomic bool abandoned;
+	/* Work for the unfiltered thread that waits in vm_run() (vm_run_privileged()). */
+	struct vm_ctl {
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool loop_done; /* the event loop ended: no new job is taken */
+		int (*fn)(void *opaque);
+		void *opaque;
+		enum { VM_JOB_NONE, VM_JOB_QUEUED, VM_JOB_RUNNING, VM_JOB_DONE } state;
+		int result;
+	} ctl;
 };
 
 /*
@@ -181,6 +191,14 @@ int vm_run(struct vm *vm, int signal_fd, int *exit_code) WUR;
  * may hold.  The process must then exit without vm_destroy().
  */
 void vm_abandon(struct vm *vm);
+/*
+ * Run fn(opaque) on the thread waiting in vm_run(), which has no seccomp filter, and return
+ * its result: for the rare run-time work that opens files or makes set-up calls (adding an
+ * assigned device), asked for by a filtered thread that checked its input.  One job at a
+ * time; callers queue, and a job asked for before vm_run() waits for it.  -ECANCELED if the
+ * VM stopped before the job began.  Never from a vCPU or the event loop.
+ */
+int vm_run_privileged(struct vm *vm, int (*fn)(void *opaque), void *opaque) WUR;
 /* Ask the VM to stop with `code`; the first caller's code wins.  Any thread, async-safe. */
 void vm_stop(struct vm *vm, int code);
 /*

@@ -13,6 +13,7 @@
 
 #include "platform/internal.h"
 #include "devices/pci/pci.h"
+#include "devices/vfio/vfio.h"
 
 /* The reply being built for one request. */
 struct api_req {
@@ -117,6 +118,29 @@ static int api_list_ports(struct api_req *rq, json_t *ret)
 	return 0;
 }
 
+static int api_list_devices(struct api_req *rq, json_t *ret)
+{
+	struct vfio_info info[VM_MAX_VFIO];
+	unsigned n = vfio_list(rq->pc->vfio, info, ARRAY_SIZE(info));
+	json_t *a = json_array();
+
+	if (api_set(rq, ret, "devices", a))
+		return -1;
+	for (unsigned i = 0; i < n && i < ARRAY_SIZE(info); i++) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "bdf",
+		                      info[i].bdf, "kind", "vfio", "port", info[i].port, "counters",
+		                      "config_reads", (json_int_t)info[i].cfg_reads,
+		                      "config_writes", (json_int_t)info[i].cfg_writes,
+		                      "msi_updates", (json_int_t)info[i].msi_updates,
+		                      "vectors_routed", (json_int_t)info[i].vectors_routed,
+		                      "trapped_bar_accesses", (json_int_t)info[i].bar_trapped);
+
+		if (!o || json_array_append_new(a, o))
+			return api_fail(rq, API_ERR_FAILED, "out of memory building the reply");
+	}
+	return 0;
+}
+
 /* What SIGUSR1 prints, as JSON: the board's counters, the vCPUs', the ports and devices. */
 static int api_cmd_list(struct api_req *rq, json_t *args, json_t **ret)
 {
@@ -137,8 +161,145 @@ static int api_cmd_list(struct api_req *rq, json_t *args, json_t **ret)
 	                      (json_int_t)atomic_load(&pc->vm->pio.unclaimed), "unclaimed_mmio",
 	                      (json_int_t)atomic_load(&pc->vm->mmio.unclaimed), "ioapic_interrupts",
 	                      (json_int_t)st.delivered, "ioapic_eois", (json_int_t)st.eois)) ||
-	    api_list_vcpus(rq, r) || api_list_ports(rq, r))
+	    api_list_vcpus(rq, r) || api_list_ports(rq, r) || api_list_devices(rq, r))
 		return -1;
+	return 0;
+}
+
+static const char *api_arg_str(json_t *args, const char *key)
+{
+	return json_string_value(json_object_get(args, key));
+}
+
+/* A hot-plug step for the unfiltered thread, its arguments checked already. */
+struct api_hp_job {
+	struct pc *pc;
+	struct vfio_bdf bdf;
+	struct pci_port *port;
+	bool add, released;
+};
+
+static int api_hp_run(void *opaque)
+{
+	struct api_hp_job *j = opaque;
+
+	if (j->add)
+		return vfio_hotplug_add(j->pc->vfio, &j->bdf, j->port);
+	return vfio_hotplug_remove(j->pc->vfio, &j->bdf, VFIO_HOTPLUG_RELEASE_MS, &j->released);
+}
+
+/* The "bdf" argument, and the VM's ability to take devices at all. */
+static int api_hp_args(struct api_req *rq, json_t *args, const char *const *keys,
+                       struct api_hp_job *j)
+{
+	const char *bdf;
+
+	if (api_args(rq, args, keys))
+		return -1;
+	bdf = api_arg_str(args, "bdf");
+	if (!bdf)
+		return api_fail(rq, API_ERR_BAD_REQUEST,
+		                "\"bdf\" is required: a host PCI address, DDDD:BB:DD.F");
+	if (vfio_bdf_parse(bdf, &j->bdf))
+		return api_fail(rq, API_ERR_BAD_REQUEST,
+		                "\"bdf\": '%.32s' is not a PCI address; use DDDD:BB:DD.F (hex)",
+		                bdf);
+	if (!rq->pc->vfio)
+		return api_fail(rq, API_ERR_FAILED, "this VM was built without device hot-plug");
+	j->pc = rq->pc;
+	return 0;
+}
+
+/* Why a hot-plug step failed, for the client; hvmm's log has the details and the fix. */
+static int api_hp_fail(struct api_req *rq, int r, const char *bdf)
+{
+	switch (r) {
+	case -EEXIST:
+		return api_fail(rq, API_ERR_BUSY, "%s is already assigned to this VM", bdf);
+	case -ENOSPC:
+		return api_fail(rq, API_ERR_BUSY,
+		                "no room for %s: no empty root port, or 8 devices assigned", bdf);
+	case -EBUSY:
+		return api_fail(rq, API_ERR_BUSY,
+		                "%s is in use on the host (bound to another driver, or its IOMMU "
+		                "group used elsewhere); hvmm's log says how to free it",
+		                bdf);
+	case -ENODEV:
+	case -ENOENT:
+		return api_fail(
+		    rq, API_ERR_NOT_FOUND,
+		    "%s: no such device on this host, or not assignable (no IOMMU group "
+		    "or VFIO); hvmm's log says why",
+		    bdf);
+	case -ECANCELED:
+		return api_fail(rq, API_ERR_FAILED, "the VM is stopping");
+	default:
+		return api_fail(rq, API_ERR_FAILED, "%s: %s; hvmm's log says more", bdf,
+		                strerror(-r));
+	}
+}
+
+static int api_cmd_add_device(struct api_req *rq, json_t *args, json_t **ret)
+{
+	struct api_hp_job j = { .add = true };
+	const char *port;
+	char bdf[16];
+	int r;
+
+	if (api_hp_args(rq, args, (const char *const[]){ "bdf", "port", NULL }, &j))
+		return -1;
+	vfio_bdf_format(&j.bdf, bdf, sizeof(bdf));
+	port = api_arg_str(args, "port");
+	if (port) {
+		struct pci_port_info info[PCI_MAX_ROOT_PORTS];
+		unsigned n = pci_root_ports(rq->pc->pci, info, ARRAY_SIZE(info));
+
+		if (pci_root_port_find(rq->pc->pci, port, &j.port))
+			return api_fail(rq, API_ERR_NOT_FOUND,
+			                "no root port \"%.32s\"; start hvmm with --pcie-root-port "
+			                "%.32s",
+			                port, port);
+		for (unsigned i = 0; i < n && i < ARRAY_SIZE(info); i++) {
+			if (!strcmp(info[i].name, port) && info[i].occupied)
+				return api_fail(
+				    rq, API_ERR_BUSY,
+				    "root port %.32s holds %s; remove it first, or choose "
+				    "an empty port",
+				    port, info[i].dev_name);
+		}
+	}
+	log_info("api: adding %s", bdf);
+	if ((r = vm_run_privileged(rq->pc->vm, api_hp_run, &j)))
+		return api_hp_fail(rq, r, bdf);
+	*ret = json_pack("{s:s, s:s}", "bdf", bdf, "port", port ? port : "");
+	if (!port && *ret) {
+		struct vfio_info info[VM_MAX_VFIO];
+		unsigned n = vfio_list(rq->pc->vfio, info, ARRAY_SIZE(info));
+
+		for (unsigned i = 0; i < n && i < ARRAY_SIZE(info); i++) {
+			if (!strcmp(info[i].bdf, bdf))
+				json_object_set_new(*ret, "port", json_string(info[i].port));
+		}
+	}
+	return 0;
+}
+
+static int api_cmd_remove_device(struct api_req *rq, json_t *args, json_t **ret)
+{
+	struct api_hp_job j = { .add = false };
+	char bdf[16];
+	int r;
+
+	if (api_hp_args(rq, args, (const char *const[]){ "bdf", NULL }, &j))
+		return -1;
+	vfio_bdf_format(&j.bdf, bdf, sizeof(bdf));
+	log_info("api: removing %s", bdf);
+	r = vm_run_privileged(rq->pc->vm, api_hp_run, &j);
+	if (r == -ENOENT)
+		return api_fail(rq, API_ERR_NOT_FOUND, "%s is not assigned to this VM", bdf);
+	if (r)
+		return api_hp_fail(rq, r, bdf);
+	*ret = json_pack("{s:s, s:b}", "bdf", bdf, "released_by_guest", j.released);
 	return 0;
 }
 
@@ -167,7 +328,9 @@ static const struct api_cmd {
 	const char *name;
 	int (*fn)(struct api_req *rq, json_t *args, json_t **ret);
 } api_cmds[] = {
+	{ "add-device", api_cmd_add_device },
 	{ "list", api_cmd_list },
+	{ "remove-device", api_cmd_remove_device },
 	{ "shutdown", api_cmd_shutdown },
 	{ "stop", api_cmd_stop },
 };

@@ -81,7 +81,9 @@ static int pc_add_vfio(struct pc *pc, const struct vm_config *cfg)
 
 	for (unsigned i = 0; i < cfg->nr_vfio; i++)
 		specs[i] = (struct vfio_spec){ cfg->vfio_bdf[i], cfg->vfio_port[i] };
-	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio);
+	/* With the API, devices may be added later: their run-time calls must pass the filters. */
+	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio, cfg->api_socket != NULL,
+	                       &pc->vfio);
 }
 
 /* The board, in the order it is built: each device is wired to ones built before it. */

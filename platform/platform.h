@@ -70,6 +70,7 @@ int hv_select(const char *name, const struct hv_ops **out) WUR;
 /* ------------------------------------------------------------------------------------------ */
 
 struct pci_root;
+struct vfio_assign;
 
 /* The PC: one VM and the devices the board put in it.  Owned by the VM: freed by vm_destroy(). */
 struct pc {
@@ -78,6 +79,7 @@ struct pc {
 	struct serial *serial;
 	struct ged *ged;
 	struct pci_root *pci;
+	struct vfio_assign *vfio; /* NULL without --vfio and --api-socket */
 };
 
 /*

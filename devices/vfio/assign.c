@@ -12,22 +12,16 @@
 #include "devices/pci/pci.h"
 #include "devices/vfio/internal.h"
 
-#define VFIO_MAX_DEVICES 8
-
-struct vfio_assign {
-	struct vm *vm;
-	struct pci_root *root;
-	struct vfio_container c;
-	struct vfio_pci *devs[VFIO_MAX_DEVICES];
-	unsigned nr_devs;
-	unsigned refs; /* the assignment itself + one per device the PCI core still holds */
-};
-
 static void vfio_assign_put(struct vfio_assign *a)
 {
-	if (--a->refs)
+	pthread_mutex_lock(&a->lock);
+	if (--a->refs) {
+		pthread_mutex_unlock(&a->lock);
 		return;
+	}
+	pthread_mutex_unlock(&a->lock);
 	vfio_container_close(&a->c);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -61,8 +55,10 @@ static void vfio_assign_stats(void *opaque, enum log_level level)
 {
 	struct vfio_assign *a = opaque;
 
+	pthread_mutex_lock(&a->lock);
 	for (unsigned i = 0; i < a->nr_devs; i++)
 		vfio_stats_print(a->devs[i], level);
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* The PCI core is done with the function: release what the device owns. */
@@ -90,6 +86,7 @@ static void vfio_assign_teardown(void *opaque)
 {
 	struct vfio_assign *a = opaque;
 
+	/* No request can add or remove a device now: the API thread is gone. */
 	for (unsigned i = 0; i < a->nr_devs; i++) {
 		vfio_intr_disable(a->devs[i]);
 		/* A failed reset is logged by vfio_device_reset(); teardown goes on regardless. */
@@ -100,9 +97,54 @@ static void vfio_assign_teardown(void *opaque)
 	vfio_assign_put(a);
 }
 
-static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *port_name)
+int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct vfio_pci **out)
 {
 	struct vm *vm = a->vm;
+	struct vfio_pci *vp;
+	int r;
+
+	if (a->c.fd < 0) {
+		if ((r = vfio_container_open(a->sys, &a->c)))
+			return r;
+		if (vfio_diag_have_iommufd(a->c.sys))
+			log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the "
+			         "VFIO container, which it also supports");
+	}
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	vp->owner = a;
+	if ((r = vfio_device_open(&a->c, bdf, &vp->dev))) {
+		free(vp);
+		return r;
+	}
+	/* Start from a clean device, whatever its last user left. */
+	if ((r = vfio_device_reset(&vp->dev)))
+		goto fail;
+	r = vfio_pci_create(vm, a->root, vp);
+	if (vp->pdev) {
+		/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
+		pthread_mutex_lock(&a->lock);
+		a->refs++;
+		a->devs[a->nr_devs++] = vp;
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (r || (r = vfio_bars_mmap(vp)))
+		goto fail;
+	/* The hypervisor hears of each group once, when its first device arrives. */
+	if (vm->hv->vfio_group_add && vp->dev.group->users == 1 &&
+	    (r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
+		return r;
+	*out = vp;
+	return 0;
+fail:
+	if (!vp->pdev)
+		vfio_pci_destroy(vp);
+	return r;
+}
+
+static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *port_name)
+{
 	struct pci_port *port = NULL;
 	struct vfio_pci *vp;
 	struct vfio_bdf bdf;
@@ -114,74 +156,64 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 		log_err("--vfio %s: no root port '%s'", spec, port_name);
 		return r;
 	}
-	vp = calloc(1, sizeof(*vp));
-	if (!vp)
-		return -ENOMEM;
-	vp->owner = a;
-	if ((r = vfio_device_open(&a->c, &bdf, &vp->dev))) {
-		free(vp);
-		return r;
-	}
-	/* Start from a clean device, whatever its last user left. */
-	if ((r = vfio_device_reset(&vp->dev)))
-		goto fail;
-	r = vfio_pci_create(vm, a->root, vp);
-	if (vp->pdev) {
-		/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
-		a->refs++;
-		a->devs[a->nr_devs++] = vp;
-	}
-	if (r || (r = vfio_bars_mmap(vp)))
-		goto fail;
-	if (vm->hv->vfio_group_add && (r = vm->hv->vfio_group_add(vm->hvm, vp->dev.group->fd)))
+	if ((r = vfio_assign_build(a, &bdf, &vp)))
 		return r;
 	if ((r = pci_attach(a->root, port, vp->pdev)))
 		return r; /* the PCI core logged why, naming the device and the port */
 	log_info("%s: assigned (%u regions, %u MSI-X vectors)", vp->dev.name, vp->dev.nr_regions,
 	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
 	return 0;
-fail:
-	if (!vp->pdev)
-		vfio_pci_destroy(vp);
-	return r;
 }
 
-int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n)
+int vfio_assign_open(struct vm *vm, struct pci_root *root, const struct vfio_sys *sys,
+                     struct vfio_assign **out)
 {
 	struct vfio_assign *a;
 	/* Run-time calls: vectors enabled as the guest unmasks them; a reset the guest asks for. */
 	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET };
 	int r;
 
-	if (!n)
-		return 0;
-	if (n > VFIO_MAX_DEVICES) {
-		log_err("--vfio: at most %d devices", VFIO_MAX_DEVICES);
-		return -EINVAL;
-	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->vm = vm;
 	a->root = root;
+	a->sys = sys;
 	a->refs = 1;
 	a->c.fd = -1;
+	pthread_mutex_init(&a->lock, NULL);
 	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
+		pthread_mutex_destroy(&a->lock);
 		free(a);
 		return r;
 	}
 	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
 	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
 		return r;
-	if ((r = vfio_container_open(&vfio_sys_host, &a->c)))
+	*out = a;
+	return 0;
+}
+
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n,
+                    bool hotplug, struct vfio_assign **out)
+{
+	struct vfio_assign *a;
+	int r;
+
+	*out = NULL;
+	if (!n && !hotplug)
+		return 0;
+	if (n > VFIO_MAX_DEVICES) {
+		log_err("--vfio: at most %d devices", VFIO_MAX_DEVICES);
+		return -EINVAL;
+	}
+	if ((r = vfio_assign_open(vm, root, &vfio_sys_host, &a)))
 		return r;
-	if (vfio_diag_have_iommufd(a->c.sys))
-		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
-		         "container, which it also supports");
+	*out = a;
 	for (unsigned i = 0; i < n; i++) {
 		if ((r = vfio_assign_one(a, specs[i].bdf, specs[i].port)))
 			return r;
 	}
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
-	return vfio_container_map_ram(&a->c, &vm->mem);
+	return n ? vfio_container_map_ram(&a->c, &vm->mem) : 0;
 }

@@ -371,4 +371,9 @@ write("api", "session", api(7, b'{"execute":"list"}', b'', b'{"execute": "nope",
                             tail=b'{"execute": "list"}'))
 write("api", "bad-json", api(3, b'{"execute": ', b'\xff\xfe', b'{"execute": "list", "execute": "x"}',
                              b'{"execute": "list"}\r'))
+write("api", "devices", api(64, b'{"execute": "add-device", "arguments": {"bdf": "0000:01:00.0", "port": "hp0"}}',
+                            b'{"execute": "add-device", "arguments": {"bdf": "zz"}}',
+                            b'{"execute": "add-device", "arguments": {"bdf": "01:00.0", "port": "nope"}}',
+                            b'{"execute": "remove-device", "arguments": {"bdf": "0000:01:00.0"}}',
+                            b'{"execute": "remove-device"}'))
 write("api", "too-large", api(256, b'{"execute": "list", "pad": "' + b"x" * 17000 + b'"}'))
