@@ -278,7 +278,7 @@ struct vfio_assign {
 	struct pci_root *root;
 	const struct vfio_sys *sys;
 	struct vfio_container c; /* opened with the first device (c.fd < 0 before) */
-	pthread_mutex_t lock; /* devs and refs: devices come and go while the VM runs */
+	pthread_mutex_t lock;    /* devs and refs: devices come and go while the VM runs */
 	struct vfio_pci *devs[VFIO_MAX_DEVICES];
 	struct pci_port *ports[VFIO_MAX_DEVICES]; /* where each was hot-plugged, NULL if not */
 	unsigned nr_devs;
