@@ -73,6 +73,14 @@ static int api_set(struct api_req *rq, json_t *obj, const char *key, json_t *v)
 	return 0;
 }
 
+/* Append o (which may be NULL: out of memory) to the array a. */
+static int api_append(struct api_req *rq, json_t *a, json_t *o)
+{
+	if (!o || json_array_append_new(a, o))
+		return api_fail(rq, API_ERR_FAILED, "out of memory building the reply");
+	return 0;
+}
+
 static int api_list_vcpus(struct api_req *rq, json_t *ret)
 {
 	struct vm *vm = rq->pc->vm;
@@ -90,8 +98,8 @@ static int api_list_vcpus(struct api_req *rq, json_t *ret)
 		    (json_int_t)atomic_load_explicit(&v->stats.mmio, memory_order_relaxed), "eois",
 		    (json_int_t)atomic_load_explicit(&v->stats.eois, memory_order_relaxed));
 
-		if (!o || json_array_append_new(a, o))
-			return api_fail(rq, API_ERR_FAILED, "out of memory building the reply");
+		if (api_append(rq, a, o))
+			return -1;
 	}
 	return 0;
 }
@@ -109,11 +117,12 @@ static int api_list_ports(struct api_req *rq, json_t *ret)
 		json_t *o;
 
 		snprintf(addr, sizeof(addr), "00:%02x.%x", info[i].devfn >> 3, info[i].devfn & 7);
-		o = json_pack("{s:s, s:s, s:I, s:o}", "name", info[i].name, "address", addr,
-		              "secondary_bus", (json_int_t)info[i].sec_bus, "device",
+		o = json_pack("{s:s, s:s, s:I, s:b, s:o}", "name", info[i].name, "address", addr,
+		              "secondary_bus", (json_int_t)info[i].sec_bus, "powered",
+		              info[i].powered, "device",
 		              info[i].occupied ? json_string(info[i].dev_name) : json_null());
-		if (!o || json_array_append_new(a, o))
-			return api_fail(rq, API_ERR_FAILED, "out of memory building the reply");
+		if (api_append(rq, a, o))
+			return -1;
 	}
 	return 0;
 }

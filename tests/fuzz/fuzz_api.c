@@ -48,20 +48,12 @@ static bool fuzz_api_send(void *opaque, const char *line)
 static struct pc *fuzz_api_pc(void)
 {
 	static struct pc *pc;
-	static const char *ports[] = { "hp0", "hp1" };
-	struct vm_config cfg = { .hypervisor = "fake",
-		                 .mem_size = MiB(16),
-		                 .nr_cpus = 2,
-		                 .kernel = "none",
-		                 .cmdline = "",
-		                 .serial = SERIAL_NONE,
-		                 .root_ports = { ports[0], ports[1] },
-		                 .nr_root_ports = 2 };
+	static const char *const ports[] = { "hp0", "hp1" };
 
 	if (!pc) {
 		log_set_level(LOG_ERR);
 		json_object_seed(1);
-		FUZZ_MUST(pc_create(&cfg, &fake_hv_ops, &pc));
+		FUZZ_MUST(fake_pc_create_ports(2, MiB(16), ports, 2, false, &pc));
 	}
 	return pc;
 }

@@ -353,6 +353,23 @@ int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out)
 	return pc_create(&cfg, &fake_hv_ops, out);
 }
 
+int fake_pc_create_ports(uint32_t cpus, uint64_t mem, const char *const *ports, unsigned n,
+                         bool api, struct pc **out)
+{
+	struct vm_config cfg = { .hypervisor = "fake",
+		                 .mem_size = mem,
+		                 .nr_cpus = cpus,
+		                 .kernel = "none",
+		                 .cmdline = "",
+		                 .serial = SERIAL_NONE,
+		                 .api_socket =
+		                     api ? "not opened: the board only learns of it" : NULL };
+
+	for (unsigned i = 0; i < n && i < VM_MAX_ROOT_PORTS; i++)
+		cfg.root_ports[cfg.nr_root_ports++] = ports[i];
+	return pc_create(&cfg, &fake_hv_ops, out);
+}
+
 int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out)
 {
 	struct pc *pc;

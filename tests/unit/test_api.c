@@ -28,15 +28,7 @@ static char path[108];
 
 static int setup(void **state)
 {
-	static const char *ports[] = { "hp0", "hp1" };
-	struct vm_config cfg = { .hypervisor = "fake",
-		                 .mem_size = MiB(16),
-		                 .nr_cpus = 2,
-		                 .kernel = "none",
-		                 .cmdline = "",
-		                 .serial = SERIAL_NONE,
-		                 .root_ports = { ports[0], ports[1] },
-		                 .nr_root_ports = 2 };
+	static const char *const ports[] = { "hp0", "hp1" };
 
 	(void)state;
 	fake_hv_reset();
@@ -45,7 +37,7 @@ static int setup(void **state)
 	unlink(path);
 	if (api_open(path, &api))
 		return -1;
-	if (pc_create(&cfg, &fake_hv_ops, &pc))
+	if (fake_pc_create_ports(2, MiB(16), ports, 2, false, &pc))
 		return -1;
 	return api_start(api, pc, SANDBOX_ON);
 }

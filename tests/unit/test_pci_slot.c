@@ -66,22 +66,14 @@ static uint64_t msis(void)
 /* The port enumerated as firmware and Linux do, its MSI enabled and live. */
 static int setup(void **state)
 {
-	static const char *ports[] = { "hp" };
-	struct vm_config c = { .hypervisor = "fake",
-		               .mem_size = MiB(64),
-		               .nr_cpus = 1,
-		               .kernel = "none",
-		               .cmdline = "",
-		               .serial = SERIAL_NONE,
-		               .root_ports = { ports[0] },
-		               .nr_root_ports = 1 };
+	static const char *const ports[] = { "hp" };
 	struct pc *pc;
 	uint16_t msi;
 
 	(void)state;
 	fake_hv_reset();
 	log_set_level(LOG_ERR);
-	if (pc_create(&c, &fake_hv_ops, &pc))
+	if (fake_pc_create_ports(1, MiB(64), ports, 1, false, &pc))
 		return -1;
 	vm = pc->vm;
 	root = pc->pci;

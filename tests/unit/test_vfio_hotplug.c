@@ -66,23 +66,14 @@ static void *guest_thread(void *arg)
 
 static int setup(void **state)
 {
-	static const char *ports[] = { "hp0", "hp1" };
-	struct vm_config cfg = { .hypervisor = "fake",
-		                 .mem_size = MiB(16),
-		                 .nr_cpus = 1,
-		                 .kernel = "none",
-		                 .cmdline = "",
-		                 .serial = SERIAL_NONE,
-		                 .root_ports = { ports[0], ports[1] },
-		                 .nr_root_ports = 2,
-		                 .api_socket = "unused: pc_create only learns devices may come" };
+	static const char *const ports[] = { "hp0", "hp1" };
 
 	(void)state;
 	fake_hv_reset();
 	fake_vfio_init(&fv);
 	fake_vfio_use(&fv);
 	log_set_level(LOG_ERR);
-	if (pc_create(&cfg, &fake_hv_ops, &pc) || !pc->vfio)
+	if (fake_pc_create_ports(1, MiB(16), ports, 2, true, &pc) || !pc->vfio)
 		return -1;
 	/* No container yet: the first device opens it, here on the fake VFIO kernel. */
 	if (pc->vfio->c.fd >= 0)
