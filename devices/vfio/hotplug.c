@@ -187,7 +187,10 @@ int vfio_hotplug_remove(struct vfio_assign *a, const struct vfio_bdf *bdf, unsig
 	if (pci_slot_powered(port)) {
 		log_info("%s: pressing the attention button of slot %s", name, pci_port_name(port));
 		pci_slot_press_button(port);
-		for (unsigned t = 0; t < wait_ms && pci_slot_powered(port); t += 20)
+		/* A VM that is stopping will not answer: do not keep its teardown waiting. */
+		for (unsigned t = 0;
+		     t < wait_ms && pci_slot_powered(port) && !atomic_load(&a->vm->stopping);
+		     t += 20)
 			vfio_hp_sleep_ms(20);
 	}
 	*released = !pci_slot_powered(port);

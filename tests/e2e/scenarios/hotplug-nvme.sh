@@ -11,7 +11,8 @@
 #   3. add-device again: L2 writes pattern B; L2 starts reading in a loop;
 #   4. remove-device during that I/O: L2's reads fail, L2 does not crash; L1 reads B;
 #   5. add-device a third time: L2's nvme comes up again;
-# then L2 powers off and hvmm must exit 0.  hvmm -v logs each step (hvmm-err lines).
+#   6. shutdown: the ACPI power button; L2's init, watching the button's input device, powers
+#      off, and hvmm must exit 0.  hvmm -v logs each step (hvmm-err lines).
 . ${E2E_LIB:-/e2e/lib.sh}
 
 [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
@@ -107,10 +108,13 @@ tag=8; e2e_info l2 "$(l2_cmd alive L2-HP-ALIVE 20)"
 add
 tag=9; up=$(l2_cmd wait-nvme L2-HP-NVME-UP 100); e2e_info l2 "$up"
 
-echo "done 10" >&3
+# 6. Shut down through the ACPI power button: L2's watcher powers off, hvmm exits 0.
+e2e_l2_has L2-HP-BUTTON-WATCH || cleanup_fail "L2 found no power button input device"
+out=$(R shutdown 2>&1) || cleanup_fail "shutdown: $out"
 e2e_l2_wait_exit "$DEADLINE" || cleanup_fail "$E2E_L2_WHY"
+e2e_l2_has L2-POWER-BUTTON || { give_back; e2e_fail "L2 ended without its power button pressed"; }
 rc=$(cat $W/rc)
 sed 's/^/hvmm-err| /' $W/err
 [ "$rc" = 0 ] || { give_back; e2e_fail "hvmm exited with status $rc"; }
 give_back
-e2e_pass "NVMe hot-added 3 times and removed twice (idle, during I/O) while L2 ran; L2 did I/O each time, L1 read back both patterns${E2E_L2_RETRIED:+ (on the second boot: the first L2 crashed early)}"
+e2e_pass "NVMe hot-added 3 times and removed twice (idle, during I/O) while L2 ran; L2 did I/O each time, L1 read back both patterns; shut down by the power button, hvmm exit 0${E2E_L2_RETRIED:+ (on the second boot: the first L2 crashed early)}"
