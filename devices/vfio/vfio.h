@@ -4,10 +4,11 @@
  *
  * Split by concern: the syscall table (sys.c), container, groups and DMA (container.c),
  * diagnostics that name the fix for every set-up failure (diag.c), the device fd with its
- * regions and interrupts (device.c), and the PCI-facing glue (config.c, bars.c, intr.c,
- * assign.c).  Every file-descriptor operation goes through struct vfio_sys, so unit tests run
- * the whole module against a fake VFIO kernel held in memory.  This header is what the
- * platform uses; internal.h is what the files of devices/vfio share (and its tests use).
+ * regions and interrupts (device.c), the PCI-facing glue (config.c, bars.c, intr.c,
+ * assign.c), and adding and removing devices while the VM runs (hotplug.c).  Every
+ * file-descriptor operation goes through struct vfio_sys, so unit tests run the whole module
+ * against a fake VFIO kernel held in memory.  This header is what the platform uses;
+ * internal.h is what the files of devices/vfio share (and its tests use).
  */
 #ifndef HVMM_VFIO_H
 #define HVMM_VFIO_H
