@@ -341,7 +341,8 @@ int pci_attach(struct pci_root *root, struct pci_port *port, struct pci_dev *dev
  */
 /*
  * Plug `dev` (created, not attached) into the empty slot of `port` as function 0: presence
- * detected, the guest told; it appears once the guest powers the slot on.  -EBUSY if the port
+ * detected and the attention button pressed, the guest told; it appears once the guest
+ * powers the slot on.  -EBUSY if the port
  * holds a device, -EINVAL if dev is attached.
  */
 int pci_slot_plug(struct pci_port *port, struct pci_dev *dev) WUR;

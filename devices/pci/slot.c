@@ -123,7 +123,13 @@ void pci_slot_cfg_written(struct pci_port *p, uint32_t off, uint32_t len)
 
 void pci_slot_attached(struct pci_port *p, bool at_build)
 {
-	slot_set(p, PCI_EXP_SLTSTA, 0, PCI_EXP_SLTSTA_PDS | (at_build ? 0 : PCI_EXP_SLTSTA_PDC));
+	/*
+	 * A hot-plugged card comes with a press of the attention button, as on hardware with
+	 * one: a guest driving such a slot (Linux's pciehp) enables the button's event and not
+	 * presence detect's, and powers the slot on 5 s after a press (a second press cancels).
+	 */
+	slot_set(p, PCI_EXP_SLTSTA, 0,
+	         PCI_EXP_SLTSTA_PDS | (at_build ? 0 : PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_ABP));
 	/* Present at power-on: the firmware would have powered it and lit its indicator. */
 	if (at_build)
 		slot_set(p, PCI_EXP_SLTCTL, PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PIC,

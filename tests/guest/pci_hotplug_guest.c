@@ -85,9 +85,9 @@ void guest_main(uint32_t cpu)
 	expect_event(PCI_EXP_SLTSTA_CC);
 	GUEST_ASSERT(cfg_r32(TD_BUS, 0, 0, PCI_VENDOR_ID) == 0xffffffff);
 
-	/* Plugged: presence, then power and link; the device works. */
+	/* Plugged: presence and the button, then power and link; the device works. */
 	GUEST_ASSERT(guest_sync(1) == 0);
-	expect_event(PCI_EXP_SLTSTA_PDC);
+	expect_event(PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_ABP);
 	GUEST_ASSERT(sltsta() & PCI_EXP_SLTSTA_PDS);
 	GUEST_ASSERT(cfg_r32(TD_BUS, 0, 0, PCI_VENDOR_ID) == 0xffffffff);
 	power_on_and_use(0);
@@ -110,7 +110,7 @@ void guest_main(uint32_t cpu)
 
 	/* Back again, out of reset: the scratch register is clear. */
 	GUEST_ASSERT(guest_sync(4) == 0);
-	expect_event(PCI_EXP_SLTSTA_PDC);
+	expect_event(PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_ABP);
 	power_on_and_use(0);
 	guest_report(2, irqs);
 }

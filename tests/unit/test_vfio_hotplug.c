@@ -41,7 +41,10 @@ static struct pci_dev *port_dev(const char *name)
 	return pci_port_dev(p);
 }
 
-/* pciehp in miniature: on the attention button, power the slot off (the device released). */
+/*
+ * pciehp in miniature: the attention button powers an unpowered slot on (a card arrived)
+ * and a powered one off (the device released).
+ */
 static void *guest_thread(void *arg)
 {
 	struct pci_dev *pd = port_dev("hp0");
@@ -54,9 +57,10 @@ static void *guest_thread(void *arg)
 		if (pci_cfg_read(pd, c + PCI_EXP_SLTSTA, 2, &sta) ||
 		    pci_cfg_read(pd, c + PCI_EXP_SLTCTL, 2, &ctl))
 			break;
-		if ((sta & PCI_EXP_SLTSTA_ABP) && atomic_load(&guest_releases)) {
-			if (pci_cfg_write(pd, c + PCI_EXP_SLTSTA, 2, PCI_EXP_SLTSTA_ABP) ||
-			    pci_cfg_write(pd, c + PCI_EXP_SLTCTL, 2, ctl | PCI_EXP_SLTCTL_PCC))
+		if ((sta & PCI_EXP_SLTSTA_ABP) &&
+		    (atomic_load(&guest_releases) || (ctl & PCI_EXP_SLTCTL_PCC))) {
+			if (pci_cfg_write(pd, c + PCI_EXP_SLTSTA, 2, sta) ||
+			    pci_cfg_write(pd, c + PCI_EXP_SLTCTL, 2, ctl ^ PCI_EXP_SLTCTL_PCC))
 				break;
 		}
 		usleep(5000);
@@ -131,6 +135,17 @@ static void refused(const char *line, const char *cls)
 	json_decref(j);
 }
 
+/* Wait (2 s at most) for the guest to power slot hp0 on after an add. */
+static void wait_powered(void)
+{
+	struct pci_port *p;
+
+	assert_int_equal(pci_root_port_find(pc->pci, "hp0", &p), 0);
+	for (int i = 0; i < 400 && !pci_slot_powered(p); i++)
+		usleep(5000);
+	assert_true(pci_slot_powered(p));
+}
+
 static unsigned nr_devices(void)
 {
 	json_t *r = ok("{\"execute\": \"list\"}");
@@ -162,10 +177,8 @@ static void test_add_remove_add(void **state)
 	                    "hp0");
 	json_decref(r);
 
-	/* The guest powers the slot on, as pciehp does on presence; then the removal. */
-	assert_int_equal(pci_cfg_write(port_dev("hp0"), port_dev("hp0")->pcie_cap + PCI_EXP_SLTCTL,
-	                               2, PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_ABPE),
-	                 0);
+	/* The guest powers the slot on at the button that came with the card; then removal. */
+	wait_powered();
 	resets0 = fv.resets;
 	r = ok("{\"execute\": \"remove-device\", \"arguments\": {\"bdf\": \"0000:01:00.0\"}}");
 	assert_true(json_is_true(json_object_get(r, "released_by_guest")));
@@ -239,9 +252,7 @@ static void test_guest_does_not_answer(void **state)
 	capture_begin();
 	json_decref(
 	    ok("{\"execute\": \"add-device\", \"arguments\": {\"bdf\": \"0000:01:00.0\"}}"));
-	assert_int_equal(
-	    pci_cfg_write(port_dev("hp0"), port_dev("hp0")->pcie_cap + PCI_EXP_SLTCTL, 2, 0),
-	    0); /* powered on */
+	wait_powered(); /* it powers on; it will not power off */
 	assert_int_equal(vfio_hotplug_remove(pc->vfio, &bdf, 100, &released), 0);
 	assert_non_null(strstr(capture_end(), "did not release the device within 100 ms"));
 	assert_false(released);

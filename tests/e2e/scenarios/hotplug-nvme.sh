@@ -35,11 +35,13 @@ cleanup_fail() {
     e2e_log "---- hvmm remote list ----"; R list 2>&1 | head -n 40
     e2e_l2_abort; give_back; e2e_fail "$1"
 }
-# Send a command to L2's loop and wait (up to $3 s) for its answer "$2 TAG ...".
+# Send a command to L2's loop and wait (up to $3 s) for its answer "$2 TAG ...", which goes
+# to $ans and the log.  (Not in $(...): a failure must end this shell.)
 l2_cmd() {
     echo "$1 $tag" >&3
     e2e_wait_for "$3" e2e_l2_has "$2 $tag" || cleanup_fail "no '$2 $tag' from L2 within $3 s"
-    tr -d '\r' < "$W/out" | grep "$2 $tag" | tail -n1
+    ans=$(tr -d '\r' < "$W/out" | grep "$2 $tag" | tail -n1)
+    e2e_info l2 "$ans"
 }
 # L1's nvme driver takes the device back; the first line at 1 MiB must be pattern $1's.
 l1_reads() {
@@ -75,38 +77,38 @@ R list | grep -q '"device": null' || cleanup_fail "hp0 is not an empty port: $(R
 
 # 1. Added; L2's nvme binds and does I/O.
 add
-tag=1; e2e_info l2 "$(l2_cmd wait-nvme L2-HP-NVME-UP 100)"
-tag=A; w=$(l2_cmd write L2-HP-WRITE 60); e2e_info l2 "$w"
-case $w in *" ok "*) ;; *) cleanup_fail "L2 could not write through the hot-added NVMe: $w" ;; esac
+tag=1; l2_cmd wait-nvme L2-HP-NVME-UP 100
+tag=A; l2_cmd write L2-HP-WRITE 60
+case $ans in *" ok "*) ;; *) cleanup_fail "L2 could not write through the hot-added NVMe: $ans" ;; esac
 e2e_info list "$(R list | tr -d ' \n' | head -c 600)"
 
 # 2. Removed while idle; L1 reads what L2 wrote; L2 lives on.
 remove
-tag=2; g=$(l2_cmd wait-gone L2-HP-GONE 70)
-case $g in *" yes"*) ;; *) cleanup_fail "L2 still has its nvme controller: $g" ;; esac
+tag=2; l2_cmd wait-gone L2-HP-GONE 70
+case $ans in *" yes"*) ;; *) cleanup_fail "L2 still has its nvme controller: $ans" ;; esac
 l1_reads A
-tag=3; e2e_info l2 "$(l2_cmd alive L2-HP-ALIVE 20)"
+tag=3; l2_cmd alive L2-HP-ALIVE 20
 
 # 3. Added again; a new pattern; reads keep going.
 add
-tag=4; e2e_info l2 "$(l2_cmd wait-nvme L2-HP-NVME-UP 100)"
-tag=B; w=$(l2_cmd write L2-HP-WRITE 60); e2e_info l2 "$w"
-case $w in *" ok "*) ;; *) cleanup_fail "L2 could not write after the second add: $w" ;; esac
-tag=5; l2_cmd io-start L2-HP-IO-STARTED 20 >/dev/null
+tag=4; l2_cmd wait-nvme L2-HP-NVME-UP 100
+tag=B; l2_cmd write L2-HP-WRITE 60
+case $ans in *" ok "*) ;; *) cleanup_fail "L2 could not write after the second add: $ans" ;; esac
+tag=5; l2_cmd io-start L2-HP-IO-STARTED 20
 sleep 2
 
 # 4. Removed during that I/O: L2's reads fail, L2 does not crash; L1 reads B.
 remove
-tag=6; io=$(l2_cmd io-result L2-HP-IO 60); e2e_info l2 "$io"
-case $io in *"failed=yes"*) ;; *) cleanup_fail "L2's reads did not stop when the device left: $io" ;; esac
-tag=7; g=$(l2_cmd wait-gone L2-HP-GONE 70)
-case $g in *" yes"*) ;; *) cleanup_fail "L2 still has its nvme controller: $g" ;; esac
+tag=6; l2_cmd io-result L2-HP-IO 60
+case $ans in *"failed=yes"*) ;; *) cleanup_fail "L2's reads did not stop when the device left: $ans" ;; esac
+tag=7; l2_cmd wait-gone L2-HP-GONE 70
+case $ans in *" yes"*) ;; *) cleanup_fail "L2 still has its nvme controller: $ans" ;; esac
 l1_reads B
-tag=8; e2e_info l2 "$(l2_cmd alive L2-HP-ALIVE 20)"
+tag=8; l2_cmd alive L2-HP-ALIVE 20
 
 # 5. Added a third time.
 add
-tag=9; up=$(l2_cmd wait-nvme L2-HP-NVME-UP 100); e2e_info l2 "$up"
+tag=9; l2_cmd wait-nvme L2-HP-NVME-UP 100
 
 # 6. Shut down through the ACPI power button: L2's watcher powers off, hvmm exits 0.
 e2e_l2_has L2-HP-BUTTON-WATCH || cleanup_fail "L2 found no power button input device"
