@@ -16,6 +16,8 @@ endif
 CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread $(OPTFLAGS) \
             $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
+# jansson reads and writes the API's JSON (docs/api.md says why); its .a links statically.
+LDLIBS   := -ljansson
 
 # The library is every source of the platform, devices, core, the backends and the emulator
 # but main().
@@ -67,20 +69,20 @@ $(LIB): $(LIB_OBJS)
 
 $(HVMM): $(BUILD)/platform/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests may also drive the /dev/mshv simulator (VFIO on each backend) and plug in the
 # PCI test device (tests/devices, tests only, not libhvmm).
 SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
 TESTDEV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/devices/*.c))
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(TESTDEV_OBJS) $(LIB)
-	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ -lcmocka $(LDLIBS)
 
 # The fault-injection walk routes core's own system calls through its wrappers.
 $(BUILD)/tests/unit/test_faults: UNIT_WRAP := -Wl,--wrap=eventfd,--wrap=epoll_create1,--wrap=mmap
 
 $(GT_RUNNER): $(GT_OBJS) $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/guest/lib/%.o: tests/guest/lib/%.S
 	@mkdir -p $(dir $@)
@@ -132,7 +134,7 @@ $(BUILD)/bench/probe: $(BUILD)/bench/probe.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/bench/irqbench: $(BUILD)/bench/irqbench.o $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: deps all $(BENCH_ELF) $(BENCH_BINS)
 	@bash bench/run.sh $(BUILD)
@@ -179,7 +181,7 @@ install: $(HVMM) man/hvmm.1
 
 # Debian packages the build and tests need, installed only when missing: one line saying
 # what, apt's and dpkg's chatter in build/deps.log (shown when the install fails).
-DEB_PKGS := gcc make libcmocka-dev scdoc linux-libc-dev
+DEB_PKGS := gcc make libcmocka-dev scdoc linux-libc-dev libjansson-dev acpica-tools
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \

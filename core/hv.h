@@ -152,6 +152,11 @@ struct hv_ops {
 	 */
 	int (*vfio_group_add)(struct hv_vm *vm, int group_fd) WUR;
 	/*
+	 * Optional, with vfio_group_add: the group leaves the VM (a hot-removed device), so the
+	 * hypervisor drops its reference and the host can take the group back.
+	 */
+	int (*vfio_group_del)(struct hv_vm *vm, int group_fd) WUR;
+	/*
 	 * The ioctl requests the backend makes once the VM runs, from vCPU threads and the event
 	 * loop (run, registers, memory regions, irqfds, ioeventfds, routes, MSIs).  The seccomp
 	 * filter lets these through, with those a device adds by vm_sandbox_allow(), and no

@@ -22,7 +22,9 @@ static const char usage_text[] =
     "  --vfio [PORT:]DDDD:BB:DD.F  assign a host PCI device bound to vfio-pci\n"
     "                              (repeatable; BB:DD.F is accepted too)\n"
     "  --pcie-root-port NAME       create a root port to place a --vfio device behind\n"
-    "  --seccomp on|log|off        system-call filter on vCPU and event-loop threads\n"
+    "  --api-socket PATH           serve the control API on this unix socket\n"
+    "                              (hvmm remote, docs/api.md)\n"
+    "  --seccomp on|log|off        system-call filter on vCPU, event-loop and API threads\n"
     "                              (default on; log: record violations, do not stop)\n"
     "  --serial stdio|file:PATH|none\n"
     "                              where COM1 goes (default stdio; Ctrl-A x quits)\n"
@@ -31,9 +33,12 @@ static const char usage_text[] =
     "  -h, --help                  this text\n"
     "  --version                   print the version\n"
     "\n"
+    "\n"
+    "       hvmm remote --api-socket PATH COMMAND [ARGS]   (hvmm remote --help)\n"
+    "\n"
     "Exit status: 0 guest powered off, 1 error, 2 bad usage or input, 3 guest reset,\n"
     "4 guest crashed (triple fault), 5 an assigned device taken back or failed,\n"
-    "128+N stopped by signal N.\n";
+    "6 stopped through the API, 128+N stopped by signal N.\n";
 
 const char *cli_usage(void)
 {
@@ -113,6 +118,7 @@ enum opt_id {
 	OPT_VFIO,
 	OPT_ROOT_PORT,
 	OPT_SECCOMP,
+	OPT_API_SOCKET,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -141,6 +147,7 @@ static const struct opt opts[] = {
 	{ "pcie-root-port", 0, true, OPT_ROOT_PORT,
 	  "a new name of letters, digits, '-' and '_', at most 31 characters, at most 16 ports" },
 	{ "seccomp", 0, true, OPT_SECCOMP, "on, log or off" },
+	{ "api-socket", 0, true, OPT_API_SOCKET, "a path for a unix socket, 1 to 107 bytes" },
 	{ "verbose", 'v', false, OPT_VERBOSE, NULL },
 	{ "quiet", 'q', false, OPT_QUIET, NULL },
 	{ "help", 'h', false, OPT_HELP, NULL },
@@ -272,6 +279,11 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 			cfg->sandbox = SANDBOX_OFF;
 		else
 			return -EINVAL;
+		return 0;
+	case OPT_API_SOCKET:
+		if (!*val || strlen(val) > 107)
+			return -EINVAL;
+		cfg->api_socket = val;
 		return 0;
 	case OPT_ROOT_PORT:
 		if (cfg->nr_root_ports == VM_MAX_ROOT_PORTS || !cli_port_name_ok(val))

@@ -49,6 +49,12 @@ static int pc_add_power(struct pc *pc, const struct vm_config *cfg)
 	return power_create(pc->vm);
 }
 
+static int pc_add_ged(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	return ged_create(pc->vm, pc->ioapic, &pc->ged);
+}
+
 static int pc_add_pci(struct pc *pc, const struct vm_config *cfg)
 {
 	(void)cfg;
@@ -75,7 +81,9 @@ static int pc_add_vfio(struct pc *pc, const struct vm_config *cfg)
 
 	for (unsigned i = 0; i < cfg->nr_vfio; i++)
 		specs[i] = (struct vfio_spec){ cfg->vfio_bdf[i], cfg->vfio_port[i] };
-	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio);
+	/* With the API, devices may be added later: their run-time calls must pass the filters. */
+	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio, cfg->api_socket != NULL,
+	                       &pc->vfio);
 }
 
 /* The board, in the order it is built: each device is wired to ones built before it. */
@@ -83,6 +91,7 @@ static int (*const pc_devices[])(struct pc *pc, const struct vm_config *cfg) = {
 	pc_add_ioapic,     /* IOAPIC at MEM_IOAPIC_BASE: GSIs 0-23, the EOI hook */
 	pc_add_com1,       /* 16550A at COM1_PORT on IOAPIC pin COM1_IRQ */
 	pc_add_power,      /* ACPI sleep and reset registers at POWER_PORT, the i8042 reset */
+	pc_add_ged,        /* generic event device at GED_PORT on IOAPIC pin GED_IRQ */
 	pc_add_pci,        /* PCIe root complex: ECAM, 0xCF8/0xCFC, host bridge 00:00.0 */
 	pc_add_root_ports, /* --pcie-root-port */
 	pc_add_vfio,       /* --vfio, behind the root ports */

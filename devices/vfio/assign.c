@@ -15,22 +15,16 @@
 #include "devices/pci/pci.h"
 #include "devices/vfio/internal.h"
 
-#define VFIO_MAX_DEVICES 8
-
-struct vfio_assign {
-	struct vm *vm;
-	struct pci_root *root;
-	struct vfio_container c;
-	struct vfio_pci *devs[VFIO_MAX_DEVICES];
-	unsigned nr_devs;
-	unsigned refs; /* the assignment itself + one per device the PCI core still holds */
-};
-
 static void vfio_assign_put(struct vfio_assign *a)
 {
-	if (--a->refs)
+	pthread_mutex_lock(&a->lock);
+	if (--a->refs) {
+		pthread_mutex_unlock(&a->lock);
 		return;
+	}
+	pthread_mutex_unlock(&a->lock);
 	vfio_container_close(&a->c);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -64,8 +58,10 @@ static void vfio_assign_stats(void *opaque, enum log_level level)
 {
 	struct vfio_assign *a = opaque;
 
+	pthread_mutex_lock(&a->lock);
 	for (unsigned i = 0; i < a->nr_devs; i++)
 		vfio_stats_print(a->devs[i], level);
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* The PCI core is done with the function: release what the device owns. */
@@ -79,7 +75,7 @@ void vfio_pci_release(struct pci_dev *pdev)
 		vfio_assign_put(a);
 }
 
-static void vfio_notify_close(struct vfio_pci *vp, int *efd)
+void vfio_notify_close(struct vfio_pci *vp, int *efd)
 {
 	if (*efd < 0)
 		return;
@@ -109,6 +105,7 @@ static void vfio_assign_teardown(void *opaque)
 {
 	struct vfio_assign *a = opaque;
 
+	/* No request can add or remove a device now: the API thread is gone. */
 	for (unsigned i = 0; i < a->nr_devs; i++) {
 		/* A failed reset is logged where it failed; teardown goes on regardless. */
 		if (vfio_pci_reset(a->devs[i]))
@@ -190,16 +187,22 @@ static int vfio_notify_open(struct vfio_pci *vp, unsigned index, int *efd, loop_
 	return 0;
 }
 
-/*
- * Open one device, build its PCI function and reset it; the function is attached later, when
- * the functions that share a slot are known.
- */
-static int vfio_assign_one(struct vfio_assign *a, const struct vfio_bdf *bdf)
+int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct vfio_pci **out)
 {
 	struct vm *vm = a->vm;
 	struct vfio_pci *vp;
 	int r;
 
+	*out = NULL;
+	if (a->c.fd < 0) {
+		if ((r = vfio_container_open(a->sys, &a->c)))
+			return r;
+		if (vfio_diag_have_iommufd(a->c.sys))
+			log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the "
+			         "VFIO container, which it also supports");
+	}
+	/* The user may rebind the device or start the next VM the moment hvmm exits. */
+	vm_keep_teardown_here(vm);
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
 		return -ENOMEM;
@@ -215,8 +218,11 @@ static int vfio_assign_one(struct vfio_assign *a, const struct vfio_bdf *bdf)
 		return r;
 	}
 	/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
+	pthread_mutex_lock(&a->lock);
 	a->refs++;
 	a->devs[a->nr_devs++] = vp;
+	pthread_mutex_unlock(&a->lock);
+	*out = vp;
 	if (r || (r = vfio_bars_mmap(vp)))
 		return r;
 	/*
@@ -309,11 +315,9 @@ static int vfio_attach_all(struct vfio_assign *a, const struct vfio_spec *specs,
 	return 0;
 }
 
-int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
-                        unsigned n, const struct vfio_sys *sys)
+int vfio_assign_open(struct vm *vm, struct pci_root *root, const struct vfio_sys *sys,
+                     struct vfio_assign **out)
 {
-	struct vfio_bdf bdfs[VFIO_MAX_DEVICES];
-	struct vfio_assign *a;
 	/*
 	 * Run-time calls: vectors enabled as the guest enables them; resets the guest asks for
 	 * (a function reset, or a hot reset of the device's bus).
@@ -321,9 +325,40 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET,
 		                               VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
 		                               VFIO_DEVICE_PCI_HOT_RESET };
+	struct vfio_assign *a = calloc(1, sizeof(*a));
 	int r;
 
-	if (!n)
+	if (!a)
+		return -ENOMEM;
+	a->vm = vm;
+	a->root = root;
+	a->sys = sys;
+	a->refs = 1;
+	a->c.fd = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
+		pthread_mutex_destroy(&a->lock);
+		free(a);
+		return r;
+	}
+	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
+	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
+		return r;
+	*out = a;
+	return 0;
+}
+
+int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
+                        unsigned n, bool hotplug, const struct vfio_sys *sys,
+                        struct vfio_assign **out)
+{
+	struct vfio_bdf bdfs[VFIO_MAX_DEVICES];
+	struct vfio_assign *a;
+	struct vfio_pci *vp;
+	int r;
+
+	*out = NULL;
+	if (!n && !hotplug)
 		return 0;
 	if (n > VFIO_MAX_DEVICES) {
 		log_err("--vfio: at most %d devices", VFIO_MAX_DEVICES);
@@ -333,38 +368,21 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 		if (vfio_bdf_parse(specs[i].bdf, &bdfs[i]))
 			return -EINVAL; /* cli_parse() checked it */
 	}
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	a->vm = vm;
-	a->root = root;
-	a->refs = 1;
-	a->c.fd = -1;
-	/* The user may rebind the device or start the next VM the moment hvmm exits. */
-	vm_keep_teardown_here(vm);
-	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
-		free(a);
+	if ((r = vfio_assign_open(vm, root, sys, &a)))
 		return r;
-	}
-	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
-	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
-		return r;
-	if ((r = vfio_container_open(sys, &a->c)))
-		return r;
-	if (vfio_diag_have_iommufd(a->c.sys))
-		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
-		         "container, which it also supports");
+	*out = a;
 	for (unsigned i = 0; i < n; i++) {
-		if ((r = vfio_assign_one(a, &bdfs[i])))
+		if ((r = vfio_assign_build(a, &bdfs[i], &vp)))
 			return r;
 	}
 	if ((r = vfio_attach_all(a, specs, bdfs, n)))
 		return r;
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
-	return vfio_container_map_ram(&a->c, &vm->mem);
+	return n ? vfio_container_map_ram(&a->c, &vm->mem) : 0;
 }
 
-int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n)
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n,
+                    bool hotplug, struct vfio_assign **out)
 {
-	return vfio_assign_all_sys(vm, root, specs, n, &vfio_sys_host);
+	return vfio_assign_all_sys(vm, root, specs, n, hotplug, &vfio_sys_host, out);
 }

@@ -41,7 +41,8 @@ struct vfio_sys {
 extern const struct vfio_sys vfio_sys_host;
 /* vfio_assign_all() on the calls of `sys` (the tests' fake VFIO kernel). */
 int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
-                        unsigned n, const struct vfio_sys *sys) WUR;
+                        unsigned n, bool hotplug, const struct vfio_sys *sys,
+                        struct vfio_assign **out) WUR;
 
 /* ---- diagnostics (diag.c) ------------------------------------------------------------------ */
 
@@ -327,5 +328,36 @@ void vfio_intr_free(struct vfio_irqs *s);
 void vfio_intr_disable(struct vfio_pci *vp);
 /* Print the counters of one device at `level`. */
 void vfio_stats_print(struct vfio_pci *vp, enum log_level level);
+
+/* ---- the VM's assigned devices (assign.c, hotplug.c) ---------------------------------------- */
+
+#define VFIO_MAX_DEVICES 8
+
+struct vfio_assign {
+	struct vm *vm;
+	struct pci_root *root;
+	const struct vfio_sys *sys;
+	struct vfio_container c; /* opened with the first device (c.fd < 0 before) */
+	pthread_mutex_t lock;    /* devs and refs: devices come and go while the VM runs */
+	struct vfio_pci *devs[VFIO_MAX_DEVICES];
+	struct pci_port *ports[VFIO_MAX_DEVICES]; /* where each was hot-plugged, NULL if not */
+	unsigned nr_devs;
+	unsigned refs; /* the assignment itself + one per device the PCI core still holds */
+};
+
+/*
+ * The assignment of `vm`, its devices' calls made through `sys`; torn down with the VM.  The
+ * container is opened with the first device (vfio_assign_build()), so a VM that may get
+ * devices later needs no VFIO on the host until it does.
+ */
+int vfio_assign_open(struct vm *vm, struct pci_root *root, const struct vfio_sys *sys,
+                     struct vfio_assign **out) WUR;
+/*
+ * Open `bdf` into the container, reset it, build its PCI function (not attached), mmap its
+ * BARs and, for its group's first device, tell the hypervisor.  *out is in a->devs.
+ */
+int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct vfio_pci **out) WUR;
+/* Stop watching and close one of a device's notification eventfds (error, request). */
+void vfio_notify_close(struct vfio_pci *vp, int *efd);
 
 #endif

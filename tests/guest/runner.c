@@ -24,14 +24,17 @@
 extern const struct guest_test gt_serial, gt_pio_mmio, gt_unclaimed, gt_flood, gt_msi_irqfd,
     gt_ioapic_edge, gt_ioapic_level, gt_triple_fault, gt_smp, gt_poweroff, gt_reset, gt_demo;
 /* devices/pci */
-extern const struct guest_test gt_pci_enum, gt_pci_msix, gt_pci_dma, gt_pci_hostile, gt_pci_reset;
+extern const struct guest_test gt_pci_enum, gt_pci_msix, gt_pci_dma, gt_pci_hostile, gt_pci_reset,
+    gt_pci_hotplug;
 /* what differs between KVM and MSHV: emulated instructions, direct MSIs, doorbells */
 extern const struct guest_test gt_emu, gt_doorbell;
 static const struct guest_test *const guest_tests[] = {
-	&gt_serial,      &gt_pio_mmio,     &gt_unclaimed,    &gt_flood,    &gt_msi_irqfd,
-	&gt_ioapic_edge, &gt_ioapic_level, &gt_triple_fault, &gt_smp,      &gt_poweroff,
-	&gt_reset,       &gt_demo,         &gt_pci_enum,     &gt_pci_msix, &gt_pci_dma,
-	&gt_pci_hostile, &gt_pci_reset,    &gt_emu,          &gt_doorbell, NULL,
+	&gt_serial,    &gt_pio_mmio,    &gt_unclaimed,    &gt_flood,
+	&gt_msi_irqfd, &gt_ioapic_edge, &gt_ioapic_level, &gt_triple_fault,
+	&gt_smp,       &gt_poweroff,    &gt_reset,        &gt_demo,
+	&gt_pci_enum,  &gt_pci_msix,    &gt_pci_dma,      &gt_pci_hostile,
+	&gt_pci_reset, &gt_pci_hotplug, &gt_emu,          &gt_doorbell,
+	NULL,
 };
 
 #define MAX_COLUMNS 8

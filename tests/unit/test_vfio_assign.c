@@ -39,7 +39,9 @@ static int teardown(void **state)
 
 static int assign(const struct vfio_spec *specs, unsigned n)
 {
-	return vfio_assign_all_sys(pc->vm, pc->pci, specs, n, &fake_vfio_sys);
+	struct vfio_assign *a;
+
+	return vfio_assign_all_sys(pc->vm, pc->pci, specs, n, false, &fake_vfio_sys, &a);
 }
 
 /* Config space of bus 1, device 0, function fn, as the guest reads it through ECAM. */
