@@ -51,10 +51,14 @@ void vfio_stats_print(struct vfio_pci *vp, enum log_level level)
 	}
 	log_msg(level,
 	        "%s: config reads %llu writes %llu, MSI/MSI-X updates %llu, vectors routed %llu, "
-	        "trapped BAR accesses:%s%s",
+	        "trapped BAR accesses:%s%s; BARs %s, %llu accesses proxied through the device fd "
+	        "(%llu ns each)",
 	        vp->dev.name, (unsigned long long)st.cfg_reads, (unsigned long long)st.cfg_writes,
 	        (unsigned long long)st.msi_updates, (unsigned long long)st.vectors_routed,
-	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "");
+	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "",
+	        vp->bar_mode == VFIO_BARS_TRAPPED ? "trapped" : "mapped",
+	        (unsigned long long)st.bar_proxied,
+	        (unsigned long long)(st.bar_proxied ? st.bar_proxy_ns / st.bar_proxied : 0));
 }
 
 static void vfio_assign_stats(void *opaque, enum log_level level)
@@ -100,7 +104,8 @@ static void vfio_assign_teardown(void *opaque)
 	vfio_assign_put(a);
 }
 
-static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *port_name)
+static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *port_name,
+                           bool trap_bars)
 {
 	struct vm *vm = a->vm;
 	struct pci_port *port = NULL;
@@ -118,6 +123,7 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 	if (!vp)
 		return -ENOMEM;
 	vp->owner = a;
+	vp->force_trap = trap_bars;
 	if ((r = vfio_device_open(&a->c, &bdf, &vp->dev))) {
 		free(vp);
 		return r;
@@ -139,6 +145,13 @@ static int vfio_assign_one(struct vfio_assign *a, const char *spec, const char *
 		return r; /* the PCI core logged why, naming the device and the port */
 	log_info("%s: assigned (%u regions, %u MSI-X vectors)", vp->dev.name, vp->dev.nr_regions,
 	         vp->dev.irqs[VFIO_IRQ_MSIX].count);
+	/* The BAR mode, once per device: trapping costs an exit per register access. */
+	log_msg(vp->bar_mode == VFIO_BARS_TRAPPED && !trap_bars ? LOG_WARN : LOG_INFO,
+	        "%s: BARs %s on %s: %s", vp->dev.name,
+	        vp->bar_mode == VFIO_BARS_TRAPPED
+	            ? "trapped, every access proxied through the device fd"
+	            : "mapped into the guest except the MSI-X pages",
+	        vm->hv->name, vp->bar_mode_why);
 	return 0;
 fail:
 	if (!vp->pdev)
@@ -179,7 +192,7 @@ int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec
 		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
 		         "container, which it also supports");
 	for (unsigned i = 0; i < n; i++) {
-		if ((r = vfio_assign_one(a, specs[i].bdf, specs[i].port)))
+		if ((r = vfio_assign_one(a, specs[i].bdf, specs[i].port, specs[i].trap_bars)))
 			return r;
 	}
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
