@@ -228,6 +228,7 @@ static int sim_hvcall(struct mshv_sim *sim, struct sim_vp *on_vp, struct mshv_ro
 			    !sim_hvcall_vp(vp, a->code, a->reps / 2, in, a->in_sz, out, a->out_sz,
 			                   &status, &done) &&
 			    status == MSHV_STATUS_SUCCESS) {
+				sim_stat_add(&sim_stats()->eagain_partial, 1);
 				a->status = MSHV_STATUS_INSUFFICIENT_MEMORY;
 				a->reps = done;
 				if (a->out_ptr)

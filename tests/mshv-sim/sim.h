@@ -38,11 +38,12 @@ struct mshv_sim_stats {
 	uint64_t insns_checked; /* instructions whose resulting registers were compared */
 	uint64_t ram_checked;   /* bytes a string instruction wrote to RAM, compared */
 	uint64_t mismatches;
-	uint64_t host_faults; /* what the real driver would do to the host: see sim_host_fault */
-	uint64_t eagains;     /* hypercalls answered EAGAIN (memory deposited), partial or not */
-	uint64_t pinned;      /* guest RAM bytes pinned at MSHV_SET_GUEST_MEMORY */
+	uint64_t host_faults;    /* what the real driver would do to the host: see sim_host_fault */
+	uint64_t eagains;        /* hypercalls answered EAGAIN (memory deposited), partial or not */
+	uint64_t eagain_partial; /* ... of which register rep calls with some reps done */
+	uint64_t pinned;         /* guest RAM bytes pinned at MSHV_SET_GUEST_MEMORY */
 };
-#define MSHV_SIM_NR_STATS 9
+#define MSHV_SIM_NR_STATS 10
 /* Totals of this process. */
 void mshv_sim_get_stats(struct mshv_sim_stats *out);
 
@@ -64,8 +65,14 @@ struct mshv_sim_opts {
 	unsigned eagain_every;
 	bool legacy_bars;
 };
+struct mshv_sim;
 /* Parse HVMM_MSHV_SIM-style words; -EINVAL on an unknown one. */
 int mshv_sim_parse_opts(const char *s, struct mshv_sim_opts *out);
+/*
+ * Tests of the simulator's own rules: the host faults counted since the last call, which are
+ * then forgiven (uncounted, the simulated host alive again).
+ */
+uint64_t mshv_sim_take_faults(struct mshv_sim *sim);
 
 /* ---- internal ------------------------------------------------------------------------- */
 

@@ -35,6 +35,7 @@ void mshv_sim_get_stats(struct mshv_sim_stats *out)
 	__atomic_load(&sim_totals.mismatches, &out->mismatches, __ATOMIC_RELAXED);
 	__atomic_load(&sim_totals.host_faults, &out->host_faults, __ATOMIC_RELAXED);
 	__atomic_load(&sim_totals.eagains, &out->eagains, __ATOMIC_RELAXED);
+	__atomic_load(&sim_totals.eagain_partial, &out->eagain_partial, __ATOMIC_RELAXED);
 	__atomic_load(&sim_totals.pinned, &out->pinned, __ATOMIC_RELAXED);
 }
 
@@ -76,6 +77,14 @@ static void sim_rec_eoi(void *ctx, uint8_t vector)
 	struct sim_rec *r = ctx;
 
 	r->orig->eoi(r->orig->ctx, vector);
+}
+
+uint64_t mshv_sim_take_faults(struct mshv_sim *sim)
+{
+	uint64_t n = __atomic_exchange_n(&sim_totals.host_faults, 0, __ATOMIC_RELAXED);
+
+	sim->dead = false;
+	return n;
 }
 
 static int sim_probe(void)
