@@ -145,10 +145,6 @@ void mshv_vcpu_kick(struct hv_vcpu *v);
 int mshv_emu_state(struct hv_vcpu *v, const struct mshv_intercept_header *h,
                    struct emu_cpu *cpu) WUR;
 int mshv_vcpu_run(struct hv_vcpu *v, enum hv_exit *out) WUR;
-/* HVCALL_TRANSLATE_VIRTUAL_ADDRESS with control `flags`; -EFAULT for a page-walk fault. */
-int mshv_translate(struct hv_vcpu *v, uint64_t gva, uint64_t flags, uint64_t *gpa) WUR;
-/* A HALT message: paces re-entry when they come back to back (see run.c). */
-void mshv_handle_halt(struct hv_vcpu *v, const struct mshv_intercept_header *h);
 
 /* irq.c */
 /* Which reason keeps this route from the driver, or -1 if it may go.  Caller holds irq_lock. */

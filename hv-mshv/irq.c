@@ -77,24 +77,21 @@ void mshv_irq_destroy(struct hv_vm *vm)
  */
 int mshv_route_check(const struct hv_vm *vm, const struct hv_msi_route *r)
 {
-	uint32_t dest = (uint32_t)(r->address >> 12) & 0xff;
-	uint32_t mode = (r->data >> 8) & 7;
+	struct mshv_in_assert_irq q;
 
-	if ((r->address & MSI_ADDR_BASE_MASK) != MSI_ADDR_BASE)
+	if (mshv_msi_decode(r->address, r->data, &q))
 		return MSHV_DROP_NOT_MSI;
-	if ((mode == MSHV_IRQ_FIXED || mode == MSHV_IRQ_LOWPRIO) && (r->data & 0xff) < 16)
+	if ((q.type == MSHV_IRQ_FIXED || q.type == MSHV_IRQ_LOWPRIO) && q.vector < 16)
 		return MSHV_DROP_BAD_VECTOR;
-	if (r->address & (1u << 2)) {
+	if (q.flags & MSHV_IRQ_LOGICAL) {
 		/* Logical: with at most 8 VPs, flat mode's bit n is VP n (Linux's LDR). */
-		uint64_t present = vm->vps[0] & 0xff;
-
-		if (!dest || (vm->nr_vps <= 8 && !(dest & present)))
+		if (!q.apic_id || (vm->nr_vps <= 8 && !(q.apic_id & vm->vps[0] & 0xff)))
 			return MSHV_DROP_NO_VP;
 		return -1;
 	}
-	if (dest == 0xff)
+	if (q.apic_id == 0xff)
 		return MSHV_DROP_BROADCAST;
-	if (!mshv_bit(vm->vps, dest))
+	if (!mshv_bit(vm->vps, (uint32_t)q.apic_id))
 		return MSHV_DROP_ABSENT_VP;
 	return -1;
 }

@@ -119,7 +119,7 @@ static int mshv_emu_write(void *ctx, uint64_t gpa, const void *buf, unsigned len
  * ended at is not ordinary accessible RAM -- MMIO or a read-only mapping, exactly what the
  * emulator is about to access through hvmm's own regions -- so the GPA is used.
  */
-int mshv_translate(struct hv_vcpu *v, uint64_t gva, uint64_t flags, uint64_t *gpa)
+static int mshv_translate(struct hv_vcpu *v, uint64_t gva, uint64_t flags, uint64_t *gpa)
 {
 	struct mshv_in_translate in = {
 		.vp_index = v->index,
@@ -508,7 +508,7 @@ static int mshv_handle_cpuid(struct hv_vcpu *v, const struct mshv_msg_cpuid *m)
 #define MSHV_HALT_PAUSE_MIN_NS 50000ull
 #define MSHV_HALT_PAUSE_MAX_NS 10000000ull
 
-void mshv_handle_halt(struct hv_vcpu *v, const struct mshv_intercept_header *h)
+static void mshv_handle_halt(struct hv_vcpu *v, const struct mshv_intercept_header *h)
 {
 	uint64_t pause;
 	struct timespec ts;
