@@ -214,7 +214,8 @@ static int sim_hvcall(struct mshv_sim *sim, struct sim_vp *on_vp, struct mshv_ro
 	 * The hypervisor ran short of memory for the partition: the kernel deposits a page and
 	 * answers EAGAIN, with the reps done so far.  A rep call stops halfway, those reps done.
 	 */
-	if (sim->opts.eagain_every && ++sim->hvcalls % sim->opts.eagain_every == 0) {
+	if (sim->opts.eagain_every &&
+	    __atomic_add_fetch(&sim->hvcalls, 1, __ATOMIC_RELAXED) % sim->opts.eagain_every == 0) {
 		sim_stat_add(&sim_stats()->eagains, 1);
 		if ((a->code == MSHV_HVCALL_GET_VP_REGISTERS ||
 		     a->code == MSHV_HVCALL_SET_VP_REGISTERS) &&
