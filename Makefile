@@ -52,7 +52,7 @@ GT_OBJS      := $(GT_SRCS:%.c=$(BUILD)/%.o)
 GT_RUNNER    := $(BUILD)/tests/guest-runner
 
 .PHONY: all check demo demo-vfio man install deps format help clean e2e e2e-bins bench bench-nested \
-        fuzz fuzz-build
+        fuzz fuzz-build hvmm-sim
 all: $(HVMM) $(GUEST_ELFS)
 
 # V=1 shows the full commands.
@@ -71,12 +71,28 @@ $(HVMM): $(BUILD)/platform/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+
 # Unit tests may also drive the /dev/mshv simulator (VFIO on each backend) and plug in the
 # PCI test device (tests/devices, tests only, not libhvmm).
 SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
 TESTDEV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/devices/*.c))
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJS) $(SIM_OBJS) $(TESTDEV_OBJS) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ -lcmocka $(LDLIBS)
+
+# The test build of hvmm (docs/mshv.md): its backends include the
+# /dev/mshv simulator, `--hypervisor mshv-sim`.  Its own backend table replaces libhvmm's; the
+# release binary never has the simulator.  `make e2e` runs Linux guests through it.
+HVMM_SIM := $(BUILD)/hvmm-sim
+$(BUILD)/platform/backends-sim.o: platform/backends.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (with the simulator)")
+	$(Q)$(CC) $(CFLAGS) -DHVMM_WITH_MSHV_SIM -c $< -o $@
+
+$(HVMM_SIM): $(BUILD)/platform/main.o $(BUILD)/platform/backends-sim.o $(SIM_OBJS) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+hvmm-sim: $(HVMM_SIM)
 
 # The fault-injection walk routes core's own system calls through its wrappers.
 $(BUILD)/tests/unit/test_faults: UNIT_WRAP := -Wl,--wrap=eventfd,--wrap=epoll_create1,--wrap=mmap
@@ -101,14 +117,15 @@ $(BUILD)/guest/%.elf: tests/guest/%_guest.c $(GUEST_LIB) tests/guest/guest.h tes
 # booted in QEMU-TCG with real KVM, an IOMMU and an NVMe, on two host kernels; the test
 # matrix runs there too, for this build and the SANITIZE=1 build (their guest runner,
 # guest programs and test_vfio_pci).  E2E_COMBOS=6.1/6.1 is the quick run.
-E2E_HVMM   := $(CURDIR)/build/static/hvmm
+E2E_HVMM     := $(CURDIR)/build/static/hvmm
+E2E_HVMM_SIM := $(CURDIR)/build/static/hvmm-sim
 E2E_MATRIX ?= release=$(CURDIR)/build/release san=$(CURDIR)/build/san
 e2e-bins: all $(GT_RUNNER) $(BUILD)/tests/unit/test_vfio_pci
 e2e: deps
-	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
+	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm build/static/hvmm-sim
 	$(MAKE) BUILD=build/release SANITIZE=0 e2e-bins
 	$(MAKE) BUILD=build/san SANITIZE=1 e2e-bins
-	$(MAKE) -C tests/e2e HVMM=$(E2E_HVMM) E2E_MATRIX="$(E2E_MATRIX)"
+	$(MAKE) -C tests/e2e HVMM=$(E2E_HVMM) HVMM_SIM=$(E2E_HVMM_SIM) E2E_MATRIX="$(E2E_MATRIX)"
 
 # Fuzzing (tests/fuzz/README.md): make check replays the corpora; make fuzz builds the
 # libFuzzer targets with clang into build/fuzz and runs each for FUZZ_SECONDS.

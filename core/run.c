@@ -94,8 +94,14 @@ static void vm_stop_ready(void *opaque, uint32_t events)
 /* Every printer registered with vm_on_stats(), in order (the board's comes first). */
 static void vm_print_counters(struct vm *vm, enum log_level level)
 {
+	char line[512] = "";
+
 	for (unsigned i = 0; i < vm->nr_stats; i++)
 		vm->stats[i].fn(vm->stats[i].opaque, level);
+	if (vm->hv->stats)
+		vm->hv->stats(vm->hvm, line, sizeof(line));
+	if (line[0])
+		log_msg(level, "%s: %s", vm->hv->name, line);
 }
 
 static void vm_signal_ready(void *opaque, uint32_t events)

@@ -171,6 +171,8 @@ static int kvm_vm_create(struct hv_vm **out)
 	n = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING);
 	vm->caps.max_gsi = n > 0 ? (uint32_t)n : IRQ_MAX_ROUTES;
 	vm->caps.pio_ioeventfd = true;
+	vm->caps.devmem = HV_DEVMEM_DIRECT;
+	vm->caps.devmem_why = "KVM resolves every page of a memory slot from its host address";
 	vm->caps.readonly_mem = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
 	vm->tsc_deadline = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (sigaction(HV_KVM_KICK_SIGNAL, &sa, NULL) < 0) {

@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  --vfio [PORT:]DDDD:BB:DD.F  assign a host PCI device bound to vfio-pci\n"
     "                              (repeatable; BB:DD.F is accepted too)\n"
     "  --pcie-root-port NAME       create a root port to place a --vfio device behind\n"
+    "  --vfio-bars auto|trap       map --vfio BARs into the guest where the hypervisor can\n"
+    "                              (auto, the default), or trap and proxy every access\n"
     "  --api-socket PATH           serve the control API on this unix socket\n"
     "                              (hvmm remote, docs/api.md)\n"
     "  --seccomp on|log|off        system-call filter on vCPU, event-loop and API threads\n"
@@ -117,6 +119,7 @@ enum opt_id {
 	OPT_SERIAL,
 	OPT_VFIO,
 	OPT_ROOT_PORT,
+	OPT_VFIO_BARS,
 	OPT_SECCOMP,
 	OPT_API_SOCKET,
 	OPT_VERBOSE,
@@ -146,6 +149,7 @@ static const struct opt opts[] = {
 	  "[PORT:]DDDD:BB:DD.F or BB:DD.F, a PCI address in hex (e.g. 0000:01:00.0), at most 8" },
 	{ "pcie-root-port", 0, true, OPT_ROOT_PORT,
 	  "a new name of letters, digits, '-' and '_', at most 31 characters, at most 16 ports" },
+	{ "vfio-bars", 0, true, OPT_VFIO_BARS, "auto or trap" },
 	{ "seccomp", 0, true, OPT_SECCOMP, "on, log or off" },
 	{ "api-socket", 0, true, OPT_API_SOCKET, "a path for a unix socket, 1 to 107 bytes" },
 	{ "verbose", 'v', false, OPT_VERBOSE, NULL },
@@ -231,11 +235,17 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 	uint64_t size;
 
 	switch (o->id) {
-	case OPT_HYPERVISOR:
-		if (strcmp(val, "kvm") && strcmp(val, "mshv") && strcmp(val, "auto"))
+	case OPT_HYPERVISOR: {
+		/* "auto" or a backend this binary has (a test build has the simulator too). */
+		bool known = !strcmp(val, "auto");
+
+		for (size_t i = 0; !known && hv_backends[i]; i++)
+			known = !strcmp(val, hv_backends[i]->name);
+		if (!known)
 			return -EINVAL;
 		cfg->hypervisor = val;
 		return 0;
+	}
 	case OPT_MEMORY:
 		if (cli_parse_size(val, &size) || size < MEM_MIN_SIZE || size > MEM_MAX_SIZE ||
 		    (size & 0xfff))
@@ -269,6 +279,14 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 		if (cfg->nr_vfio == VM_MAX_VFIO || !*val)
 			return -EINVAL;
 		cfg->vfio_bdf[cfg->nr_vfio++] = val; /* split and checked by cli_finish_vfio() */
+		return 0;
+	case OPT_VFIO_BARS:
+		if (!strcmp(val, "auto"))
+			cfg->vfio_trap_bars = false;
+		else if (!strcmp(val, "trap"))
+			cfg->vfio_trap_bars = true;
+		else
+			return -EINVAL;
 		return 0;
 	case OPT_SECCOMP:
 		if (!strcmp(val, "on"))

@@ -80,7 +80,8 @@ static int pc_add_vfio(struct pc *pc, const struct vm_config *cfg)
 	struct vfio_spec specs[VM_MAX_VFIO];
 
 	for (unsigned i = 0; i < cfg->nr_vfio; i++)
-		specs[i] = (struct vfio_spec){ cfg->vfio_bdf[i], cfg->vfio_port[i] };
+		specs[i] =
+		    (struct vfio_spec){ cfg->vfio_bdf[i], cfg->vfio_port[i], cfg->vfio_trap_bars };
 	/* With the API, devices may be added later: their run-time calls must pass the filters. */
 	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio, cfg->api_socket != NULL,
 	                       &pc->vfio);

@@ -38,6 +38,7 @@ struct vm_config {
 	const char *vfio_bdf[VM_MAX_VFIO];
 	char vfio_port[VM_MAX_VFIO][32]; /* "" for none */
 	unsigned nr_vfio;
+	bool vfio_trap_bars;                       /* --vfio-bars trap */
 	const char *root_ports[VM_MAX_ROOT_PORTS]; /* --pcie-root-port NAME */
 	unsigned nr_root_ports;
 	const char *api_socket; /* --api-socket PATH, NULL for none */

@@ -48,10 +48,14 @@ void vfio_stats_print(struct vfio_pci *vp, enum log_level level)
 	}
 	log_msg(level,
 	        "%s: config reads %llu writes %llu, MSI/MSI-X updates %llu, vectors routed %llu, "
-	        "trapped BAR accesses:%s%s",
+	        "trapped BAR accesses:%s%s; BARs %s, %llu accesses proxied through the device fd "
+	        "(%llu ns each)",
 	        vp->dev.name, (unsigned long long)st.cfg_reads, (unsigned long long)st.cfg_writes,
 	        (unsigned long long)st.msi_updates, (unsigned long long)st.vectors_routed,
-	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "");
+	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "",
+	        vp->bar_mode == VFIO_BARS_TRAPPED ? "trapped" : "mapped",
+	        (unsigned long long)st.bar_proxied,
+	        (unsigned long long)(st.bar_proxied ? st.bar_proxy_ns / st.bar_proxied : 0));
 }
 
 static void vfio_assign_stats(void *opaque, enum log_level level)
@@ -187,7 +191,8 @@ static int vfio_notify_open(struct vfio_pci *vp, unsigned index, int *efd, loop_
 	return 0;
 }
 
-int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct vfio_pci **out)
+int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, bool trap_bars,
+                      struct vfio_pci **out)
 {
 	struct vm *vm = a->vm;
 	struct vfio_pci *vp;
@@ -207,6 +212,7 @@ int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct 
 	if (!vp)
 		return -ENOMEM;
 	vp->owner = a;
+	vp->force_trap = trap_bars;
 	if ((r = vfio_device_open(&a->c, bdf, &vp->dev))) {
 		free(vp);
 		return r;
@@ -225,6 +231,13 @@ int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct 
 	*out = vp;
 	if (r || (r = vfio_bars_mmap(vp)))
 		return r;
+	/* The BAR mode, once per device: trapping costs an exit per register access. */
+	log_msg(vp->bar_mode == VFIO_BARS_TRAPPED && !trap_bars ? LOG_WARN : LOG_INFO,
+	        "%s: BARs %s on %s: %s", vp->dev.name,
+	        vp->bar_mode == VFIO_BARS_TRAPPED
+	            ? "trapped, every access proxied through the device fd"
+	            : "mapped into the guest except the MSI-X pages",
+	        vm->hv->name, vp->bar_mode_why);
 	/*
 	 * Start from a clean device, whatever its last user left.  A device that cannot be
 	 * reset now (busy, no reset at all) still works; vfio_pci_reset() said why.
@@ -372,7 +385,7 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 		return r;
 	*out = a;
 	for (unsigned i = 0; i < n; i++) {
-		if ((r = vfio_assign_build(a, &bdfs[i], &vp)))
+		if ((r = vfio_assign_build(a, &bdfs[i], specs[i].trap_bars, &vp)))
 			return r;
 	}
 	if ((r = vfio_attach_all(a, specs, bdfs, n)))

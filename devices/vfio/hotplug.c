@@ -134,7 +134,7 @@ int vfio_hotplug_add(struct vfio_assign *a, const struct vfio_bdf *bdf, struct p
 		        name);
 		return -ENOSPC;
 	}
-	r = vfio_assign_build(a, bdf, &vp);
+	r = vfio_assign_build(a, bdf, false, &vp);
 	if (r) {
 		pthread_mutex_lock(&a->lock);
 		int i = vfio_hp_find(a, bdf);

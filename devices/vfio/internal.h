@@ -209,6 +209,28 @@ struct vfio_stats {
 	uint64_t bar_trapped_other;               /* beyond the pages counted one by one */
 	uint64_t msi_updates;                     /* MSI/MSI-X vector changes from the guest */
 	uint64_t vectors_routed;                  /* vectors wired host eventfd -> irqfd */
+	uint64_t bar_proxied, bar_proxy_ns; /* BAR accesses done through the device fd, and time */
+};
+
+/*
+ * Where the guest reaches a BAR (vfio_bars_mmap()): straight through mappings of its pieces,
+ * or every access trapped and proxied through the device fd -- on a hypervisor that cannot
+ * map device memory safely (hv_caps.devmem, mainline MSHV), or when the user asks for it.
+ */
+enum vfio_bar_mode {
+	VFIO_BARS_MAPPED,
+	VFIO_BARS_TRAPPED,
+};
+
+/*
+ * A part of a BAR the guest reaches without exits: a mappable area less the MSI-X table and
+ * PBA pages, mmap'd on its own at its own file offset, so that each guest mapping starts its
+ * own VMA (a hypervisor may resolve a mapping from its VMA, not its address).
+ */
+#define VFIO_MAX_PIECES (VFIO_MAX_SPARSE + 2)
+struct vfio_piece {
+	uint64_t off, size; /* within the BAR */
+	void *hva;
 };
 
 /* A guest mapping of part of a BAR straight to the device's mmap. */
@@ -248,8 +270,12 @@ struct vfio_pci {
 	uint16_t msi_cap, pm_cap, pcie_cap, af_cap;
 	/* Power state as the guest last set it: BARs are not mapped straight through outside D0. */
 	uint8_t pm_state;
-	/* mmap of each region's areas (NULL where not mappable). */
-	void *area_hva[6][VFIO_MAX_SPARSE];
+	/* The mmap'd pieces of each memory BAR (none when trapped). */
+	struct vfio_piece pieces[6][VFIO_MAX_PIECES];
+	unsigned nr_pieces[6];
+	enum vfio_bar_mode bar_mode;
+	bool force_trap;          /* --vfio-bars trap */
+	const char *bar_mode_why; /* for the log and the counters */
 	struct vfio_map maps[VFIO_MAX_MAPS];
 	unsigned nr_maps;
 	struct pci_vecs *msix;
@@ -277,7 +303,10 @@ int vfio_pci_create(struct vm *vm, struct pci_root *root, struct vfio_pci *vp) W
 void vfio_pci_destroy(struct vfio_pci *vp);
 /* The PCI core's destroy op: vfio_pci_destroy() once the core has released BARs and vectors. */
 void vfio_pci_release(struct pci_dev *pdev);
-/* mmap the mappable areas of every memory BAR (bars.c); undone by vfio_pci_destroy(). */
+/*
+ * Choose the BAR mode (the hypervisor's hv_caps.devmem, --vfio-bars) and, when mapped, mmap
+ * the pieces of every memory BAR (bars.c); undone by vfio_pci_destroy().
+ */
 int vfio_bars_mmap(struct vfio_pci *vp) WUR;
 void vfio_bars_munmap(struct vfio_pci *vp);
 /* The BAR side of the PCI device ops (bars.c): see struct pci_dev_ops. */
@@ -356,7 +385,8 @@ int vfio_assign_open(struct vm *vm, struct pci_root *root, const struct vfio_sys
  * Open `bdf` into the container, reset it, build its PCI function (not attached), mmap its
  * BARs and, for its group's first device, tell the hypervisor.  *out is in a->devs.
  */
-int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, struct vfio_pci **out) WUR;
+int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, bool trap_bars,
+                      struct vfio_pci **out) WUR;
 /* Stop watching and close one of a device's notification eventfds (error, request). */
 void vfio_notify_close(struct vfio_pci *vp, int *efd);
 

@@ -32,6 +32,7 @@ void vfio_bdf_format(const struct vfio_bdf *bdf, char *buf, size_t len);
 struct vfio_spec {
 	const char *bdf;  /* "DDDD:BB:DD.F" or "BB:DD.F" */
 	const char *port; /* a root port's name; "" or NULL for a port of its own */
+	bool trap_bars;   /* --vfio-bars trap: never map BARs, proxy every access */
 };
 
 struct vfio_assign;

@@ -240,7 +240,7 @@ e2e_file() {
 # ---- VFIO scenarios that pass several devices (vfio-group, vfio-multi, vfio-d3, ...) ----
 
 # e2e_vfio_boot W MODE DEADLINE BDF...: hvmm -v with those devices (--vfio, in that order)
-# and L2 in e2e.mode=MODE, under the hypervisor E2E_HV names (kvm when unset); types the
+# and L2 in e2e.mode=MODE, under the hypervisor L1's init chose (E2E_HVMM, E2E_HV_ARGS); types the
 # ping once L2 asks for input.  Returns 1 with the reason in E2E_L2_WHY.
 e2e_vfio_boot() {
     _w=$1 _mode=$2 _deadline=$3; shift 3
@@ -248,7 +248,7 @@ e2e_vfio_boot() {
     for _b in "$@"; do _args="$_args --vfio $_b"; done
     E2E_TOKEN=$(( $(od -An -N2 -tu2 /dev/urandom) + 1000 ))
     # shellcheck disable=SC2086
-    e2e_l2_boot "$_w" "$_deadline" "$E2E_HVMM" -v --hypervisor "${E2E_HV:-kvm}" --cpus 2 \
+    e2e_l2_boot "$_w" "$_deadline" "$E2E_HVMM" $E2E_HV_ARGS -v --cpus 2 \
         --memory 512M --kernel "$E2E_L2_DIR/vmlinuz" --initrd "$E2E_L2_DIR/initrd.cpio.gz" \
         --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=$_mode" --serial stdio $_args || return 1
     echo "e2e-ping $E2E_TOKEN" >&3

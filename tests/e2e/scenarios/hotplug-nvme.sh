@@ -66,7 +66,7 @@ remove() {
         || cleanup_fail "the guest did not release the device: $out"
 }
 
-e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" -v --cpus 2 --memory 512M \
+e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" $E2E_HV_ARGS -v --cpus 2 --memory 512M \
     --kernel ${E2E_L2_DIR:-/l2}/vmlinuz --initrd ${E2E_L2_DIR:-/l2}/initrd.cpio.gz \
     --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=hotplug-nvme" --serial stdio \
     --pcie-root-port hp0 --api-socket "$SOCK" \
