@@ -71,7 +71,6 @@ $(HVMM): $(BUILD)/platform/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-
 # Unit tests may also drive the /dev/mshv simulator (VFIO on each backend) and plug in the
 # PCI test device (tests/devices, tests only, not libhvmm).
 SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/mshv-sim/*.c))
@@ -90,7 +89,7 @@ $(BUILD)/platform/backends-sim.o: platform/backends.c
 
 $(HVMM_SIM): $(BUILD)/platform/main.o $(BUILD)/platform/backends-sim.o $(SIM_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 hvmm-sim: $(HVMM_SIM)
 
