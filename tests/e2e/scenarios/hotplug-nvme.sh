@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 600
+# e2e-hypervisors: kvm mshv-sim
 #
 # hotplug-nvme: the NVMe added to and removed from a running L2 through hvmm's API.
 # L2 boots with an empty hot-plug root port (--pcie-root-port hp0 --api-socket) and no

@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 300
+# e2e-hypervisors: kvm mshv-sim
 #
 # vfio-unbind: while L2 runs with the NVMe, L1 unbinds vfio-pci from it.  The unbind waits
 # until the device is released, and vfio-pci asks hvmm for it through the request
