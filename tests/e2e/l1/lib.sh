@@ -107,6 +107,8 @@ e2e_pci_rebind() {
 e2e_l2_start() {
     E2E_L2W=$1; shift
     rm -rf "$E2E_L2W"; mkdir -p "$E2E_L2W"
+    # L1's init looks at every hvmm run's status here (a crashed L2 reruns the scenario).
+    echo "$E2E_L2W" >> "/tmp/e2e-l2-dirs.$E2E_NAME"
     mkfifo "$E2E_L2W/in"; : > "$E2E_L2W/out"
     e2e_log "run: $*"
     E2E_L2T0=$(e2e_uptime)
