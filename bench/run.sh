@@ -16,9 +16,18 @@
 #
 # Knobs (environment): BENCH_RUNS (start-up runs per VMM, 25), BENCH_EXITS (exits per
 # wall-time run, 20000), BENCH_CG_EXITS (exits per callgrind run, 10000), BENCH_IRQS (MSIs,
-# 1000), BENCH_SERIAL (console bytes, 4096).
+# 1000), BENCH_SERIAL (console bytes, 4096), BENCH_RESULTS (where the table goes,
+# bench/results.md), BENCH_WHERE (a line saying where it was measured, when that is not this
+# machine), BENCH_VERSION (hvmm's version, when git cannot tell).
+#
+#   bash bench/run.sh --install    only installs what it needs (QEMU, valgrind, strace)
+#
+# make bench on a machine without /dev/kvm runs this script inside the nested host, on L1's
+# real KVM, in the build machine's own root (tests/e2e/scenarios/bench-kvm.sh).
 set -euo pipefail
 
+install_only=0
+if [ "${1:-}" = --install ]; then install_only=1; shift; fi
 build=${1:-build/release}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -36,7 +45,8 @@ hvmm=$build/hvmm
 elf=$build/bench/bench.elf
 probe=$build/bench/probe
 irqbench=$build/bench/irqbench
-results=bench/results.md
+results=${BENCH_RESULTS:-bench/results.md}
+version=${BENCH_VERSION:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -51,9 +61,13 @@ if [ -n "$missing" ]; then
 		echo "bench: run as root, or: apt-get install$missing" >&2
 		exit 1
 	fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $missing; } >"$tmp/apt.log" 2>&1 || {
+		tail -20 "$tmp/apt.log" >&2
+		exit 1
+	}
 fi
+[ "$install_only" = 0 ] || exit 0
 for f in "$hvmm" "$elf" "$probe" "$irqbench"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing; run make bench" >&2; exit 1; }
 done
@@ -99,7 +113,7 @@ run_probe() {
 
 declare -A R # results, by name
 
-echo "bench: hvmm $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') vs" \
+echo "bench: hvmm $version vs" \
 	"$(qemu-system-x86_64 --version | head -1)"
 if [ ! -c /dev/kvm ]; then
 	echo "bench: no /dev/kvm here: nothing can be measured" >&2
@@ -323,9 +337,10 @@ hlt_vcpu=$(per_irq irqhlt vcpu_wake)
 	echo
 	echo "Written by \`make bench\` (bench/run.sh); the method is below the table."
 	echo
-	echo "- when: $(date -u '+%Y-%m-%d %H:%M UTC'); hvmm $(git describe --always --dirty 2>/dev/null || echo '?')"
+	echo "- when: $(date -u '+%Y-%m-%d %H:%M UTC'); hvmm $version"
 	echo "- peer: $(qemu-system-x86_64 --version | head -1)"
 	echo "- host: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	[ -z "${BENCH_WHERE:-}" ] || echo "- where: $BENCH_WHERE"
 	echo "- guest: bench/guest/bench.c, ${mem_mib} MiB RAM, 1 vCPU, on both VMMs"
 	echo
 	cat "$tmp/table.md"

@@ -98,6 +98,18 @@ struct hv_ioeventfd {
 	int fd;
 };
 
+/*
+ * How a backend can map device memory (an mmap of a VFIO BAR, HV_MEM_DEVICE) into the guest.
+ * The VFIO code maps BARs straight into the guest only when the mapping is resolved by
+ * address; otherwise it leaves every BAR access trapped and proxies it through the device fd.
+ */
+enum hv_devmem {
+	HV_DEVMEM_DIRECT, /* each page resolved from its host address (KVM) */
+	HV_DEVMEM_BRIDGE, /* by address, once vfio_group_add() registered the group (MSHV with
+	                     the VFIO bridge device) */
+	HV_DEVMEM_TRAP,   /* the kernel would map the wrong host pages: never map, trap */
+};
+
 struct hv_caps {
 	bool pio_ioeventfd; /* false on MSHV: port I/O doorbells must trap */
 	bool readonly_mem;
@@ -108,6 +120,8 @@ struct hv_caps {
 	 * the backend does not know (the host's own CPUID then speaks for it).
 	 */
 	uint32_t phys_bits;
+	enum hv_devmem devmem;
+	const char *devmem_why; /* one line for the log: why this mode on this host */
 };
 
 struct hv_ops {
@@ -153,9 +167,20 @@ struct hv_ops {
 	int (*signal_msi)(struct hv_vm *vm, uint64_t address, uint32_t data) WUR;
 	/*
 	 * Optional (NULL: nothing to do): tell the hypervisor a VFIO group is assigned to this
-	 * VM (KVM's KVM-VFIO device, which lets it honour the device's cache coherency).
+	 * VM (KVM's KVM-VFIO device, which lets it honour the device's cache coherency; MSHV's
+	 * VFIO bridge device where the kernel has one, hv_caps.devmem == HV_DEVMEM_BRIDGE).
 	 */
 	int (*vfio_group_add)(struct hv_vm *vm, int group_fd) WUR;
+	/*
+	 * Optional, with vfio_group_add: the group leaves the VM (a hot-removed device), so the
+	 * hypervisor drops its reference and the host can take the group back.
+	 */
+	int (*vfio_group_del)(struct hv_vm *vm, int group_fd) WUR;
+	/*
+	 * Optional: the backend's own counters as one line into buf (empty: nothing to say),
+	 * printed with the devices' counters (-v at exit, SIGUSR1).
+	 */
+	void (*stats)(struct hv_vm *vm, char *buf, size_t len);
 	/*
 	 * The ioctl requests the backend makes once the VM runs, from vCPU threads and the event
 	 * loop (run, registers, memory regions, irqfds, ioeventfds, routes, MSIs).  The seccomp

@@ -53,8 +53,15 @@ static void *vcpu_thread(void *arg)
 
 	if (sandbox_apply(SANDBOX_VCPU, vm->sandbox, vm->sandbox_ioctls, vm->nr_sandbox_ioctls))
 		vm_stop(vm, VM_EXIT_ERROR);
+	atomic_store(&vcpu->running, true);
 	while (!atomic_load(&vm->stopping)) {
-		if (vm->hv->vcpu_run(vcpu->hv, &exit)) {
+		int r = vm->hv->vcpu_run(vcpu->hv, &exit);
+
+		atomic_store_explicit(
+		    &vcpu->stats.runs,
+		    atomic_load_explicit(&vcpu->stats.runs, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+		if (r) {
 			vm_stop(vm, VM_EXIT_ERROR);
 			break;
 		}
@@ -65,6 +72,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 	}
+	atomic_store(&vcpu->running, false);
 	/* Tell the loop, which waits for the last vCPU while it still serves signals. */
 	atomic_fetch_sub(&vm->vcpus_running, 1);
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
@@ -86,8 +94,14 @@ static void vm_stop_ready(void *opaque, uint32_t events)
 /* Every printer registered with vm_on_stats(), in order (the board's comes first). */
 static void vm_print_counters(struct vm *vm, enum log_level level)
 {
+	char line[512] = "";
+
 	for (unsigned i = 0; i < vm->nr_stats; i++)
 		vm->stats[i].fn(vm->stats[i].opaque, level);
+	if (vm->hv->stats)
+		vm->hv->stats(vm->hvm, line, sizeof(line));
+	if (line[0])
+		log_msg(level, "%s: %s", vm->hv->name, line);
 }
 
 static void vm_signal_ready(void *opaque, uint32_t events)
@@ -112,6 +126,15 @@ static void vm_signal_ready(void *opaque, uint32_t events)
 	}
 }
 
+/* No job is taken any more: a caller waiting in vm_run_privileged() gets -ECANCELED. */
+static void vm_ctl_close(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->ctl.lock);
+	vm->ctl.loop_done = true;
+	pthread_cond_broadcast(&vm->ctl.cond);
+	pthread_mutex_unlock(&vm->ctl.lock);
+}
+
 static void *loop_thread(void *arg)
 {
 	struct vm *vm = arg;
@@ -123,7 +146,58 @@ static void *loop_thread(void *arg)
 		if (loop_poll(&vm->loop, -1))
 			vm_stop(vm, VM_EXIT_ERROR);
 	}
+	/* vm_run()'s thread stops taking jobs and goes on to join the threads. */
+	vm_ctl_close(vm);
 	return NULL;
+}
+
+/* vm_run()'s thread while the VM runs: take privileged jobs until the event loop ends. */
+static void vm_serve_jobs(struct vm *vm)
+{
+	struct vm_ctl *c = &vm->ctl;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->loop_done) {
+		if (c->state == VM_JOB_QUEUED) {
+			c->state = VM_JOB_RUNNING;
+			pthread_mutex_unlock(&c->lock);
+			int r = c->fn(c->opaque);
+			pthread_mutex_lock(&c->lock);
+			c->result = r;
+			c->state = VM_JOB_DONE;
+			pthread_cond_broadcast(&c->cond);
+			continue;
+		}
+		pthread_cond_wait(&c->cond, &c->lock);
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int vm_run_privileged(struct vm *vm, int (*fn)(void *opaque), void *opaque)
+{
+	struct vm_ctl *c = &vm->ctl;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->state != VM_JOB_NONE && !c->loop_done)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (c->loop_done) {
+		pthread_mutex_unlock(&c->lock);
+		return -ECANCELED;
+	}
+	c->fn = fn;
+	c->opaque = opaque;
+	c->state = VM_JOB_QUEUED;
+	pthread_cond_broadcast(&c->cond);
+	/* A job that began runs to its end: opaque may live on this thread's stack. */
+	while (c->state == VM_JOB_RUNNING || (c->state == VM_JOB_QUEUED && !c->loop_done))
+		pthread_cond_wait(&c->cond, &c->lock);
+	r = c->state == VM_JOB_DONE ? c->result : -ECANCELED;
+	c->state = VM_JOB_NONE;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 int vm_run(struct vm *vm, int signal_fd, int *exit_code)
@@ -133,8 +207,10 @@ int vm_run(struct vm *vm, int signal_fd, int *exit_code)
 	int r;
 
 	vm->signal_fd = signal_fd;
-	if ((r = loop_add(&vm->loop, vm->stop_efd, EPOLLIN, vm_stop_ready, vm)))
+	if ((r = loop_add(&vm->loop, vm->stop_efd, EPOLLIN, vm_stop_ready, vm))) {
+		vm_ctl_close(vm);
 		return r;
+	}
 	if (signal_fd >= 0 && (r = loop_add(&vm->loop, signal_fd, EPOLLIN, vm_signal_ready, vm)))
 		goto out;
 	atomic_store(&vm->vcpus_running, vm->nr_vcpus);
@@ -157,8 +233,10 @@ int vm_run(struct vm *vm, int signal_fd, int *exit_code)
 		vm_stop(vm, VM_EXIT_ERROR);
 		r = -r;
 	} else {
+		vm_serve_jobs(vm);
 		pthread_join(loop, NULL);
 	}
+	vm_ctl_close(vm);
 	if (atomic_load(&vm->abandoned)) {
 		/* Hung vCPUs keep their threads; the process exits without tearing the VM down. */
 		*exit_code = atomic_load(&vm->exit_code);
@@ -172,6 +250,7 @@ int vm_run(struct vm *vm, int signal_fd, int *exit_code)
 	if (signal_fd >= 0 && loop_del(&vm->loop, signal_fd))
 		log_debug("signalfd was not in the loop");
 out:
+	vm_ctl_close(vm);
 	if (loop_del(&vm->loop, vm->stop_efd))
 		log_debug("stop eventfd was not in the loop");
 	*exit_code = atomic_load(&vm->exit_code);

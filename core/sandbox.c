@@ -35,6 +35,15 @@ static const int sandbox_loop[] = {
 	SYS_epoll_pwait,
 };
 
+/*
+ * The API thread (platform/api.c) serves clients on its listening socket: it accepts them,
+ * reads requests and writes replies, and waits in its own epoll set.  It opens nothing: a
+ * client cannot make it reach a file, another socket or a new process.
+ */
+static const int sandbox_api[] = {
+	SYS_epoll_wait, SYS_epoll_pwait, SYS_accept4, SYS_recvfrom, SYS_sendto, SYS_shutdown,
+};
+
 /* The sanitizers' runtime makes calls of its own (reports, stack unwinding). */
 static const int sandbox_sanitizer[] = {
 	SYS_sigaltstack, SYS_prctl,    SYS_getrlimit,  SYS_sched_getaffinity,
@@ -119,6 +128,8 @@ int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode, const uint32_t
 	allow_list(f, &n, sandbox_common, ARRAY_SIZE(sandbox_common));
 	if (role == SANDBOX_LOOP)
 		allow_list(f, &n, sandbox_loop, ARRAY_SIZE(sandbox_loop));
+	if (role == SANDBOX_API)
+		allow_list(f, &n, sandbox_api, ARRAY_SIZE(sandbox_api));
 	if (SANDBOX_SANITIZED)
 		allow_list(f, &n, sandbox_sanitizer, ARRAY_SIZE(sandbox_sanitizer));
 	emit(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny));
@@ -139,7 +150,10 @@ int sandbox_apply(enum sandbox_role role, enum sandbox_mode mode, const uint32_t
 
 		log_err("seccomp SECCOMP_SET_MODE_FILTER (%s thread): %s; run with --seccomp off "
 		        "on a kernel without seccomp",
-		        role == SANDBOX_LOOP ? "event loop" : "vCPU", strerror(errno));
+		        role == SANDBOX_LOOP  ? "event loop"
+		        : role == SANDBOX_API ? "API"
+		                              : "vCPU",
+		        strerror(errno));
 		return r;
 	}
 	return 0;

@@ -113,10 +113,18 @@ int vm_on_abandon(struct vm *vm, void (*fn)(void *), void *opaque)
 	return 0;
 }
 
+/* One writer (the vCPU's thread): a relaxed load and store, no locked instruction. */
+static void vcpu_count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
 static void vm_pio(void *ctx, uint16_t port, void *data, uint32_t len, bool is_write)
 {
 	struct vcpu *vcpu = ctx;
 
+	vcpu_count(&vcpu->stats.pio);
 	bus_access(&vcpu->vm->pio, port, data, len, is_write);
 }
 
@@ -124,6 +132,7 @@ static void vm_mmio(void *ctx, uint64_t gpa, void *data, uint32_t len, bool is_w
 {
 	struct vcpu *vcpu = ctx;
 
+	vcpu_count(&vcpu->stats.mmio);
 	bus_access(&vcpu->vm->mmio, gpa, data, len, is_write);
 }
 
@@ -131,6 +140,7 @@ static void vm_eoi(void *ctx, uint8_t vector)
 {
 	struct vm *vm = ((struct vcpu *)ctx)->vm;
 
+	vcpu_count(&((struct vcpu *)ctx)->stats.eois);
 	if (vm->eoi.fn)
 		vm->eoi.fn(vm->eoi.opaque, vector);
 }
@@ -168,6 +178,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->hvm)
 		vm->hv->vm_destroy(vm->hvm);
 	pthread_mutex_destroy(&vm->irq.lock);
+	pthread_mutex_destroy(&vm->ctl.lock);
+	pthread_cond_destroy(&vm->ctl.cond);
 	mem_destroy(&vm->mem);
 	loop_destroy(&vm->loop);
 	bus_destroy(&vm->mmio);
@@ -193,6 +205,8 @@ int vm_create(const struct vm_params *p, const struct hv_ops *hv, struct vm **ou
 	atomic_init(&vm->vcpus_running, 0);
 	atomic_init(&vm->abandoned, false);
 	vm->loop.epfd = -1;
+	pthread_mutex_init(&vm->ctl.lock, NULL);
+	pthread_cond_init(&vm->ctl.cond, NULL);
 	atomic_init(&vm->stopping, 0);
 	atomic_init(&vm->exit_code, VM_EXIT_POWEROFF);
 	if ((r = bus_init(&vm->pio, "pio")) || (r = bus_init(&vm->mmio, "mmio")) ||

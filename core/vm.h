@@ -27,12 +27,13 @@ enum vm_exit_code {
 	VM_EXIT_RESET = 3,    /* guest asked for a reset (reboot) */
 	VM_EXIT_CRASH = 4,    /* triple fault / unrecoverable guest exception */
 	VM_EXIT_DEVICE = 5,   /* an assigned device was taken back by the host or failed */
+	VM_EXIT_STOPPED = 6,  /* stopped by a "stop" request on the API socket */
 	VM_EXIT_SIGNAL = 128, /* + signal number: stopped by SIGINT, SIGTERM or SIGHUP */
 };
 
 /* --seccomp: kill the process on a forbidden system call, log it (kernel audit log), or off. */
 enum sandbox_mode { SANDBOX_ON, SANDBOX_LOG, SANDBOX_OFF };
-enum sandbox_role { SANDBOX_VCPU, SANDBOX_LOOP };
+enum sandbox_role { SANDBOX_VCPU, SANDBOX_LOOP, SANDBOX_API };
 
 /*
  * Install the seccomp allow-list of `role` on the calling thread (core/sandbox.c): its system
@@ -61,6 +62,14 @@ struct vm_params {
 	void *opaque;
 };
 
+/*
+ * What a vCPU's thread counts: returns from vcpu_run() and the accesses and EOIs the backend
+ * handed to core.  Written by that thread only, read by anyone (relaxed: counters).
+ */
+struct vcpu_stats {
+	_Atomic uint64_t runs, pio, mmio, eois;
+};
+
 struct vcpu {
 	struct vm *vm;
 	struct hv_vcpu *hv;
@@ -68,6 +77,8 @@ struct vcpu {
 	uint32_t index;
 	pthread_t thread;
 	bool thread_started;
+	_Atomic bool running; /* its thread is in the run loop */
+	struct vcpu_stats stats;
 };
 
 /* A device's callback with its context, as registered by the vm_on_*() hooks. */
@@ -124,6 +135,16 @@ struct vm {
 	bool tearing_down;
 	/* A device's host resources must be free when hvmm exits (vm_keep_teardown_here()). */
 	bool teardown_here;
+	/* Work for the unfiltered thread that waits in vm_run() (vm_run_privileged()). */
+	struct vm_ctl {
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool loop_done; /* the event loop ended: no new job is taken */
+		int (*fn)(void *opaque);
+		void *opaque;
+		enum { VM_JOB_NONE, VM_JOB_QUEUED, VM_JOB_RUNNING, VM_JOB_DONE } state;
+		int result;
+	} ctl;
 };
 
 /*
@@ -206,6 +227,14 @@ int vm_run(struct vm *vm, int signal_fd, int *exit_code) WUR;
  * may hold.  The process must then exit without vm_destroy().
  */
 void vm_abandon(struct vm *vm);
+/*
+ * Run fn(opaque) on the thread waiting in vm_run(), which has no seccomp filter, and return
+ * its result: for the rare run-time work that opens files or makes set-up calls (adding an
+ * assigned device), asked for by a filtered thread that checked its input.  One job at a
+ * time; callers queue, and a job asked for before vm_run() waits for it.  -ECANCELED if the
+ * VM stopped before the job began.  Never from a vCPU or the event loop.
+ */
+int vm_run_privileged(struct vm *vm, int (*fn)(void *opaque), void *opaque) WUR;
 /* Ask the VM to stop with `code`; the first caller's code wins.  Any thread, async-safe. */
 void vm_stop(struct vm *vm, int code);
 /*

@@ -78,4 +78,20 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 #define POWER_S5_TYP      5
 int power_create(struct vm *vm) WUR;
 
+/* ---- Generic Event Device (devices/ged.c) --------------------------------------------------- */
+/*
+ * The register behind the DSDT's Generic Event Device (ACPI0013): GED_LEN bytes at GED_PORT, a
+ * little-endian mask of pending GED_EV_* events.  A read of the whole register returns the
+ * events and clears them; IOAPIC pin GED_IRQ (level, active high) is asserted while any are
+ * pending.  Writes are ignored.
+ */
+#define GED_PORT            (POWER_PORT + 4)
+#define GED_LEN             4
+#define GED_IRQ             20
+#define GED_EV_POWER_BUTTON (1u << 0) /* the DSDT's _EVT notifies \_SB.PWRB with 0x80 */
+struct ged;
+int ged_create(struct vm *vm, struct ioapic *ioapic, struct ged **out) WUR;
+/* Raise `events` (GED_EV_*): they wait until the guest reads them.  Any thread. */
+void ged_event(struct ged *g, uint32_t events);
+
 #endif

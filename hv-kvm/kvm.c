@@ -189,6 +189,8 @@ static int kvm_vm_create(struct hv_vm **out)
 	n = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING);
 	vm->caps.max_gsi = n > 0 ? (uint32_t)n : IRQ_MAX_ROUTES;
 	vm->caps.pio_ioeventfd = true;
+	vm->caps.devmem = HV_DEVMEM_DIRECT;
+	vm->caps.devmem_why = "KVM resolves every page of a memory slot from its host address";
 	vm->caps.readonly_mem = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
 	vm->tsc_deadline = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (sigaction(HV_KVM_KICK_SIGNAL, &sa, NULL) < 0) {
@@ -392,6 +394,26 @@ static int kvm_vfio_group_add(struct hv_vm *vm, int group_fd)
 	return 0;
 }
 
+/* KVM holds a reference to the group's file until told: the group stays attached till then. */
+static int kvm_vfio_group_del(struct hv_vm *vm, int group_fd)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_GROUP,
+		.attr = KVM_DEV_VFIO_GROUP_DEL,
+		.addr = (uintptr_t)&group_fd,
+	};
+
+	if (vm->vfio_dev_fd < 0)
+		return -ENOENT;
+	if (ioctl(vm->vfio_dev_fd, KVM_SET_DEVICE_ATTR, &attr) < 0) {
+		int r = -errno;
+
+		log_err("KVM_SET_DEVICE_ATTR KVM_DEV_VFIO_GROUP_DEL: %s", strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
 /* What vcpu_run, register access, memory and interrupt changes call once the VM runs. */
 static const uint32_t kvm_run_ioctls[] = {
 	KVM_RUN,
@@ -431,6 +453,7 @@ const struct hv_ops hv_kvm_ops = {
 	.set_msi_routes = kvm_set_msi_routes,
 	.signal_msi = kvm_signal_msi,
 	.vfio_group_add = kvm_vfio_group_add,
+	.vfio_group_del = kvm_vfio_group_del,
 	.run_ioctls = kvm_run_ioctls,
 	.nr_run_ioctls = ARRAY_SIZE(kvm_run_ioctls),
 };

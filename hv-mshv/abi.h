@@ -20,6 +20,7 @@
 #define MSHV_HVCALL_TRANSLATE_VIRTUAL_ADDRESS 0x0052
 #define MSHV_HVCALL_REGISTER_INTERCEPT_RESULT 0x0091
 #define MSHV_HVCALL_ASSERT_VIRTUAL_INTERRUPT  0x0094
+#define MSHV_HVCALL_GET_PARTITION_PROPERTY_EX 0x0101 /* not in mainline's pass-through list */
 
 /* HV_STATUS values (the ones hvmm names in messages). */
 #define MSHV_STATUS_SUCCESS                 0x0000
@@ -36,18 +37,51 @@
 /* Partition properties. */
 #define MSHV_PROP_SYNTHETIC_PROC_FEATURES  0x00010001ull /* early: before INITIALIZE */
 #define MSHV_PROP_TIME_FREEZE              0x00030003ull
+#define MSHV_PROP_PROCESSORS_PER_SOCKET    0x00050003ull
 #define MSHV_PROP_UNIMPLEMENTED_MSR_ACTION 0x00050017ull
-#define MSHV_MSR_ACTION_FAULT              0 /* the default: #GP */
-#define MSHV_MSR_ACTION_IGNORE_WRITE_READ0 1
+/* Extended range: only HVCALL_GET_PARTITION_PROPERTY_EX reads it (a banked value). */
+#define MSHV_PROP_ASSIGNABLE_SYNTHETIC_PROC_FEATURES 0x00090009ull
+#define MSHV_MSR_ACTION_FAULT                        0 /* the default: #GP */
+#define MSHV_MSR_ACTION_IGNORE_WRITE_READ0           1
 
-/* Synthetic processor features (bank 0) hvmm offers: Hyper-V clocks and the VP index. */
+/*
+ * Synthetic processor features, bank 0 (union hv_partition_synthetic_processor_features,
+ * rust-vmm hv-headers/hvhdk.h).  Bits 2-8 and 9-11 grant the partition privileges the guest
+ * reads in CPUID 0x40000003 EAX bits 0-6 and 9-11 (7 and 8, reset and statistics, have no
+ * feature bit).
+ */
 #define MSHV_SYNTH_HYPERVISOR_PRESENT   (1ull << 0)
 #define MSHV_SYNTH_HV1                  (1ull << 1)
+#define MSHV_SYNTH_ACCESS_VP_RUNTIME    (1ull << 2)
 #define MSHV_SYNTH_ACCESS_PARTITION_REF (1ull << 3)
+#define MSHV_SYNTH_ACCESS_SYNIC         (1ull << 4)
+#define MSHV_SYNTH_ACCESS_STIMER        (1ull << 5)
+#define MSHV_SYNTH_ACCESS_INTR_CTRL     (1ull << 6) /* APIC MSRs and the VP assist page */
 #define MSHV_SYNTH_ACCESS_HYPERCALL     (1ull << 7)
 #define MSHV_SYNTH_ACCESS_VP_INDEX      (1ull << 8)
 #define MSHV_SYNTH_ACCESS_REF_TSC       (1ull << 9)
+#define MSHV_SYNTH_ACCESS_GUEST_IDLE    (1ull << 10)
 #define MSHV_SYNTH_ACCESS_FREQUENCY     (1ull << 11)
+#define MSHV_SYNTH_EXT_GVA_RANGES       (1ull << 15)
+#define MSHV_SYNTH_DIRECT_STIMERS       (1ull << 22)
+#define MSHV_SYNTH_EXT_PROCESSOR_MASKS  (1ull << 24)
+#define MSHV_SYNTH_TLB_FLUSH_HYPERCALLS (1ull << 25)
+#define MSHV_SYNTH_CLUSTER_IPI          (1ull << 26)
+#define MSHV_SYNTH_ACCESS_VP_REGS       (1ull << 38)
+#define MSHV_SYNTH_FLUSH_GPA_SPACE      (1ull << 53)
+/* The privileges the features grant, as CPUID 0x40000003 EAX shows them. */
+#define MSHV_SYNTH_TO_CPUID_PRIVILEGES(f) ((uint32_t)((((f) >> 2) & 0x7f) | ((f) & (7ull << 9))))
+
+/* HVCALL_GET_PARTITION_PROPERTY_EX: input; the output is a 4072-byte buffer. */
+struct mshv_in_partition_property_ex {
+	uint64_t partition_id;
+	uint32_t code;
+	uint32_t pad;
+	uint64_t arg;
+} __attribute__((packed));
+/* A banked value: u16 bank count, 3 x u16 reserved, then the banks (u64 each). */
+#define MSHV_PROP_EX_BANK0_OFFSET 8
+#define MSHV_PROP_EX_OUT_SIZE     4072
 
 /* Register names. */
 enum mshv_reg_name {
@@ -94,6 +128,7 @@ enum mshv_reg_name {
 	MSHV_REG_LSTAR = 0x00080009,
 	MSHV_REG_CSTAR = 0x0008000A,
 	MSHV_REG_SFMASK = 0x0008000B,
+	MSHV_REG_INITIAL_APIC_ID = 0x0008000C,
 	MSHV_REG_MTRR_DEF_TYPE = 0x0008000E,
 	MSHV_REG_TSC_AUX = 0x0008007B,
 };
@@ -102,6 +137,10 @@ enum mshv_reg_name {
 
 /* INTERNAL_ACTIVITY_STATE: an application processor waiting for INIT/SIPI. */
 #define MSHV_ACTIVITY_STARTUP_SUSPEND (1ull << 0)
+
+/* APIC_BASE: the xAPIC base, enabled; the BSP flag on VP 0. */
+#define MSHV_APIC_BASE_DEFAULT 0xfee00800ull
+#define MSHV_APIC_BASE_BSP     0x100ull
 
 /* Segment attribute bits (the descriptor's access byte and flags, 16 bits). */
 #define MSHV_SEG_TYPE(a) ((a)&0xf)
@@ -161,11 +200,18 @@ struct mshv_in_partition_property {
 	uint64_t value;
 } __attribute__((packed));
 
-#define MSHV_TRANSLATE_VALIDATE_READ  1ull
-#define MSHV_TRANSLATE_VALIDATE_WRITE 2ull
-#define MSHV_TRANSLATE_SUCCESS        0u
-#define MSHV_TRANSLATE_NOT_PRESENT    1u
-#define MSHV_TRANSLATE_PRIV_VIOLATION 2u
+#define MSHV_TRANSLATE_VALIDATE_READ    1ull
+#define MSHV_TRANSLATE_VALIDATE_WRITE   2ull
+#define MSHV_TRANSLATE_VALIDATE_EXECUTE 4ull
+/* enum hv_translate_gva_result_code: 1-3 are page-walk faults, 4-7 GPA access failures. */
+#define MSHV_TRANSLATE_SUCCESS             0u
+#define MSHV_TRANSLATE_NOT_PRESENT         1u
+#define MSHV_TRANSLATE_PRIV_VIOLATION      2u
+#define MSHV_TRANSLATE_INVALID_PT_FLAGS    3u
+#define MSHV_TRANSLATE_GPA_UNMAPPED        4u
+#define MSHV_TRANSLATE_GPA_NO_READ         5u
+#define MSHV_TRANSLATE_GPA_NO_WRITE        6u
+#define MSHV_TRANSLATE_GPA_ILLEGAL_OVERLAY 7u
 
 struct mshv_in_translate {
 	uint64_t partition_id;
@@ -219,142 +265,7 @@ struct mshv_in_intercept_result {
 } __attribute__((packed));
 _Static_assert(sizeof(struct mshv_in_intercept_result) == 60, "intercept result input");
 
-/* Message types. */
-#define MSHV_MSG_NONE                    0x00000000u
-#define MSHV_MSG_UNMAPPED_GPA            0x80000000u
-#define MSHV_MSG_GPA_INTERCEPT           0x80000001u
-#define MSHV_MSG_INVALID_VP_REGISTER     0x80000020u
-#define MSHV_MSG_UNRECOVERABLE_EXCEPTION 0x80000021u
-#define MSHV_MSG_UNSUPPORTED_FEATURE     0x80000022u
-#define MSHV_MSG_X64_IO_PORT             0x80010000u
-#define MSHV_MSG_X64_MSR                 0x80010001u
-#define MSHV_MSG_X64_CPUID               0x80010002u
-#define MSHV_MSG_X64_EXCEPTION           0x80010003u
-#define MSHV_MSG_X64_APIC_EOI            0x80010004u
-#define MSHV_MSG_X64_HALT                0x80010007u
-#define MSHV_MSG_X64_SIPI                0x80010009u
-
-#define MSHV_MSG_PAYLOAD 240
-
-struct mshv_msg {
-	uint32_t type;
-	uint8_t payload_size;
-	uint8_t flags;
-	uint8_t rsvd[2];
-	uint64_t sender;
-	uint8_t payload[MSHV_MSG_PAYLOAD];
-} __attribute__((packed));
-_Static_assert(sizeof(struct mshv_msg) == MSHV_RUN_VP_BUF_SZ, "hv_message");
-
-/* Execution state bits of the intercept header. */
-#define MSHV_EXEC_CPL(s)    ((s)&3)
-#define MSHV_EXEC_CR0_PE    (1u << 2)
-#define MSHV_EXEC_EFER_LMA  (1u << 4)
-#define MSHV_ACCESS_READ    0
-#define MSHV_ACCESS_WRITE   1
-#define MSHV_ACCESS_EXECUTE 2
-
-struct mshv_intercept_header {
-	uint32_t vp_index;
-	uint8_t insn_len_cr8; /* instruction length in bits 0-3 */
-	uint8_t access_type;
-	uint16_t exec_state;
-	struct mshv_seg cs;
-	uint64_t rip;
-	uint64_t rflags;
-} __attribute__((packed));
-_Static_assert(sizeof(struct mshv_intercept_header) == 40, "intercept header");
-
-/* Port I/O access_info bits. */
-#define MSHV_IO_SIZE(a) ((a)&7)
-#define MSHV_IO_STRING  (1u << 3)
-#define MSHV_IO_REP     (1u << 4)
-
-struct mshv_msg_io {
-	struct mshv_intercept_header h;
-	uint16_t port;
-	uint8_t access_info;
-	uint8_t insn_count;
-	uint32_t rsvd;
-	uint64_t rax;
-	uint8_t insn[16];
-	struct mshv_seg ds;
-	struct mshv_seg es;
-	uint64_t rcx;
-	uint64_t rsi;
-	uint64_t rdi;
-} __attribute__((packed));
-_Static_assert(sizeof(struct mshv_msg_io) == 128, "io port message");
-
-/* Memory access_info bits. */
-#define MSHV_MEM_GVA_VALID     (1u << 0)
-#define MSHV_MEM_GVA_GPA_VALID (1u << 1)
-
-struct mshv_msg_mem {
-	struct mshv_intercept_header h;
-	uint32_t cache_type;
-	uint8_t insn_count;
-	uint8_t access_info;
-	uint8_t tpr_priority;
-	uint8_t rsvd;
-	uint64_t gva;
-	uint64_t gpa;
-	uint8_t insn[16];
-} __attribute__((packed));
-_Static_assert(sizeof(struct mshv_msg_mem) == 80, "memory message");
-
-struct mshv_msg_msr {
-	struct mshv_intercept_header h;
-	uint32_t msr;
-	uint32_t rsvd;
-	uint64_t rdx;
-	uint64_t rax;
-} __attribute__((packed));
-
-struct mshv_msg_cpuid {
-	struct mshv_intercept_header h;
-	uint64_t rax, rcx, rdx, rbx;
-	uint64_t default_rax, default_rcx, default_rdx, default_rbx;
-} __attribute__((packed));
-
-struct mshv_msg_eoi {
-	uint32_t vp_index;
-	uint32_t vector;
-} __attribute__((packed));
-
-struct mshv_msg_sipi {
-	struct mshv_intercept_header h;
-	uint32_t target_vp;
-	uint32_t vector;
-} __attribute__((packed));
-
-/* The VP register page (mmap offset 0 of a VP fd). */
-#define MSHV_REGPAGE_DIRTY_GENERAL (1u << 0)
-#define MSHV_REGPAGE_DIRTY_IP      (1u << 1)
-#define MSHV_REGPAGE_DIRTY_XMM     (1u << 2)
-#define MSHV_REGPAGE_DIRTY_SEGMENT (1u << 3)
-#define MSHV_REGPAGE_DIRTY_FLAGS   (1u << 4)
-
-struct mshv_reg_page {
-	uint16_t version;
-	uint8_t isvalid;
-	uint8_t rsvdz;
-	uint32_t dirty;
-	uint64_t gpr[16]; /* enum emu_reg order */
-	uint64_t rip;
-	uint64_t rflags;
-	uint8_t rsvd[8];
-	uint8_t xmm[6][16];
-	struct mshv_seg seg[6]; /* ES CS SS DS FS GS (enum emu_seg order) */
-	uint64_t cr0, cr3, cr4, cr8, efer, dr7;
-	uint64_t pending_interruption, interrupt_state, emulation_hints, xfem;
-	uint8_t rsvd2[256];
-	uint64_t interrupt_vectors;
-} __attribute__((packed));
-_Static_assert(offsetof(struct mshv_reg_page, rip) == 136, "register page rip");
-_Static_assert(offsetof(struct mshv_reg_page, xmm) == 160, "register page xmm");
-_Static_assert(offsetof(struct mshv_reg_page, seg) == 256, "register page segments");
-_Static_assert(offsetof(struct mshv_reg_page, cr0) == 352, "register page cr0");
-_Static_assert(offsetof(struct mshv_reg_page, interrupt_vectors) == 688, "register page vectors");
+/* The intercept messages and the VP register page: hv-mshv/msg.h. */
+#include "hv-mshv/msg.h"
 
 #endif

@@ -19,16 +19,59 @@
 /* Same choice as hv-kvm: a no-op handler, only there to interrupt MSHV_RUN_VP with EINTR. */
 #define HV_MSHV_KICK_SIGNAL SIGUSR2
 
+/* The synthetic processor features hvmm asks for (see mshv_synthetic_features()). */
+#define MSHV_SYNTH_DEFAULT                                                                         \
+	(MSHV_SYNTH_HYPERVISOR_PRESENT | MSHV_SYNTH_HV1 | MSHV_SYNTH_ACCESS_PARTITION_REF |        \
+	 MSHV_SYNTH_ACCESS_INTR_CTRL | MSHV_SYNTH_ACCESS_HYPERCALL | MSHV_SYNTH_ACCESS_VP_INDEX |  \
+	 MSHV_SYNTH_ACCESS_REF_TSC | MSHV_SYNTH_ACCESS_GUEST_IDLE | MSHV_SYNTH_ACCESS_FREQUENCY |  \
+	 MSHV_SYNTH_TLB_FLUSH_HYPERCALLS | MSHV_SYNTH_CLUSTER_IPI | MSHV_SYNTH_ACCESS_VP_REGS |    \
+	 MSHV_SYNTH_FLUSH_GPA_SPACE)
+
+/* Why a guest MSI route was kept from the driver (mshv_route_check()). */
+enum mshv_route_drop {
+	MSHV_DROP_ABSENT_VP,  /* physical destination: no VP has that APIC ID */
+	MSHV_DROP_BROADCAST,  /* physical destination 0xFF */
+	MSHV_DROP_NO_VP,      /* logical destination naming no VP */
+	MSHV_DROP_BAD_VECTOR, /* fixed or lowest-priority with a vector below 16 */
+	MSHV_DROP_NOT_MSI,    /* not an x86 MSI address */
+	MSHV_NR_DROPS,
+};
+
+/* An irqfd hvmm asked for: bound in the kernel only while its GSI has a valid route. */
+struct mshv_irqfd_rec {
+	int fd;
+	uint32_t gsi;
+	bool bound;
+};
+
 struct hv_vm {
 	struct mshv_sys sys;
 	int dev_fd;
 	int fd;
 	long page_size;
 	struct hv_caps caps;
+	uint64_t synth_features;  /* what the partition was created with */
+	const char *synth_source; /* where the mask came from, for the log and counters */
+	int vfio_dev_fd;          /* the VFIO bridge device, once a group was added */
+	bool topology_set;        /* PROCESSORS_PER_SOCKET, with the first VP */
 	/* Guest memory, keyed by the exact region; read by vCPU threads during emulation. */
 	pthread_rwlock_t mem_lock;
 	struct hv_mem_region *regions;
 	size_t nr_regions, cap_regions;
+	/*
+	 * Interrupts (irq.c): which VPs exist (APIC ID = VP index), which GSIs have a route the
+	 * driver may take, the irqfds hvmm asked for, and what was dropped.
+	 */
+	pthread_mutex_t irq_lock;
+	uint64_t vps[MSHV_MAX_VPS / 64];
+	uint32_t nr_vps;
+	uint64_t routed[MSHV_MAX_GSI / 64];
+	struct mshv_irqfd_rec *irqfds;
+	size_t nr_irqfds, cap_irqfds;
+	uint64_t dropped[MSHV_MAX_GSI / 64]; /* GSIs whose route was last kept from the kernel */
+	uint64_t drops[MSHV_NR_DROPS];       /* routes that became unroutable, by reason */
+	uint32_t drops_logged;               /* a bit per enum mshv_route_drop */
+	_Atomic uint64_t halt_pauses;        /* paced HALT re-entries, all VPs */
 };
 
 struct hv_vcpu {
@@ -45,9 +88,18 @@ struct hv_vcpu {
 	_Atomic bool have_thread;
 	pthread_t thread;
 	struct ratelimit msr_rl;
+	/* HALT messages back to back at one RIP: re-entry is paced (mshv_handle_halt()). */
+	uint64_t halt_rip;
+	unsigned halts_in_a_row;
+	uint64_t halt_pauses;
 };
 
 /* partition.c */
+/*
+ * The synthetic features to create a partition with: MSHV_SYNTH_DEFAULT, intersected with the
+ * host's assignable set when this kernel lets hvmm read it (*source says which).
+ */
+uint64_t mshv_synthetic_features(struct hv_vm *vm, const char **source);
 int mshv_hvcall(struct hv_vm *vm, int fd, uint16_t code, uint16_t reps, void *in, size_t in_sz,
                 void *out, size_t out_sz, uint16_t *reps_done) WUR;
 const char *mshv_hvcall_name(uint16_t code);
@@ -59,6 +111,8 @@ void mshv_vm_destroy(struct hv_vm *vm);
 void mshv_caps(struct hv_vm *vm, struct hv_caps *out);
 int mshv_mem_map(struct hv_vm *vm, const struct hv_mem_region *r) WUR;
 int mshv_mem_unmap(struct hv_vm *vm, const struct hv_mem_region *r) WUR;
+/* Tests only (the simulator's legacy-bars): override what hv_caps.devmem says. */
+void mshv_vm_set_devmem(struct hv_vm *vm, enum hv_devmem mode, const char *why);
 
 /* vp.c: registers and VPs */
 void mshv_seg_to_hv(struct mshv_seg *o, const struct hv_segment *s);
@@ -93,6 +147,14 @@ int mshv_emu_state(struct hv_vcpu *v, const struct mshv_intercept_header *h,
 int mshv_vcpu_run(struct hv_vcpu *v, enum hv_exit *out) WUR;
 
 /* irq.c */
+/* Which reason keeps this route from the driver, or -1 if it may go.  Caller holds irq_lock. */
+int mshv_route_check(const struct hv_vm *vm, const struct hv_msi_route *r);
+/* A VP now exists: its APIC ID may be a route's destination. */
+void mshv_irq_vp_added(struct hv_vm *vm, uint32_t index);
+void mshv_irq_destroy(struct hv_vm *vm);
+void mshv_irq_stats(struct hv_vm *vm, char *buf, size_t len);
+/* The VFIO bridge (hv_caps.devmem == HV_DEVMEM_BRIDGE): register a VFIO group. */
+int mshv_vfio_group_add(struct hv_vm *vm, int group_fd) WUR;
 /* Decode an x86 MSI {address, data} into an ASSERT_VIRTUAL_INTERRUPT input; -EINVAL if not one. */
 int mshv_msi_decode(uint64_t address, uint32_t data, struct mshv_in_assert_irq *out) WUR;
 int mshv_irqfd_assign(struct hv_vm *vm, int fd, uint32_t gsi) WUR;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hv-mshv/internal.h"
 
@@ -111,13 +112,18 @@ static int mshv_emu_write(void *ctx, uint64_t gpa, const void *buf, unsigned len
 	return mshv_emu_access(ctx, gpa, tmp, len, true);
 }
 
-static int mshv_emu_translate(void *ctx, uint64_t gva, bool write, uint64_t *gpa)
+/*
+ * Translate a guest-virtual address with HVCALL_TRANSLATE_VIRTUAL_ADDRESS.  Result codes 1-3
+ * are page-walk faults: the guest would take a #PF, not ours to emulate.  Codes 4-7 (GPA
+ * unmapped, no read or write access, illegal overlay) say the walk succeeded and the GPA it
+ * ended at is not ordinary accessible RAM -- MMIO or a read-only mapping, exactly what the
+ * emulator is about to access through hvmm's own regions -- so the GPA is used.
+ */
+static int mshv_translate(struct hv_vcpu *v, uint64_t gva, uint64_t flags, uint64_t *gpa)
 {
-	struct hv_vcpu *v = ctx;
 	struct mshv_in_translate in = {
 		.vp_index = v->index,
-		.control_flags =
-		    write ? MSHV_TRANSLATE_VALIDATE_WRITE : MSHV_TRANSLATE_VALIDATE_READ,
+		.control_flags = flags,
 		.gva_page = gva >> 12,
 	};
 	struct mshv_out_translate out = { 0 };
@@ -126,10 +132,23 @@ static int mshv_emu_translate(void *ctx, uint64_t gva, bool write, uint64_t *gpa
 
 	if (r)
 		return r;
-	if (out.result_code != MSHV_TRANSLATE_SUCCESS)
-		return -EFAULT; /* the guest would take a page fault: not ours to emulate */
-	*gpa = (out.gpa_page << 12) | (gva & 0xfff);
-	return 0;
+	switch (out.result_code) {
+	case MSHV_TRANSLATE_SUCCESS:
+	case MSHV_TRANSLATE_GPA_UNMAPPED:
+	case MSHV_TRANSLATE_GPA_NO_READ:
+	case MSHV_TRANSLATE_GPA_NO_WRITE:
+	case MSHV_TRANSLATE_GPA_ILLEGAL_OVERLAY:
+		*gpa = (out.gpa_page << 12) | (gva & 0xfff);
+		return 0;
+	default:
+		return -EFAULT; /* the guest would take a page fault */
+	}
+}
+
+static int mshv_emu_translate(void *ctx, uint64_t gva, bool write, uint64_t *gpa)
+{
+	return mshv_translate(
+	    ctx, gva, write ? MSHV_TRANSLATE_VALIDATE_WRITE : MSHV_TRANSLATE_VALIDATE_READ, gpa);
 }
 
 static int mshv_emu_pio_read(void *ctx, uint16_t port, void *buf, unsigned len)
@@ -257,7 +276,10 @@ static int mshv_fetch_insn(struct hv_vcpu *v, const struct emu_cpu *cpu, uint8_t
 
 		if (chunk > EMU_MAX_INSN_LEN - n)
 			chunk = EMU_MAX_INSN_LEN - n;
-		if ((ret = mshv_emu_translate(v, la + n, false, &gpa)))
+		/* An instruction fetch: read and execute access, as Cloud Hypervisor asks. */
+		if ((ret = mshv_translate(
+		         v, la + n, MSHV_TRANSLATE_VALIDATE_READ | MSHV_TRANSLATE_VALIDATE_EXECUTE,
+		         &gpa)))
 			return n ? 0 : ret;
 		if (!mshv_mem_find(v->vm, gpa, chunk, &r) || (r.flags & HV_MEM_DEVICE))
 			break; /* code is fetched from RAM only */
@@ -348,6 +370,27 @@ static unsigned mshv_insn_len(const struct mshv_intercept_header *h, const uint8
 	return fallback;
 }
 
+/*
+ * An intercept taken while the VP was delivering an event (an interrupt or exception whose
+ * IDT entry, stack or handler is not RAM) belongs to no instruction: RIP holds the
+ * interrupted one, which must not be emulated.  OpenVMM gives up the same way
+ * (virt_support_x86emu emulate(): "a fault or interruption *caused* the intercept ... there is
+ * nothing to emulate"); injecting a fault would loop.  The guest is as good as triple-faulted.
+ */
+static bool mshv_interruption_pending(struct hv_vcpu *v, const struct mshv_intercept_header *h,
+                                      uint64_t gpa, enum hv_exit *out, bool *done)
+{
+	if (!(h->exec_state & MSHV_EXEC_INTERRUPTION_PENDING))
+		return false;
+	log_err("vCPU %u: the hypervisor intercepted an event delivery, not an instruction (gpa "
+	        "%#llx, rip %#llx): the guest's IDT, stack or handler is not RAM; the VM stops as "
+	        "crashed",
+	        v->index, (unsigned long long)gpa, (unsigned long long)h->rip);
+	*out = HV_EXIT_SHUTDOWN;
+	*done = true;
+	return true;
+}
+
 static int mshv_handle_io(struct hv_vcpu *v, const struct mshv_msg_io *m)
 {
 	unsigned size = MSHV_IO_SIZE(m->access_info);
@@ -390,6 +433,8 @@ static int mshv_handle_mem(struct hv_vcpu *v, const struct mshv_msg_mem *m, enum
 		.gva = m->gva,
 	};
 
+	if (mshv_interruption_pending(v, &m->h, m->gpa, out, done))
+		return 0;
 	if (m->h.access_type == MSHV_ACCESS_EXECUTE) {
 		log_err("vCPU %u: the guest runs code at gpa %#llx, which is not RAM (rip %#llx)",
 		        v->index, (unsigned long long)m->gpa, (unsigned long long)m->h.rip);
@@ -451,6 +496,45 @@ static int mshv_handle_cpuid(struct hv_vcpu *v, const struct mshv_msg_cpuid *m)
 	return mshv_set_regs(v, names, vals, 5);
 }
 
+/*
+ * A HALT message.  In a LAPIC partition the hypervisor waits for interrupts itself, so a HALT
+ * message is not expected (OpenVMM has no arm for it, Cloud Hypervisor takes it for a reset);
+ * hvmm returns it to core, which runs the VP again -- inside MSHV_RUN_VP, where the
+ * hypervisor waits.  Should it come back at once with RIP still at the same place (a
+ * hypervisor that leaves HLT to the VMM), re-entering blindly would spin a host CPU: from the
+ * third in a row at one RIP with no other message between, each re-entry is paced, the pause
+ * doubling from 50 us to 10 ms.  An interrupt still wakes the guest at the next entry.
+ */
+#define MSHV_HALT_PAUSE_MIN_NS 50000ull
+#define MSHV_HALT_PAUSE_MAX_NS 10000000ull
+
+static void mshv_handle_halt(struct hv_vcpu *v, const struct mshv_intercept_header *h)
+{
+	uint64_t pause;
+	struct timespec ts;
+
+	if (h->rip != v->halt_rip || !v->halts_in_a_row) {
+		v->halt_rip = h->rip;
+		v->halts_in_a_row = 1;
+		return;
+	}
+	if (++v->halts_in_a_row < 3)
+		return;
+	if (v->halts_in_a_row == 3 && !v->halt_pauses)
+		log_warn("vCPU %u: the hypervisor returns HALT at rip %#llx again and again; hvmm "
+		         "paces its re-entries (the guest%s)",
+		         v->index, (unsigned long long)h->rip,
+		         (h->rflags & (1u << 9)) ? " waits for an interrupt"
+		                                 : " halted with interrupts off");
+	pause = MSHV_HALT_PAUSE_MIN_NS << (v->halts_in_a_row - 3 < 8 ? v->halts_in_a_row - 3 : 8);
+	if (pause > MSHV_HALT_PAUSE_MAX_NS)
+		pause = MSHV_HALT_PAUSE_MAX_NS;
+	ts = (struct timespec){ (time_t)(pause / 1000000000ull), (long)(pause % 1000000000ull) };
+	nanosleep(&ts, NULL);
+	v->halt_pauses++;
+	atomic_fetch_add(&v->vm->halt_pauses, 1);
+}
+
 /* Act on one message.  *done says vcpu_run returns *out; otherwise the VP runs on. */
 static int mshv_handle_msg(struct hv_vcpu *v, const struct mshv_msg *msg, enum hv_exit *out,
                            bool *done)
@@ -461,6 +545,7 @@ static int mshv_handle_msg(struct hv_vcpu *v, const struct mshv_msg *msg, enum h
 		struct mshv_msg_msr msr;
 		struct mshv_msg_cpuid cpuid;
 		struct mshv_msg_eoi eoi;
+		struct mshv_msg_opaque opaque;
 		struct mshv_intercept_header h;
 	} p;
 
@@ -469,11 +554,16 @@ static int mshv_handle_msg(struct hv_vcpu *v, const struct mshv_msg *msg, enum h
 	*done = false;
 	switch (msg->type) {
 	case MSHV_MSG_X64_IO_PORT:
+		/* Only string I/O is emulated, so only it must not run for an event delivery. */
+		if ((p.io.access_info & (MSHV_IO_STRING | MSHV_IO_REP)) &&
+		    mshv_interruption_pending(v, &p.io.h, p.io.port, out, done))
+			return 0;
 		return mshv_handle_io(v, &p.io);
 	case MSHV_MSG_UNMAPPED_GPA:
 	case MSHV_MSG_GPA_INTERCEPT:
 		return mshv_handle_mem(v, &p.mem, out, done);
 	case MSHV_MSG_X64_HALT:
+		mshv_handle_halt(v, &p.h);
 		*out = HV_EXIT_HALT;
 		*done = true;
 		return 0;
@@ -491,9 +581,10 @@ static int mshv_handle_msg(struct hv_vcpu *v, const struct mshv_msg *msg, enum h
 		*done = true;
 		return 0;
 	case MSHV_MSG_INVALID_VP_REGISTER:
-		log_err("vCPU %u: the hypervisor will not run the VP: a register holds an invalid "
-		        "value (rip %#llx)",
-		        v->index, (unsigned long long)p.h.rip);
+		/* Its payload is {vp_index, reserved}, not an intercept header: there is no RIP. */
+		log_err("vCPU %u: the hypervisor will not run VP %u: one of its registers holds an "
+		        "invalid value",
+		        v->index, p.opaque.vp_index);
 		return -EINVAL;
 	case MSHV_MSG_UNSUPPORTED_FEATURE:
 		log_err("vCPU %u: the guest used a feature the hypervisor does not support",
@@ -545,6 +636,8 @@ int mshv_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 			return r;
 		}
 		memcpy(&msg, v->run.msg_buf, sizeof(msg));
+		if (msg.type != MSHV_MSG_X64_HALT)
+			v->halts_in_a_row = 0;
 		r = mshv_handle_msg(v, &msg, out, &done);
 		if (r || done)
 			return r;

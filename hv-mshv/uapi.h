@@ -128,6 +128,38 @@ _Static_assert(MSHV_SET_MSI_ROUTING == 0x4008B805, "MSHV_SET_MSI_ROUTING");
 _Static_assert(MSHV_ROOT_HVCALL == 0xC020B807, "MSHV_ROOT_HVCALL");
 _Static_assert(MSHV_RUN_VP == 0x8100B800, "MSHV_RUN_VP");
 
+/*
+ * The VFIO bridge device of the out-of-tree "PCI passthru on Hyper-V" series (Mukesh Rathor,
+ * linux-hyperv 2026, patches "mshv: Add ioctl support for MSHV-VFIO bridge device" and
+ * "mshv: Implement mshv bridge device for VFIO"), as KVM's KVM-VFIO device.  Not in
+ * mainline's <linux/mshv.h>: a kernel without it answers MSHV_CREATE_DEVICE with ENOTTY.
+ */
+#ifndef MSHV_CREATE_DEVICE
+#define MSHV_CREATE_DEVICE_TEST 1
+#define MSHV_DEV_TYPE_VFIO      0
+#define MSHV_DEV_VFIO_FILE      1
+#define MSHV_DEV_VFIO_FILE_ADD  1
+#define MSHV_DEV_VFIO_FILE_DEL  2
+
+struct mshv_create_device {
+	__u32 type;  /* in: MSHV_DEV_TYPE_* */
+	__u32 fd;    /* out: the device fd */
+	__u32 flags; /* in: MSHV_CREATE_DEVICE_TEST only asks whether the type exists */
+};
+
+struct mshv_device_attr {
+	__u32 flags;
+	__u32 group;
+	__u64 attr;
+	__u64 addr; /* FILE_ADD: points at the __s32 VFIO file descriptor */
+};
+
+#define MSHV_CREATE_DEVICE   _IOWR(MSHV_IOCTL, 0x08, struct mshv_create_device)
+#define MSHV_SET_DEVICE_ATTR _IOW(MSHV_IOCTL, 0x00, struct mshv_device_attr)
+#endif
+_Static_assert(MSHV_CREATE_DEVICE == 0xC00CB808, "MSHV_CREATE_DEVICE");
+_Static_assert(MSHV_SET_DEVICE_ATTR == 0x4018B800, "MSHV_SET_DEVICE_ATTR");
+
 #define MSHV_MAX_VPS        256
 #define MSHV_MAX_GSI        4096
 #define MSHV_HVCALL_MAX_BUF 4096

@@ -277,7 +277,7 @@ int mshv_vcpu_set_sregs(struct hv_vcpu *v, const struct hv_sregs *sregs)
 	if ((r = mshv_regs_flush(v)))
 		return r;
 	if (v->index == 0)
-		s.apic_base |= 0x100; /* the BSP flag, as on KVM */
+		s.apic_base |= MSHV_APIC_BASE_BSP; /* the BSP flag, as on KVM */
 	mshv_sregs_pack(&s, vals);
 	return mshv_set_regs(v, mshv_sregs_names, vals, MSHV_NR_SREGS);
 }
@@ -321,6 +321,38 @@ static int mshv_cpuid_results(struct hv_vcpu *v, uint32_t nr)
 	                   sizeof(in), NULL, 0, NULL);
 }
 
+/*
+ * Topology and APIC identity, as OpenVMM sets them (vmm_core/virt_mshv): the processors per
+ * socket on the partition (the hypervisor derives CPUID leaves 1, 4, 0xB and 0x1F from it;
+ * hvmm puts every vCPU in one socket, one thread per core: mainline's MSHV_CREATE_PARTITION
+ * has no SMT flag), and each VP's initial APIC ID and APIC base.  In an x2APIC-capable
+ * partition the APIC ID register follows the initial APIC ID and cannot be set.
+ */
+static int mshv_vp_identity_partition(struct hv_vm *vm, uint32_t nr)
+{
+	struct mshv_in_partition_property in = {
+		.code = (uint32_t)MSHV_PROP_PROCESSORS_PER_SOCKET,
+		.value = nr,
+	};
+	int r = mshv_hvcall(vm, vm->fd, MSHV_HVCALL_SET_PARTITION_PROPERTY, 0, &in, sizeof(in),
+	                    NULL, 0, NULL);
+
+	if (!r)
+		vm->topology_set = true;
+	return r;
+}
+
+static int mshv_vp_identity(struct hv_vcpu *v)
+{
+	uint32_t names[2] = { MSHV_REG_INITIAL_APIC_ID, MSHV_REG_APIC_BASE };
+	union mshv_reg_value vals[2] = {
+		{ .reg64 = v->index },
+		{ .reg64 = MSHV_APIC_BASE_DEFAULT | (v->index == 0 ? MSHV_APIC_BASE_BSP : 0) },
+	};
+
+	return mshv_set_regs(v, names, vals, 2);
+}
+
 void mshv_vcpu_destroy(struct hv_vcpu *v)
 {
 	struct mshv_sys *sys;
@@ -351,6 +383,8 @@ int mshv_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const struct
 	v->index = index;
 	v->io = io;
 	ratelimit_init(&v->msr_rl, 10);
+	if (!vm->topology_set && (r = mshv_vp_identity_partition(vm, nr)))
+		goto fail;
 	v->fd = vm->sys.ioctl(vm->sys.ctx, vm->fd, MSHV_CREATE_VP, &cv);
 	if (v->fd < 0) {
 		r = v->fd;
@@ -372,8 +406,9 @@ int mshv_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const struct
 		goto fail;
 	}
 	v->msg_page = p;
-	if ((r = mshv_cpuid_results(v, nr)))
+	if ((r = mshv_vp_identity(v)) || (r = mshv_cpuid_results(v, nr)))
 		goto fail;
+	mshv_irq_vp_added(vm, index);
 	*out = v;
 	return 0;
 fail:

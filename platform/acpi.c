@@ -2,8 +2,10 @@
 /*
  * ACPI tables describing hvmm's platform to the guest: a hardware-reduced machine (no PM
  * timer, no SCI, no legacy PIC or PIT, which is what lets Linux boot without them) with
- * LAPICs, one IOAPIC, PCIe ECAM with the INTx routing of devices/pci (_PRT), COM1, and
- * sleep/reset registers served by devices/power.c.
+ * LAPICs, one IOAPIC, PCIe ECAM with the INTx routing of devices/pci (_PRT) and an _OSC
+ * that grants native hot-plug, COM1, sleep/reset registers served by devices/power.c, and a
+ * power button whose presses arrive through a Generic Event Device (devices/ged.c), the
+ * hardware-reduced stand-in for the SCI.
  *
  * Layout from ACPI_BASE, each table 16-byte aligned: RSDP, XSDT, FADT, MCFG, MADT, DSDT.
  * The DSDT's AML is written with the encoder of aml.c.
@@ -191,6 +193,132 @@ static void acpi_dsdt_prt(struct aml *a)
 	aml_close(a, prt);
 }
 
+/* Control of PCIe features the guest may take through _OSC (PCI Firmware 3.3, 4.5.1). */
+#define OSC_PCIE_UUID      "33DB4D5B-1FF7-401C-9657-7441C03DD766"
+#define OSC_CTRL_NATIVE_HP (1u << 0)
+#define OSC_CTRL_PME       (1u << 2)
+#define OSC_CTRL_AER       (1u << 3)
+#define OSC_CTRL_PCIE_CAP  (1u << 4)
+#define OSC_GRANTED        (OSC_CTRL_NATIVE_HP | OSC_CTRL_PME | OSC_CTRL_AER | OSC_CTRL_PCIE_CAP)
+#define OSC_ERR_UUID       (1u << 2)
+#define OSC_ERR_REVISION   (1u << 3)
+#define OSC_ERR_MASKED     (1u << 4)
+
+/* Or(name, bit, name): set an error bit in a field of the caller's buffer. */
+static void acpi_or_field(struct aml *a, const char *field, uint32_t bit)
+{
+	aml_byte(a, AML_OR);
+	aml_path(a, field);
+	aml_int(a, bit);
+	aml_path(a, field);
+}
+
+/*
+ * _OSC of the host bridge: the guest runs PCIe native hot-plug (Linux's pciehp binds only if
+ * it is granted), PME, AER and the PCIe capability itself; nothing else is granted.
+ *
+ *   Method (_OSC, 4) {
+ *     CreateDWordField (Arg3, 0, CDW1)
+ *     If (Arg0 == ToUUID (OSC_PCIE_UUID)) {
+ *       CreateDWordField (Arg3, 8, CDW3)
+ *       Local0 = CDW3 & OSC_GRANTED
+ *       If (Arg1 != 1) { CDW1 |= OSC_ERR_REVISION }
+ *       If (CDW3 != Local0) { CDW1 |= OSC_ERR_MASKED }
+ *       CDW3 = Local0
+ *     } Else { CDW1 |= OSC_ERR_UUID }
+ *     Return (Arg3)
+ *   }
+ */
+static void acpi_pci_osc(struct aml *a)
+{
+	size_t m = aml_method(a, "_OSC", 4, false), i, j;
+
+	aml_create_dword_field(a, AML_ARG(3), 0, "CDW1");
+	i = aml_if(a);
+	aml_byte(a, AML_LEQUAL);
+	aml_byte(a, AML_ARG(0));
+	aml_uuid(a, OSC_PCIE_UUID);
+	aml_create_dword_field(a, AML_ARG(3), 8, "CDW3");
+	aml_byte(a, AML_AND);
+	aml_path(a, "CDW3");
+	aml_int(a, OSC_GRANTED);
+	aml_byte(a, AML_LOCAL(0));
+	j = aml_if(a);
+	aml_byte(a, AML_LNOT);
+	aml_byte(a, AML_LEQUAL);
+	aml_byte(a, AML_ARG(1));
+	aml_int(a, 1);
+	acpi_or_field(a, "CDW1", OSC_ERR_REVISION);
+	aml_close(a, j);
+	j = aml_if(a);
+	aml_byte(a, AML_LNOT);
+	aml_byte(a, AML_LEQUAL);
+	aml_path(a, "CDW3");
+	aml_byte(a, AML_LOCAL(0));
+	acpi_or_field(a, "CDW1", OSC_ERR_MASKED);
+	aml_close(a, j);
+	aml_byte(a, AML_STORE);
+	aml_byte(a, AML_LOCAL(0));
+	aml_path(a, "CDW3");
+	aml_close(a, i);
+	i = aml_else(a);
+	acpi_or_field(a, "CDW1", OSC_ERR_UUID);
+	aml_close(a, i);
+	aml_byte(a, AML_RETURN);
+	aml_byte(a, AML_ARG(3));
+	aml_close(a, m);
+}
+
+/*
+ * The power button and the Generic Event Device that carries its presses (devices/ged.c):
+ *
+ *   Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) Name (_UID, 0) }
+ *   Device (GED0) {
+ *     Name (_HID, "ACPI0013") Name (_UID, 0)
+ *     Name (_CRS, ResourceTemplate () { Interrupt (, Level, ActiveHigh, Exclusive) {GED_IRQ} })
+ *     OperationRegion (EREG, SystemIO, GED_PORT, GED_LEN)
+ *     Field (EREG, DWordAcc, NoLock, Preserve) { ESEL, 32 }
+ *     Method (_EVT, 1, Serialized) {
+ *       Local0 = ESEL
+ *       If (Local0 & GED_EV_POWER_BUTTON) { Notify (\_SB.PWRB, 0x80) }
+ *     }
+ *   }
+ */
+static void acpi_dsdt_ged(struct aml *a)
+{
+	static const char *const fields[] = { "ESEL" };
+	static const uint8_t bits[] = { 32 };
+	struct aml_res r = { .n = 0 };
+	size_t dev, m, i;
+
+	dev = aml_device(a, "PWRB");
+	aml_name_eisaid(a, "_HID", "PNP0C0C");
+	aml_name_int(a, "_UID", 0);
+	aml_close(a, dev);
+
+	dev = aml_device(a, "GED0");
+	aml_name_string(a, "_HID", "ACPI0013");
+	aml_name_int(a, "_UID", 0);
+	aml_res_ext_irq(&r, GED_IRQ, true);
+	aml_res_end(&r);
+	aml_name_res(a, "_CRS", &r);
+	aml_opregion(a, "EREG", AML_SPACE_IO, GED_PORT, GED_LEN);
+	aml_field(a, "EREG", AML_FIELD_DWORD, fields, bits, 1);
+	m = aml_method(a, "_EVT", 1, true);
+	aml_byte(a, AML_STORE);
+	aml_path(a, "ESEL");
+	aml_byte(a, AML_LOCAL(0));
+	i = aml_if(a);
+	aml_byte(a, AML_AND);
+	aml_byte(a, AML_LOCAL(0));
+	aml_int(a, GED_EV_POWER_BUTTON);
+	aml_byte(a, AML_NULL_NAME); /* no target: the result is the predicate */
+	aml_notify(a, "\\_SB_.PWRB", 0x80);
+	aml_close(a, i);
+	aml_close(a, m);
+	aml_close(a, dev);
+}
+
 static void acpi_dsdt_body(struct aml *a, const struct pci_windows *w)
 {
 	struct aml_res r;
@@ -227,7 +355,10 @@ static void acpi_dsdt_body(struct aml *a, const struct pci_windows *w)
 	aml_res_end(&r);
 	aml_name_res(a, "_CRS", &r);
 	acpi_dsdt_prt(a);
+	acpi_pci_osc(a);
 	aml_close(a, dev);
+
+	acpi_dsdt_ged(a);
 
 	/* COM1, so Linux's 8250 driver gets its IRQ through ACPI (there is no ISA PIC). */
 	r = (struct aml_res){ .n = 0 };

@@ -145,6 +145,170 @@ size_t aml_package(struct aml *a, uint8_t n)
 	return p;
 }
 
+void aml_name_string(struct aml *a, const char *seg, const char *str)
+{
+	aml_name(a, seg);
+	aml_byte(a, AML_STRING);
+	aml_put(a, str, strlen(str) + 1);
+}
+
+static bool aml_seg_char(char c, bool first)
+{
+	return (c >= 'A' && c <= 'Z') || c == '_' || (!first && c >= '0' && c <= '9');
+}
+
+/* NameString (20.2.2): prefix, then one segment, a DualNamePath or a MultiNamePath. */
+void aml_path(struct aml *a, const char *path)
+{
+	const char *p = path;
+	size_t len, nseg;
+
+	if (*p == '\\')
+		aml_byte(a, (uint8_t)*p++);
+	while (*p == '^')
+		aml_byte(a, (uint8_t)*p++);
+	len = strlen(p);
+	nseg = (len + 1) / 5;
+	if (!len || (len + 1) % 5 || nseg > 255) {
+		a->full = true; /* not a path this encoder writes: the table is refused */
+		return;
+	}
+	for (size_t i = 0; i < nseg; i++) {
+		const char *seg = p + 5 * i;
+
+		for (size_t j = 0; j < 4; j++) {
+			if (!aml_seg_char(seg[j], j == 0))
+				a->full = true;
+		}
+		if (i + 1 < nseg && seg[4] != '.')
+			a->full = true;
+	}
+	if (nseg == 2)
+		aml_byte(a, AML_DUAL_NAME);
+	else if (nseg > 2) {
+		aml_byte(a, AML_MULTI_NAME);
+		aml_byte(a, (uint8_t)nseg);
+	}
+	for (size_t i = 0; i < nseg; i++)
+		aml_put(a, p + 5 * i, 4);
+}
+
+size_t aml_method(struct aml *a, const char *seg, unsigned nargs, bool serialized)
+{
+	size_t m = aml_open(a, AML_METHOD);
+
+	aml_put(a, seg, 4);
+	if (nargs > 7)
+		a->full = true;
+	aml_byte(a, (uint8_t)((nargs & 7) | (serialized ? 0x08 : 0)));
+	return m;
+}
+
+size_t aml_if(struct aml *a)
+{
+	return aml_open(a, AML_IF);
+}
+
+size_t aml_else(struct aml *a)
+{
+	return aml_open(a, AML_ELSE);
+}
+
+void aml_notify(struct aml *a, const char *path, uint8_t value)
+{
+	aml_byte(a, AML_NOTIFY);
+	aml_path(a, path);
+	aml_int(a, value);
+}
+
+void aml_buffer(struct aml *a, const uint8_t *data, size_t n)
+{
+	size_t b = aml_open(a, AML_BUFFER);
+
+	aml_int(a, n);
+	aml_put(a, data, n);
+	aml_close(a, b);
+}
+
+static int aml_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * ToUUID (19.6.142): the string's byte pairs in the order 3 2 1 0 - 5 4 - 7 6 - 8 9 - 10..15,
+ * so the first three fields land little-endian.
+ */
+void aml_uuid(struct aml *a, const char *uuid)
+{
+	static const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+	uint8_t raw[16], b[16];
+	size_t k = 0;
+
+	for (size_t i = 0; uuid[i] && k < 16; i++) {
+		int hi, lo;
+
+		if ((i == 8 || i == 13 || i == 18 || i == 23) && uuid[i] == '-')
+			continue;
+		hi = aml_hex(uuid[i]);
+		lo = uuid[i + 1] ? aml_hex(uuid[i + 1]) : -1;
+		if (hi < 0 || lo < 0)
+			break;
+		raw[k++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	if (k != 16 || strlen(uuid) != 36) {
+		a->full = true;
+		return;
+	}
+	for (size_t i = 0; i < 16; i++)
+		b[i] = raw[order[i]];
+	aml_buffer(a, b, 16);
+}
+
+void aml_opregion(struct aml *a, const char *seg, uint8_t space, uint64_t off, uint64_t len)
+{
+	aml_byte(a, AML_EXT_PREFIX);
+	aml_byte(a, AML_OPREGION);
+	aml_put(a, seg, 4);
+	aml_byte(a, space);
+	aml_int(a, off);
+	aml_int(a, len);
+}
+
+/* A field unit's length in bits is a PkgLength-style encoding of its own (20.2.5.2). */
+void aml_field(struct aml *a, const char *region, uint8_t access, const char *const *names,
+               const uint8_t *bits, size_t n)
+{
+	size_t f;
+
+	aml_byte(a, AML_EXT_PREFIX);
+	f = aml_open(a, AML_FIELD);
+	aml_path(a, region);
+	aml_byte(a, access); /* NoLock, Preserve: the upper bits stay 0 */
+	for (size_t i = 0; i < n; i++) {
+		aml_put(a, names[i], 4);
+		if (bits[i] > 0x3f)
+			a->full = true; /* one-byte lengths only: fields of up to 63 bits */
+		aml_byte(a, bits[i]);
+	}
+	aml_close(a, f);
+}
+
+void aml_create_dword_field(struct aml *a, uint8_t source, uint64_t index, const char *seg)
+{
+	aml_byte(a, AML_CREATE_DWORD_FIELD);
+	aml_byte(a, source);
+	aml_int(a, index);
+	aml_put(a, seg, 4);
+}
+
 /* ---- Resource descriptors (6.4) for _CRS buffers ----------------------------------------- */
 
 /* Room for n more bytes, or NULL (and the buffer marked full) if they do not fit. */
@@ -183,6 +347,20 @@ void aml_res_irq(struct aml_res *r, unsigned irq)
 		return;
 	p[0] = 0x22;
 	le16_put(p + 1, (uint16_t)(1u << irq));
+}
+
+/* Extended Interrupt Descriptor (6.4.3.6) with one interrupt. */
+void aml_res_ext_irq(struct aml_res *r, uint32_t gsi, bool level)
+{
+	uint8_t *p = aml_res_add(r, 9);
+
+	if (!p)
+		return;
+	p[0] = 0x89;
+	le16_put(p + 1, 6);
+	p[3] = level ? 0x01 : 0x03; /* consumer; edge when bit 1; active high, exclusive */
+	p[4] = 1;
+	le32_put(p + 5, gsi);
 }
 
 void aml_res_window(struct aml_res *r, uint8_t type, uint8_t tflags, unsigned width, uint64_t min,

@@ -7,9 +7,20 @@
 #include "hv-kvm/hv_kvm.h"
 #include "hv-mshv/hv_mshv.h"
 
+#ifdef HVMM_WITH_MSHV_SIM
+/*
+ * The test build (hvmm-sim, `make hvmm-sim`): hv-mshv on the /dev/mshv simulator of
+ * tests/mshv-sim, which runs on KVM.  Never in the release binary; never chosen by auto.
+ */
+extern const struct hv_ops hv_mshv_sim_ops;
+#endif
+
 const struct hv_ops *const hv_backends[] = {
 	&hv_kvm_ops,
 	&hv_mshv_ops,
+#ifdef HVMM_WITH_MSHV_SIM
+	&hv_mshv_sim_ops,
+#endif
 	NULL,
 };
 
@@ -21,6 +32,8 @@ static const char *hv_absent_reason(const char *name)
 	if (!strcmp(name, "mshv"))
 		return "no /dev/mshv: this host is not running as a Microsoft Hypervisor root "
 		       "partition";
+	if (!strcmp(name, "mshv-sim"))
+		return "no usable /dev/kvm, which the /dev/mshv simulator runs on";
 	return "not available on this host";
 }
 
@@ -33,6 +46,8 @@ int hv_select(const char *name, const struct hv_ops **out)
 
 		if (!any && strcmp(hv->name, name))
 			continue;
+		if (any && strstr(hv->name, "-sim"))
+			continue; /* a simulator is only ever asked for by name */
 		if (hv->probe() == 0) {
 			*out = hv;
 			return 0;

@@ -22,7 +22,11 @@ static const char usage_text[] =
     "  --vfio [PORT:]DDDD:BB:DD.F  assign a host PCI device bound to vfio-pci\n"
     "                              (repeatable; BB:DD.F is accepted too)\n"
     "  --pcie-root-port NAME       create a root port to place a --vfio device behind\n"
-    "  --seccomp on|log|off        system-call filter on vCPU and event-loop threads\n"
+    "  --vfio-bars auto|trap       map --vfio BARs into the guest where the hypervisor can\n"
+    "                              (auto, the default), or trap and proxy every access\n"
+    "  --api-socket PATH           serve the control API on this unix socket\n"
+    "                              (hvmm remote, docs/api.md)\n"
+    "  --seccomp on|log|off        system-call filter on vCPU, event-loop and API threads\n"
     "                              (default on; log: record violations, do not stop)\n"
     "  --serial stdio|file:PATH|none\n"
     "                              where COM1 goes (default stdio; Ctrl-A x quits)\n"
@@ -31,9 +35,12 @@ static const char usage_text[] =
     "  -h, --help                  this text\n"
     "  --version                   print the version\n"
     "\n"
+    "\n"
+    "       hvmm remote --api-socket PATH COMMAND [ARGS]   (hvmm remote --help)\n"
+    "\n"
     "Exit status: 0 guest powered off, 1 error, 2 bad usage or input, 3 guest reset,\n"
     "4 guest crashed (triple fault), 5 an assigned device taken back or failed,\n"
-    "128+N stopped by signal N.\n";
+    "6 stopped through the API, 128+N stopped by signal N.\n";
 
 const char *cli_usage(void)
 {
@@ -112,7 +119,9 @@ enum opt_id {
 	OPT_SERIAL,
 	OPT_VFIO,
 	OPT_ROOT_PORT,
+	OPT_VFIO_BARS,
 	OPT_SECCOMP,
+	OPT_API_SOCKET,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -140,7 +149,9 @@ static const struct opt opts[] = {
 	  "[PORT:]DDDD:BB:DD.F or BB:DD.F, a PCI address in hex (e.g. 0000:01:00.0), at most 8" },
 	{ "pcie-root-port", 0, true, OPT_ROOT_PORT,
 	  "a new name of letters, digits, '-' and '_', at most 31 characters, at most 16 ports" },
+	{ "vfio-bars", 0, true, OPT_VFIO_BARS, "auto or trap" },
 	{ "seccomp", 0, true, OPT_SECCOMP, "on, log or off" },
+	{ "api-socket", 0, true, OPT_API_SOCKET, "a path for a unix socket, 1 to 107 bytes" },
 	{ "verbose", 'v', false, OPT_VERBOSE, NULL },
 	{ "quiet", 'q', false, OPT_QUIET, NULL },
 	{ "help", 'h', false, OPT_HELP, NULL },
@@ -224,11 +235,17 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 	uint64_t size;
 
 	switch (o->id) {
-	case OPT_HYPERVISOR:
-		if (strcmp(val, "kvm") && strcmp(val, "mshv") && strcmp(val, "auto"))
+	case OPT_HYPERVISOR: {
+		/* "auto" or a backend this binary has (a test build has the simulator too). */
+		bool known = !strcmp(val, "auto");
+
+		for (size_t i = 0; !known && hv_backends[i]; i++)
+			known = !strcmp(val, hv_backends[i]->name);
+		if (!known)
 			return -EINVAL;
 		cfg->hypervisor = val;
 		return 0;
+	}
 	case OPT_MEMORY:
 		if (cli_parse_size(val, &size) || size < MEM_MIN_SIZE || size > MEM_MAX_SIZE ||
 		    (size & 0xfff))
@@ -263,6 +280,14 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 			return -EINVAL;
 		cfg->vfio_bdf[cfg->nr_vfio++] = val; /* split and checked by cli_finish_vfio() */
 		return 0;
+	case OPT_VFIO_BARS:
+		if (!strcmp(val, "auto"))
+			cfg->vfio_trap_bars = false;
+		else if (!strcmp(val, "trap"))
+			cfg->vfio_trap_bars = true;
+		else
+			return -EINVAL;
+		return 0;
 	case OPT_SECCOMP:
 		if (!strcmp(val, "on"))
 			cfg->sandbox = SANDBOX_ON;
@@ -272,6 +297,11 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 			cfg->sandbox = SANDBOX_OFF;
 		else
 			return -EINVAL;
+		return 0;
+	case OPT_API_SOCKET:
+		if (!*val || strlen(val) > 107)
+			return -EINVAL;
+		cfg->api_socket = val;
 		return 0;
 	case OPT_ROOT_PORT:
 		if (cfg->nr_root_ports == VM_MAX_ROOT_PORTS || !cli_port_name_ok(val))

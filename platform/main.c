@@ -32,12 +32,17 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	const struct hv_ops *hv;
 	struct pc *pc = NULL;
+	struct api *api = NULL;
 	void *img = NULL;
 	size_t img_len = 0;
 	char err[512];
 	sigset_t sigs;
 	int sfd = -1, code = VM_EXIT_ERROR, r;
 
+	if (argc > 1 && !strcmp(argv[1], "remote")) {
+		signal(SIGPIPE, SIG_IGN);
+		return remote_main(argc - 1, argv + 1);
+	}
 	if (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "hvmm: %s\n", err);
 		return VM_EXIT_USAGE;
@@ -72,6 +77,10 @@ int main(int argc, char **argv)
 		code = exit_for(r);
 		goto out;
 	}
+	if (cfg.api_socket && (r = api_open(cfg.api_socket, &api))) {
+		code = exit_for(r);
+		goto out;
+	}
 	if ((r = hv_select(cfg.hypervisor, &hv))) {
 		code = exit_for(r);
 		goto out;
@@ -100,8 +109,13 @@ int main(int argc, char **argv)
 	}
 	free(img);
 	img = NULL;
+	/* The API thread starts with the VM: a request never finds a VM half built. */
+	if (api && api_start(api, pc, cfg.sandbox))
+		goto out;
 	if (vm_run(pc->vm, sfd, &code))
 		code = VM_EXIT_ERROR;
+	api_close(api);
+	api = NULL;
 	if (atomic_load(&pc->vm->abandoned)) {
 		vm_abandon(pc->vm);
 		return code; /* vCPU threads still run: exit without tearing the VM down */
@@ -110,6 +124,7 @@ int main(int argc, char **argv)
 	fflush(NULL);
 	vm_detach_teardown(pc->vm);
 out:
+	api_close(api);
 	if (pc)
 		vm_destroy(pc->vm);
 	free(img);

@@ -85,6 +85,12 @@ void pc_pci_windows(const struct vm *vm, struct pci_windows *out)
 	pc_pci_windows_for(mem_top(&vm->mem), pc_phys_bits(vm), out);
 }
 
+static int pc_add_ged(struct pc *pc, const struct vm_config *cfg)
+{
+	(void)cfg;
+	return ged_create(pc->vm, pc->ioapic, &pc->ged);
+}
+
 static int pc_add_pci(struct pc *pc, const struct vm_config *cfg)
 {
 	struct pci_windows w;
@@ -120,8 +126,11 @@ static int pc_add_vfio(struct pc *pc, const struct vm_config *cfg)
 	struct vfio_spec specs[VM_MAX_VFIO];
 
 	for (unsigned i = 0; i < cfg->nr_vfio; i++)
-		specs[i] = (struct vfio_spec){ cfg->vfio_bdf[i], cfg->vfio_port[i] };
-	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio);
+		specs[i] =
+		    (struct vfio_spec){ cfg->vfio_bdf[i], cfg->vfio_port[i], cfg->vfio_trap_bars };
+	/* With the API, devices may be added later: their run-time calls must pass the filters. */
+	return vfio_assign_all(pc->vm, pc->pci, specs, cfg->nr_vfio, cfg->api_socket != NULL,
+	                       &pc->vfio);
 }
 
 /* What a PC's firmware leaves the OS, once every PCI function is in place. */
@@ -132,11 +141,17 @@ static int pc_pci_handover(struct pc *pc, const struct vm_config *cfg)
 	return 0;
 }
 
+/* The board's GSIs: ISA IRQs below 16, PCI INTx on their own lines, the GED on its own. */
+_Static_assert(COM1_IRQ < PCI_INTX_GSI_BASE, "COM1 shares a PCI INTx line");
+_Static_assert(GED_IRQ >= PCI_INTX_GSI_BASE + PCI_INTX_GSIS && GED_IRQ < IOAPIC_PINS,
+               "the GED shares a PCI INTx line");
+
 /* The board, in the order it is built: each device is wired to ones built before it. */
 static int (*const pc_devices[])(struct pc *pc, const struct vm_config *cfg) = {
 	pc_add_ioapic, /* IOAPIC at MEM_IOAPIC_BASE: GSIs 0-23, the EOI hook */
 	pc_add_com1,   /* 16550A at COM1_PORT on IOAPIC pin COM1_IRQ */
 	pc_add_power,  /* ACPI sleep and reset registers at POWER_PORT, the i8042 reset */
+	pc_add_ged,    /* generic event device at GED_PORT on IOAPIC pin GED_IRQ */
 	pc_add_pci,    /* PCIe root complex: ECAM, 0xCF8/0xCFC, host bridge, INTx to the IOAPIC */
 	pc_add_root_ports, /* --pcie-root-port */
 	pc_add_vfio,       /* --vfio, behind the root ports */

@@ -39,8 +39,10 @@ struct vm_config {
 	const char *vfio_bdf[VM_MAX_VFIO];
 	char vfio_port[VM_MAX_VFIO][32]; /* "" for none */
 	unsigned nr_vfio;
+	bool vfio_trap_bars;                       /* --vfio-bars trap */
 	const char *root_ports[VM_MAX_ROOT_PORTS]; /* --pcie-root-port NAME */
 	unsigned nr_root_ports;
+	const char *api_socket; /* --api-socket PATH, NULL for none */
 };
 
 /*
@@ -69,12 +71,17 @@ int hv_select(const char *name, const struct hv_ops **out) WUR;
 /* The board (pc.c)                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
+struct pci_root;
+struct vfio_assign;
+
 /* The PC: one VM and the devices the board put in it.  Owned by the VM: freed by vm_destroy(). */
 struct pc {
 	struct vm *vm;
 	struct ioapic *ioapic;
 	struct serial *serial;
+	struct ged *ged;
 	struct pci_root *pci;
+	struct vfio_assign *vfio; /* NULL without --vfio and --api-socket */
 };
 
 /*
@@ -103,6 +110,67 @@ void pc_pci_windows(const struct vm *vm, struct pci_windows *out);
  * host's CPUID 0x80000008 (its guest physical address size when it gives one).
  */
 uint32_t pc_phys_bits(const struct vm *vm);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The API socket (api.c, api_cmd.c) and its client (remote.c); the protocol is docs/api.md     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define API_PROTOCOL    1
+#define API_MAX_REQUEST 16384 /* bytes of one request line, newline included */
+#define API_MAX_CLIENTS 8     /* connections served at once */
+#define API_MAX_BACKLOG                                                                            \
+	(1u << 20) /* reply bytes a client may leave unread before it is dropped                   \
+	            */
+
+struct api;
+
+/*
+ * Listen on the unix socket `path` (created with mode 0600).  A socket file nobody listens on
+ * any more (a hvmm that was killed) is replaced; one that answers is not: -EADDRINUSE.  Logs
+ * the failing step with its fix.  Before the VM is built, so a bad path costs nothing.
+ */
+int api_open(const char *path, struct api **out) WUR;
+/*
+ * Serve `pc` from a thread of its own, under the SANDBOX_API filter in `mode` with the VM's
+ * ioctl list: clients connect, send requests and get replies until api_close().
+ */
+int api_start(struct api *api, struct pc *pc, enum sandbox_mode mode) WUR;
+/* Stop the thread (if started), close every connection and remove the socket file.  NULL: no-op. */
+void api_close(struct api *api);
+
+/*
+ * One request line (without its newline; any bytes) against `pc`: *reply gets a malloc'd reply
+ * line ending in a newline, a "return" or an "error" object (docs/api.md).  A request can only
+ * fail with a reply; -ENOMEM if not even that could be built.  Any thread but a vCPU's.
+ */
+int api_request(struct pc *pc, const char *line, size_t len, char **reply) WUR;
+/* The line a new connection is greeted with (malloc'd, newline-terminated); NULL: no memory. */
+char *api_greeting(void);
+
+/*
+ * One connection's bytes: requests are split at newlines and answered in order through
+ * `send`; a line longer than API_MAX_REQUEST is answered with an error and ends the
+ * connection (its framing is lost).  api_conn_feed() returns false once the connection must
+ * be closed.  Used by the server for every client, and by the fuzz target.
+ */
+struct api_conn {
+	char buf[API_MAX_REQUEST];
+	size_t len;
+	bool closing;
+};
+bool api_conn_feed(struct api_conn *c, struct pc *pc, const char *data, size_t n,
+                   bool (*send)(void *opaque, const char *line), void *opaque);
+/* The client closed its side: answer a last request that lacked its newline. */
+void api_conn_eof(struct api_conn *c, struct pc *pc, bool (*send)(void *opaque, const char *line),
+                  void *opaque);
+
+/*
+ * `hvmm remote --api-socket PATH COMMAND [ARGS]`: send one request, print the reply.  Returns
+ * the process's exit status: 0 the request succeeded, 1 it was refused or the VM could not
+ * be reached, 2 bad usage.
+ */
+int remote_main(int argc, char **argv);
+const char *remote_usage(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Loading a kernel (boot.c, elf.c)                                                             */

@@ -31,6 +31,7 @@ struct pci_port {
 	char name[32];
 	struct pci_dev *fn[8]; /* the functions of device 0 on the secondary bus */
 	bool bus_reset;        /* Secondary Bus Reset as last written */
+	bool slot_irq;         /* the slot's enabled events were pending at the last check */
 	struct pci_port *next;
 };
 
@@ -62,6 +63,15 @@ void pci_intx_release(struct pci_dev *dev);
 int pci_port_init(struct pci_port *port, uint8_t devfn) WUR;
 bool pci_port_forwards(const struct pci_port *port, uint64_t addr, uint64_t size, bool io);
 void pci_port_cfg_written(struct pci_port *port, uint32_t off, uint32_t len);
+/* Attach `dev` as function `fn` behind `port`. */
+int pci_attach_locked(struct pci_root *root, struct pci_port *port, unsigned fn,
+                      struct pci_dev *dev) WUR;
+/* The hot-plug slot every root port is (slot.c; config lock held). */
+int pci_slot_init(struct pci_port *port, uint8_t devfn) WUR;
+void pci_slot_cfg_written(struct pci_port *port, uint32_t off, uint32_t len);
+/* A function was attached: present (at_build: powered, link up, no event) or hot-plugged. */
+void pci_slot_attached(struct pci_port *port, bool at_build);
+bool pci_slot_link_up(const struct pci_port *port);
 /* The function at `devfn` on `bus` as config routing sees it now; NULL if none. */
 struct pci_dev *pci_root_lookup(struct pci_root *root, uint8_t bus, uint8_t devfn);
 

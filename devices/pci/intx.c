@@ -6,8 +6,9 @@
  * A function behind a root port is device 0 of the port's secondary bus, so a guest's bridge
  * swizzle, (pin - 1 + device) mod 4, leaves its pin as it is; the board's _PRT then routes
  * each port's slot and pin.  The port's slot spreads the ports' INTA over the PCI_INTX_GSIS
- * lines (16-23: above the ISA IRQs, clear of COM1 and the rest of the chipset), so a few
- * assigned devices each have a line of their own; from the ninth port on, lines are shared.
+ * lines (16-19: above the ISA IRQs, clear of COM1 and of the GED's GSI 20), the four lines
+ * of the classic swizzle, so four assigned devices each have a line of their own; from the
+ * fifth port on, lines are shared.
  */
 #include <stdlib.h>
 

@@ -9,50 +9,28 @@
  * Files: core.c (functions, config space), bar.c (BARs and decoding), cap.c (capability lists,
  * the PCI Express capability), vec.c (interrupt vectors shared by MSI and MSI-X), msix.c,
  * msi.c, intx.c (INTx pins and the GSIs they are wired to), root.c (root complex, host bridge,
- * routing), port.c (root ports), firmware.c (the host bridge's windows and the state a PC's
- * firmware hands the guest).  What only those files share is in internal.h.
+ * routing), port.c (root ports), slot.c (their hot-plug slots, declared in slot.h),
+ * firmware.c (the host bridge's windows and the state a PC's firmware hands the guest).  What
+ * only those files share is in internal.h.
  *
- * Identities: host bridge 1b36:0008, root ports 1b36:000c, the IDs QEMU gives the same
- * roles, so guests bind only their class drivers (Linux: pcieport).  Locking: one mutex per
- * root complex (the "config lock") serialises every config access, BAR (un)mapping and
- * topology change; device ops marked "config lock held" run under it and must not call
- * pci_cfg_read()/pci_cfg_write().  Each MSI/MSI-X emulator has its own lock, always taken
- * after the config lock.  BAR accesses (bar_read/bar_write) run on vCPU threads with no PCI
- * lock held.  Interrupt words: a device *triggers* a vector; the emulator tells the vector's
- * owner that its *state changed* (enabled, masked, live, address, data).  The first section
- * (constants) is also usable by freestanding guest programs.
+ * Identities: the host bridge is 1b36:0008 and root ports are 1b36:000c, the IDs QEMU gives
+ * the same roles, so guests bind only their class drivers (Linux: pcieport).
+ *
+ * Locking: one mutex per root complex (the "config lock") serialises every config access,
+ * BAR (un)mapping and topology change; device ops marked "config lock held" run under it and
+ * must not call pci_cfg_read()/pci_cfg_write().  Each MSI/MSI-X emulator has its own lock,
+ * always taken after the config lock.  BAR accesses (bar_read/bar_write) run on vCPU threads
+ * with no PCI lock held.
+ *
+ * Interrupt words: a device *triggers* a vector; the emulator tells the vector's owner that
+ * its *state changed* (enabled, masked, live, address, data).
+ *
+ * Its constants are in regs.h, which freestanding guest programs include too.
  */
 #ifndef HVMM_PCI_H
 #define HVMM_PCI_H
 
-#include <linux/pci_regs.h>
-
-#define PCI_VENDOR_REDHAT      0x1b36
-#define PCI_DEVICE_HOST_BRIDGE 0x0008
-#define PCI_DEVICE_ROOT_PORT   0x000c
-
-#define PCI_CLASS_CODE_HOST_BRIDGE 0x060000
-#define PCI_CLASS_CODE_PCI_BRIDGE  0x060400
-
-#define PCI_NR_BARS 7 /* six BARs and the expansion ROM */
-#define PCI_ROM_BAR 6
-
-/* Configuration mechanism #1 and the PC reset control register inside its address port. */
-#define PCI_CONF1_ADDR_PORT 0xcf8
-#define PCI_CONF1_DATA_PORT 0xcfc
-#define PCI_RESET_CTL_PORT  0xcf9
-#define PCI_RESET_CTL_RST   0x04 /* a byte write with this bit resets the machine */
-#define PCI_CONF1_ENABLE    0x80000000u
-
-/* Offset of a function's config space in the ECAM window. */
-#define PCI_ECAM_OFFSET(bus, dev, fn) (((bus) << 20) | ((dev) << 15) | ((fn) << 12))
-
-/* Root ports sit on bus 0 from this device number up, in creation order. */
-#define PCI_ROOT_PORT_FIRST_DEV 1
-#define PCI_MAX_ROOT_PORTS      31
-/* INTx pins of the functions behind root ports go to these GSIs: see pci_intx_gsi(). */
-#define PCI_INTX_GSI_BASE 16
-#define PCI_INTX_GSIS     8
+#include "devices/pci/regs.h"
 
 #if __STDC_HOSTED__
 #include "core/vm.h"
@@ -395,6 +373,8 @@ int pci_vecs_state(struct pci_vecs *s, unsigned vector, struct pci_vec_state *ou
 const char *pci_port_name(const struct pci_port *port);
 /* The port's own function on bus 0 (its type-1 header). */
 struct pci_dev *pci_port_dev(struct pci_port *port);
+
+#include "devices/pci/slot.h"
 
 #endif /* __STDC_HOSTED__ */
 #endif

@@ -2,8 +2,9 @@
 /*
  * Root ports: type-1 headers on bus 0 with the bus numbers, I/O, memory and prefetchable
  * windows the guest programs, a PCI Express capability of the root-port type (what Linux's
- * pcieport binds to) and MSI for its services.  A function behind a port decodes only inside
- * the port's windows while the port's COMMAND enables that space, as on hardware.
+ * pcieport binds to) with a hot-plug slot (slot.c) and MSI for its services.  A function behind a
+ * port decodes only inside the port's windows while the port's COMMAND enables that space, as on
+ * hardware.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ int pci_port_init(struct pci_port *port, uint8_t devfn)
 	    (r = pci_cfg_init(
 	         d, pcie + PCI_EXP_LNKCAP, 4,
 	         pci_cfg_get(d, pcie + PCI_EXP_LNKCAP, 4) | (uint32_t)(devfn >> 3) << 24, 0, 0)) ||
+	    (r = pci_slot_init(port, devfn)) ||
 	    (r = pci_msi_init(d, 0, 1, PCI_MSI_64BIT | PCI_MSI_MASKABLE, NULL)))
 		return r;
 	return 0;
@@ -157,6 +159,32 @@ int pci_root_port_create(struct pci_root *root, const char *name, struct pci_por
 	return 0;
 }
 
+unsigned pci_root_ports(struct pci_root *root, struct pci_port_info *out, unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&root->lock);
+	for (struct pci_port *p = root->ports; p; p = p->next, n++) {
+		struct pci_port_info *i = &out[n];
+
+		if (n >= max)
+			continue;
+		*i = (struct pci_port_info){
+			.devfn = p->dev->devfn,
+			.sec_bus = p->dev->cfg[PCI_SECONDARY_BUS],
+			.occupied = p->fn[0] != NULL,
+			.powered = !(pci_cfg_get(p->dev, p->dev->pcie_cap + PCI_EXP_SLTCTL, 2) &
+			             PCI_EXP_SLTCTL_PCC),
+			.link_up = pci_slot_link_up(p),
+		};
+		snprintf(i->name, sizeof(i->name), "%s", p->name);
+		if (p->fn[0])
+			snprintf(i->dev_name, sizeof(i->dev_name), "%s", p->fn[0]->name);
+	}
+	pthread_mutex_unlock(&root->lock);
+	return n;
+}
+
 const char *pci_port_name(const struct pci_port *port)
 {
 	return port->name;
@@ -203,6 +231,7 @@ static bool pci_meets(uint32_t off, uint32_t len, uint32_t start, uint32_t end)
 
 void pci_port_cfg_written(struct pci_port *port, uint32_t off, uint32_t len)
 {
+	pci_slot_cfg_written(port, off, len);
 	bool reset = pci_cfg_get(port->dev, PCI_BRIDGE_CONTROL, 2) & PCI_BRIDGE_CTL_BUS_RESET;
 
 	if (pci_meets(off, len, PCI_BRIDGE_CONTROL, PCI_BRIDGE_CONTROL + 2)) {

@@ -16,9 +16,12 @@ struct pci_dev *pci_root_lookup(struct pci_root *root, uint8_t bus, uint8_t devf
 	for (struct pci_port *p = root->ports; p; p = p->next) {
 		uint8_t sec = p->dev->cfg[PCI_SECONDARY_BUS];
 
-		/* A PCIe link below a root port carries device 0 only; no switches downstream. */
+		/*
+		 * A PCIe link below a root port carries device 0 only; no switches downstream.
+		 * Nothing answers over a link that is down (an empty or unpowered slot).
+		 */
 		if (sec && bus == sec)
-			return devfn < 8 ? p->fn[devfn] : NULL;
+			return devfn < 8 && pci_slot_link_up(p) ? p->fn[devfn] : NULL;
 	}
 	return NULL;
 }
@@ -187,12 +190,9 @@ int pci_root_create(struct vm *vm, struct ioapic *ioapic, const struct pci_windo
 	return 0;
 }
 
-static int pci_attach_locked(struct pci_root *root, struct pci_port *port, unsigned fn,
-                             struct pci_dev *dev)
+int pci_attach_locked(struct pci_root *root, struct pci_port *port, unsigned fn,
+                      struct pci_dev *dev)
 {
-	struct pci_dev *pdev = port->dev;
-	uint32_t sta = pdev->pcie_cap + PCI_EXP_LNKSTA;
-
 	if (dev->attached || dev->root != root || dev->bridge || fn > 7) {
 		log_err("pci: %s cannot be attached as function %u of %s", dev->name, fn,
 		        port->name);
@@ -208,11 +208,6 @@ static int pci_attach_locked(struct pci_root *root, struct pci_port *port, unsig
 	dev->attached = true;
 	memcpy(dev->reset_cfg, dev->cfg, sizeof(dev->cfg));
 	port->fn[fn] = dev;
-	/* The link trained the moment something was plugged in. */
-	if (pdev->pcie_cap) {
-		pdev->cfg[sta + 1] |= PCI_EXP_LNKSTA_DLLLA >> 8;
-		pdev->reset_cfg[sta + 1] |= PCI_EXP_LNKSTA_DLLLA >> 8;
-	}
 	/* Other functions only show up once function 0 says it is multi-function. */
 	for (unsigned i = 1; i < 8 && port->fn[0]; i++) {
 		if (port->fn[i]) {
@@ -241,6 +236,9 @@ int pci_attach_fn(struct pci_root *root, struct pci_port *port, unsigned fn, str
 	}
 	pthread_mutex_lock(&root->lock);
 	r = pci_attach_locked(root, port, fn, dev);
+	/* Present when the machine powered on: the slot is powered and its link trained. */
+	if (!r)
+		pci_slot_attached(port, true);
 	pthread_mutex_unlock(&root->lock);
 	return r;
 }

@@ -15,22 +15,16 @@
 #include "devices/pci/pci.h"
 #include "devices/vfio/internal.h"
 
-#define VFIO_MAX_DEVICES 8
-
-struct vfio_assign {
-	struct vm *vm;
-	struct pci_root *root;
-	struct vfio_container c;
-	struct vfio_pci *devs[VFIO_MAX_DEVICES];
-	unsigned nr_devs;
-	unsigned refs; /* the assignment itself + one per device the PCI core still holds */
-};
-
 static void vfio_assign_put(struct vfio_assign *a)
 {
-	if (--a->refs)
+	pthread_mutex_lock(&a->lock);
+	if (--a->refs) {
+		pthread_mutex_unlock(&a->lock);
 		return;
+	}
+	pthread_mutex_unlock(&a->lock);
 	vfio_container_close(&a->c);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -59,18 +53,24 @@ void vfio_stats_print(struct vfio_pci *vp, enum log_level level)
 	pthread_mutex_unlock(&vp->intr_lock);
 	log_msg(level,
 	        "%s: config reads %llu writes %llu, MSI/MSI-X updates %llu, vectors routed %llu%s, "
-	        "trapped BAR accesses:%s%s",
+	        "trapped BAR accesses:%s%s; BARs %s, %llu accesses proxied through the device fd "
+	        "(%llu ns each)",
 	        vp->dev.name, (unsigned long long)st.cfg_reads, (unsigned long long)st.cfg_writes,
 	        (unsigned long long)st.msi_updates, (unsigned long long)st.vectors_routed, intx,
-	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "");
+	        pages[0] ? pages : " none", st.bar_trapped_other ? " (+ more beyond)" : "",
+	        vp->bar_mode == VFIO_BARS_TRAPPED ? "trapped" : "mapped",
+	        (unsigned long long)st.bar_proxied,
+	        (unsigned long long)(st.bar_proxied ? st.bar_proxy_ns / st.bar_proxied : 0));
 }
 
 static void vfio_assign_stats(void *opaque, enum log_level level)
 {
 	struct vfio_assign *a = opaque;
 
+	pthread_mutex_lock(&a->lock);
 	for (unsigned i = 0; i < a->nr_devs; i++)
 		vfio_stats_print(a->devs[i], level);
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* The PCI core is done with the function: release what the device owns. */
@@ -84,7 +84,7 @@ void vfio_pci_release(struct pci_dev *pdev)
 		vfio_assign_put(a);
 }
 
-static void vfio_notify_close(struct vfio_pci *vp, int *efd)
+void vfio_notify_close(struct vfio_pci *vp, int *efd)
 {
 	if (*efd < 0)
 		return;
@@ -115,6 +115,7 @@ static void vfio_assign_teardown(void *opaque)
 {
 	struct vfio_assign *a = opaque;
 
+	/* No request can add or remove a device now: the API thread is gone. */
 	for (unsigned i = 0; i < a->nr_devs; i++) {
 		/* A failed reset is logged where it failed; teardown goes on regardless. */
 		if (vfio_pci_reset(a->devs[i]))
@@ -151,8 +152,10 @@ static void vfio_err_fired(void *opaque, uint32_t events)
 
 /*
  * The host asks for the device back (VFIO_PCI_REQ_IRQ_INDEX: its vfio-pci driver is being
- * unbound, which waits until the device is released).  hvmm cannot unplug a device from a
- * running guest, so it stops the VM; teardown then releases the device.
+ * unbound, which waits until the device is released).  Taking it from the guest unasked
+ * would pull a disk from under its file systems, so hvmm stops the VM; teardown then
+ * releases the device.  A device meant to go back while the guest runs is removed through
+ * the API first (remove-device), which asks the guest.
  */
 static void vfio_req_fired(void *opaque, uint32_t events)
 {
@@ -162,8 +165,8 @@ static void vfio_req_fired(void *opaque, uint32_t events)
 	if (!vfio_notify_read(vp->req_efd))
 		return;
 	log_err("%s: the host asks for the device back (its vfio-pci driver is being unbound); "
-	        "hvmm cannot unplug it from a running guest, so it stops the VM and releases the "
-	        "device",
+	        "hvmm stops the VM and releases the device (to give a device back while the guest "
+	        "runs, remove it first with hvmm remote ... remove-device)",
 	        vp->dev.name);
 	vm_stop(vp->vm, VM_EXIT_DEVICE);
 }
@@ -196,20 +199,28 @@ static int vfio_notify_open(struct vfio_pci *vp, unsigned index, int *efd, loop_
 	return 0;
 }
 
-/*
- * Open one device, build its PCI function and reset it; the function is attached later, when
- * the functions that share a slot are known.
- */
-static int vfio_assign_one(struct vfio_assign *a, const struct vfio_bdf *bdf)
+int vfio_assign_build(struct vfio_assign *a, const struct vfio_bdf *bdf, bool trap_bars,
+                      struct vfio_pci **out)
 {
 	struct vm *vm = a->vm;
 	struct vfio_pci *vp;
 	int r;
 
+	*out = NULL;
+	if (a->c.fd < 0) {
+		if ((r = vfio_container_open(a->sys, &a->c)))
+			return r;
+		if (vfio_diag_have_iommufd(a->c.sys))
+			log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the "
+			         "VFIO container, which it also supports");
+	}
+	/* The user may rebind the device or start the next VM the moment hvmm exits. */
+	vm_keep_teardown_here(vm);
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
 		return -ENOMEM;
 	vp->owner = a;
+	vp->force_trap = trap_bars;
 	if ((r = vfio_device_open(&a->c, bdf, &vp->dev))) {
 		free(vp);
 		return r;
@@ -221,10 +232,20 @@ static int vfio_assign_one(struct vfio_assign *a, const struct vfio_bdf *bdf)
 		return r;
 	}
 	/* The PCI core owns the function now and calls vfio_pci_release() at teardown. */
+	pthread_mutex_lock(&a->lock);
 	a->refs++;
 	a->devs[a->nr_devs++] = vp;
+	pthread_mutex_unlock(&a->lock);
+	*out = vp;
 	if (r || (r = vfio_bars_mmap(vp)))
 		return r;
+	/* The BAR mode, once per device: trapping costs an exit per register access. */
+	log_msg(vp->bar_mode == VFIO_BARS_TRAPPED && !trap_bars ? LOG_WARN : LOG_INFO,
+	        "%s: BARs %s on %s: %s", vp->dev.name,
+	        vp->bar_mode == VFIO_BARS_TRAPPED
+	            ? "trapped, every access proxied through the device fd"
+	            : "mapped into the guest except the MSI-X pages",
+	        vm->hv->name, vp->bar_mode_why);
 	/*
 	 * Start from a clean device, whatever its last user left.  A device that cannot be
 	 * reset now (busy, no reset at all) still works; vfio_pci_reset() said why.
@@ -316,11 +337,9 @@ static int vfio_attach_all(struct vfio_assign *a, const struct vfio_spec *specs,
 	return 0;
 }
 
-int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
-                        unsigned n, const struct vfio_sys *sys)
+int vfio_assign_open(struct vm *vm, struct pci_root *root, const struct vfio_sys *sys,
+                     struct vfio_assign **out)
 {
-	struct vfio_bdf bdfs[VFIO_MAX_DEVICES];
-	struct vfio_assign *a;
 	/*
 	 * Run-time calls: vectors enabled as the guest enables them; resets the guest asks for
 	 * (a function reset, or a hot reset of the device's bus).
@@ -328,9 +347,40 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 	static const uint32_t run_ioctls[] = { VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET,
 		                               VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
 		                               VFIO_DEVICE_PCI_HOT_RESET };
+	struct vfio_assign *a = calloc(1, sizeof(*a));
 	int r;
 
-	if (!n)
+	if (!a)
+		return -ENOMEM;
+	a->vm = vm;
+	a->root = root;
+	a->sys = sys;
+	a->refs = 1;
+	a->c.fd = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
+		pthread_mutex_destroy(&a->lock);
+		free(a);
+		return r;
+	}
+	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
+	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
+		return r;
+	*out = a;
+	return 0;
+}
+
+int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs,
+                        unsigned n, bool hotplug, const struct vfio_sys *sys,
+                        struct vfio_assign **out)
+{
+	struct vfio_bdf bdfs[VFIO_MAX_DEVICES];
+	struct vfio_assign *a;
+	struct vfio_pci *vp;
+	int r;
+
+	*out = NULL;
+	if (!n && !hotplug)
 		return 0;
 	if (n > VFIO_MAX_DEVICES) {
 		log_err("--vfio: at most %d devices", VFIO_MAX_DEVICES);
@@ -340,39 +390,22 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 		if (vfio_bdf_parse(specs[i].bdf, &bdfs[i]))
 			return -EINVAL; /* cli_parse() checked it */
 	}
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	a->vm = vm;
-	a->root = root;
-	a->refs = 1;
-	a->c.fd = -1;
-	/* The user may rebind the device or start the next VM the moment hvmm exits. */
-	vm_keep_teardown_here(vm);
-	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
-		free(a);
+	if ((r = vfio_assign_open(vm, root, sys, &a)))
 		return r;
-	}
-	if ((r = vm_on_stats(vm, vfio_assign_stats, a)) ||
-	    (r = vm_sandbox_allow(vm, run_ioctls, ARRAY_SIZE(run_ioctls))))
-		return r;
-	if ((r = vfio_container_open(sys, &a->c)))
-		return r;
-	if (vfio_diag_have_iommufd(a->c.sys))
-		log_info("the kernel offers iommufd and VFIO device cdevs; hvmm uses the VFIO "
-		         "container, which it also supports");
+	*out = a;
 	for (unsigned i = 0; i < n; i++) {
-		if ((r = vfio_assign_one(a, &bdfs[i])))
+		if ((r = vfio_assign_build(a, &bdfs[i], specs[i].trap_bars, &vp)))
 			return r;
 	}
 	/* Before the guest finds out, in its own log, that a device's BARs have no room. */
 	if ((r = vfio_attach_all(a, specs, bdfs, n)) || (r = pci_root_check_windows(root)))
 		return r;
 	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
-	return vfio_container_map_ram(&a->c, &vm->mem);
+	return n ? vfio_container_map_ram(&a->c, &vm->mem) : 0;
 }
 
-int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n)
+int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n,
+                    bool hotplug, struct vfio_assign **out)
 {
-	return vfio_assign_all_sys(vm, root, specs, n, &vfio_sys_host);
+	return vfio_assign_all_sys(vm, root, specs, n, hotplug, &vfio_sys_host, out);
 }

@@ -107,19 +107,24 @@ int vfio_container_add_group(struct vfio_container *c, unsigned id, struct vfio_
 	char path[64];
 	int r;
 
+	g = NULL;
 	for (unsigned i = 0; i < c->nr_groups; i++) {
-		if (c->groups[i].id == id) {
+		if (c->groups[i].users && c->groups[i].id == id) {
 			c->groups[i].users++;
 			*out = &c->groups[i];
 			return 0;
 		}
+		if (!c->groups[i].users && !g)
+			g = &c->groups[i]; /* a slot a removed device's group left */
 	}
-	if (c->nr_groups == VFIO_MAX_GROUPS) {
+	if (!g && c->nr_groups == VFIO_MAX_GROUPS) {
 		log_err("VFIO: at most %d IOMMU groups per VM", VFIO_MAX_GROUPS);
 		return -ENOSPC;
 	}
-	g = &c->groups[c->nr_groups];
+	if (!g)
+		g = &c->groups[c->nr_groups];
 	g->id = id;
+	g->hv_added = false; /* a slot a removed group left may be reused */
 	snprintf(path, sizeof(path), "/dev/vfio/%u", id);
 	g->fd = c->sys->open(c->sys->ctx, path, O_RDWR);
 	if (g->fd < 0) {
@@ -167,7 +172,8 @@ int vfio_container_add_group(struct vfio_container *c, unsigned id, struct vfio_
 			goto fail;
 	}
 	g->users = 1;
-	c->nr_groups++;
+	if (g == &c->groups[c->nr_groups])
+		c->nr_groups++;
 	*out = g;
 	return 0;
 fail:
@@ -178,11 +184,26 @@ fail:
 
 void vfio_container_put_group(struct vfio_container *c, struct vfio_group *g)
 {
+	bool last = true;
+
 	if (!g || --g->users)
 		return;
-	/* Closing the group fd detaches it from the container. */
+	for (unsigned i = 0; i < c->nr_groups; i++)
+		last &= &c->groups[i] == g || !c->groups[i].users;
+	/*
+	 * The last group takes the IOMMU with it: unpin guest RAM while it is there; the next
+	 * group sets the IOMMU up again and RAM is mapped anew.
+	 */
+	if (last) {
+		vfio_container_unmap_all(c);
+		c->iommu_set = false;
+	}
+	/*
+	 * Closing the group fd detaches it from the container.  Other devices point at their
+	 * groups: the slot stays where it is, free for the next group.
+	 */
 	c->sys->close(c->sys->ctx, g->fd);
-	*g = c->groups[--c->nr_groups];
+	g->fd = -1;
 }
 
 int vfio_check_iova(const struct vfio_usable_range *ranges, unsigned nr,
@@ -274,7 +295,8 @@ void vfio_container_close(struct vfio_container *c)
 	while (c->nr_groups) {
 		struct vfio_group *g = &c->groups[--c->nr_groups];
 
-		c->sys->close(c->sys->ctx, g->fd);
+		if (g->fd >= 0)
+			c->sys->close(c->sys->ctx, g->fd);
 	}
 	c->sys->close(c->sys->ctx, c->fd);
 	c->fd = -1;

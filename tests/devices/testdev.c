@@ -173,7 +173,7 @@ static const struct pci_dev_ops testdev_ops = {
 	.destroy = testdev_destroy,
 };
 
-int pci_testdev_create(struct pci_root *root, struct pci_port *port, struct pci_dev **out)
+int pci_testdev_build(struct pci_root *root, struct pci_dev **out)
 {
 	struct testdev *t = calloc(1, sizeof(*t));
 	struct pci_dev_info info = {
@@ -212,8 +212,18 @@ int pci_testdev_create(struct pci_root *root, struct pci_port *port, struct pci_
 	    (r = pci_msix_init(dev, 0, TESTDEV_NR_VECTORS, 0, TESTDEV_MSIX_TABLE, 0,
 	                       TESTDEV_MSIX_PBA, NULL)) ||
 	    (r = pci_ext_cap_add(dev, PCI_EXT_CAP_ID_VNDR, 1, 8, &vndr)) ||
-	    (r = pci_cfg_init(dev, vndr + 4, 4, TESTDEV_ID_VALUE, 0, 0)) ||
-	    (r = pci_attach(root, port, dev)))
+	    (r = pci_cfg_init(dev, vndr + 4, 4, TESTDEV_ID_VALUE, 0, 0)))
+		return r;
+	*out = dev;
+	return 0;
+}
+
+int pci_testdev_create(struct pci_root *root, struct pci_port *port, struct pci_dev **out)
+{
+	struct pci_dev *dev;
+	int r;
+
+	if ((r = pci_testdev_build(root, &dev)) || (r = pci_attach(root, port, dev)))
 		return r;
 	*out = dev;
 	return 0;

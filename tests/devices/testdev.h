@@ -44,6 +44,8 @@
 #if __STDC_HOSTED__
 /* The test device behind `port` (NULL: a port of its own). */
 int pci_testdev_create(struct pci_root *root, struct pci_port *port, struct pci_dev **out) WUR;
+/* The test device, not attached: for pci_slot_plug(). */
+int pci_testdev_build(struct pci_root *root, struct pci_dev **out) WUR;
 #endif
 
 #endif

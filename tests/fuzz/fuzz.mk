@@ -21,10 +21,10 @@ $(BUILD)/tests/fuzz/replay.o: CFLAGS += -DFUZZ_CORPUS_ROOT='"$(CURDIR)/tests/fuz
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o \
                               $(FUZZ_HELPERS) $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HELPERS) $(LIB)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)

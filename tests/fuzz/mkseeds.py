@@ -358,3 +358,22 @@ write("mshv_intercept", "mmio", regs + mrec(KIND_GPA, mmio_store, 1) + mrec(KIND
       b"\x01\x02\x03\x04")
 write("mshv_intercept", "misc", regs + mrec(KIND_MSR, msr) + mrec(KIND_CPUID, cpuid) + mrec(KIND_EOI, eoi) +
       mrec(KIND_HALT, ihdr(0x101000, 1, 0)) + mrec(200, b""))
+
+# ---- api: a piece size, then what a client sends ----
+def api(piece, *lines, tail=b""):
+    return bytes([piece - 1]) + b"".join(l + b"\n" for l in lines) + tail
+
+
+write("api", "list", api(256, b'{"execute": "list", "id": 1}'))
+write("api", "session", api(7, b'{"execute":"list"}', b'', b'{"execute": "nope", "id": "x"}',
+                            b'{"execute": "list", "arguments": {"a": "b"}}', b'[1]', b'{"id": 3}',
+                            b'{"execute": "shutdown", "id": [1]}', b'{"execute": "stop"}',
+                            tail=b'{"execute": "list"}'))
+write("api", "bad-json", api(3, b'{"execute": ', b'\xff\xfe', b'{"execute": "list", "execute": "x"}',
+                             b'{"execute": "list"}\r'))
+write("api", "devices", api(64, b'{"execute": "add-device", "arguments": {"bdf": "0000:01:00.0", "port": "hp0"}}',
+                            b'{"execute": "add-device", "arguments": {"bdf": "zz"}}',
+                            b'{"execute": "add-device", "arguments": {"bdf": "01:00.0", "port": "nope"}}',
+                            b'{"execute": "remove-device", "arguments": {"bdf": "0000:01:00.0"}}',
+                            b'{"execute": "remove-device"}'))
+write("api", "too-large", api(256, b'{"execute": "list", "pad": "' + b"x" * 17000 + b'"}'))

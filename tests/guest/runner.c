@@ -25,20 +25,29 @@ extern const struct guest_test gt_serial, gt_pio_mmio, gt_unclaimed, gt_flood, g
     gt_ioapic_edge, gt_ioapic_level, gt_intx_irqfd, gt_triple_fault, gt_smp, gt_poweroff, gt_reset,
     gt_demo;
 /* devices/pci */
-extern const struct guest_test gt_pci_enum, gt_pci_msix, gt_pci_dma, gt_pci_hostile, gt_pci_reset;
-/* what differs between KVM and MSHV: emulated instructions, direct MSIs, doorbells */
-extern const struct guest_test gt_emu, gt_doorbell;
+extern const struct guest_test gt_pci_enum, gt_pci_msix, gt_pci_dma, gt_pci_hostile, gt_pci_reset,
+    gt_pci_hotplug;
+/*
+ * what differs between KVM and MSHV: emulated instructions, direct MSIs, doorbells, APs
+ * started by INIT/SIPI, the hypervisor's CPUID leaves, the simulated host's rules
+ */
+extern const struct guest_test gt_emu, gt_doorbell, gt_sipi, gt_hv_cpuid, gt_mshv_rules;
 static const struct guest_test *const guest_tests[] = {
-	&gt_serial,       &gt_pio_mmio,    &gt_unclaimed,
-	&gt_flood,        &gt_msi_irqfd,   &gt_ioapic_edge,
-	&gt_ioapic_level, &gt_intx_irqfd,  &gt_triple_fault,
-	&gt_smp,          &gt_poweroff,    &gt_reset,
-	&gt_demo,         &gt_pci_enum,    &gt_pci_msix,
-	&gt_pci_dma,      &gt_pci_hostile, &gt_pci_reset,
-	&gt_emu,          &gt_doorbell,    NULL,
+	&gt_serial,      &gt_pio_mmio,     &gt_unclaimed,  &gt_flood,        &gt_msi_irqfd,
+	&gt_ioapic_edge, &gt_ioapic_level, &gt_intx_irqfd, &gt_triple_fault, &gt_smp,
+	&gt_poweroff,    &gt_reset,        &gt_demo,       &gt_pci_enum,     &gt_pci_msix,
+	&gt_pci_dma,     &gt_pci_hostile,  &gt_pci_reset,  &gt_pci_hotplug,  &gt_emu,
+	&gt_doorbell,    &gt_sipi,         &gt_hv_cpuid,   &gt_mshv_rules,   NULL,
 };
 
 #define MAX_COLUMNS 8
+
+/* The counters of struct mshv_sim_stats, in order, as an array. */
+static uint64_t *sim_field(struct mshv_sim_stats *st, unsigned i)
+{
+	_Static_assert(sizeof(*st) == MSHV_SIM_NR_STATS * sizeof(uint64_t), "mshv_sim_stats");
+	return (uint64_t *)st + i;
+}
 
 /* In the child: the simulator's counts go to NAME.sim beside the stderr log. */
 static int sim_stats_save(const char *errpath, struct gt_ctx *c, int rc)
@@ -51,15 +60,20 @@ static int sim_stats_save(const char *errpath, struct gt_ctx *c, int rc)
 	snprintf(path, sizeof(path), "%.*s.sim", (int)(strlen(errpath) - 7), errpath);
 	f = fopen(path, "w");
 	if (f) {
-		fprintf(f, "%llu %llu %llu %llu %llu %llu\n", (unsigned long long)st.intercepts,
-		        (unsigned long long)st.mmio_checked, (unsigned long long)st.pio_checked,
-		        (unsigned long long)st.insns_checked, (unsigned long long)st.ram_checked,
-		        (unsigned long long)st.mismatches);
+		for (unsigned i = 0; i < MSHV_SIM_NR_STATS; i++)
+			fprintf(f, "%llu ", (unsigned long long)*sim_field(&st, i));
+		fprintf(f, "\n");
 		fclose(f);
 	}
 	if (st.mismatches && !rc) {
 		gt_fail(c, "mshv-sim: %llu cross-check mismatches with KVM",
 		        (unsigned long long)st.mismatches);
+		return 1;
+	}
+	/* What the real driver would have done to the host fails the test, whatever it saw. */
+	if (st.host_faults && !rc) {
+		gt_fail(c, "mshv-sim: %llu simulated host faults (see the log)",
+		        (unsigned long long)st.host_faults);
 		return 1;
 	}
 	return rc;
@@ -69,7 +83,7 @@ static int sim_stats_save(const char *errpath, struct gt_ctx *c, int rc)
 static void sim_stats_add(const char *tmpdir, const struct guest_test *t, const struct hv_ops *hv,
                           struct mshv_sim_stats *sum)
 {
-	unsigned long long v[6] = { 0 };
+	unsigned long long v;
 	char path[320];
 	FILE *f;
 
@@ -77,15 +91,8 @@ static void sim_stats_add(const char *tmpdir, const struct guest_test *t, const 
 	f = fopen(path, "r");
 	if (!f)
 		return;
-	if (fscanf(f, "%llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) ==
-	    6) {
-		sum->intercepts += v[0];
-		sum->mmio_checked += v[1];
-		sum->pio_checked += v[2];
-		sum->insns_checked += v[3];
-		sum->ram_checked += v[4];
-		sum->mismatches += v[5];
-	}
+	for (unsigned i = 0; i < MSHV_SIM_NR_STATS && fscanf(f, "%llu", &v) == 1; i++)
+		*sim_field(sum, i) += v;
 	fclose(f);
 }
 
@@ -318,6 +325,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)sim.intercepts, (unsigned long long)sim.mmio_checked,
 	       (unsigned long long)sim.pio_checked, (unsigned long long)sim.insns_checked,
 	       (unsigned long long)sim.ram_checked, (unsigned long long)sim.mismatches);
+	printf("# mshv-sim host model: %llu hypercalls answered EAGAIN, %llu MiB of guest RAM "
+	       "pinned at map time, %llu simulated host faults\n",
+	       (unsigned long long)sim.eagains, (unsigned long long)(sim.pinned >> 20),
+	       (unsigned long long)sim.host_faults);
 	free(res);
 	if (!failed) {
 		char cmd[64];

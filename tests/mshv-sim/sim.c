@@ -1,7 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mshv-sim: the syscall table hv-mshv calls, the partition behind it (memory, interrupts,
- * properties) and hypercall dispatch.
+ * mshv-sim: the syscall table hv-mshv calls, the partition behind it (interrupts, properties)
+ * and hypercall dispatch; memory and the VFIO bridge are in sim_mem.c.
+ *
+ * Rules modelled here, with their sources ("main" = drivers/hv/mshv_root_main.c @0ebac01a,
+ * "efd" = drivers/hv/mshv_eventfd.c @0289a67c, "irq" = drivers/hv/mshv_irq.c @0c8e7a01, all
+ * torvalds/linux):
+ * - Hypercalls: the pass-through checks and allow-list (main, mshv_ioctl_passthru_hvcall());
+ *   "if (hv_result(status) == HV_STATUS_INSUFFICIENT_MEMORY) { ret =
+ *   hv_call_deposit_pages(...); if (!ret) ret = -EAGAIN; }" with "args.reps = args.reps ?
+ *   hv_repcomp(status) : 0": every `eagain`th hypercall stops for a deposit, a rep call after
+ *   half its reps, and answers EAGAIN with the reps completed.
+ * - /dev/mshv takes MSHV_CREATE_PARTITION only (main, mshv_dev_ioctl()): no hypercall on it,
+ *   so the host's assignable synthetic features cannot be read (unless `assignable`).
+ * - MSI routes (S2): on a root-scheduler host an irqfd's interrupt goes first through
+ *   mshv_try_assert_irq_fast() (efd), which for a physical destination does "vp =
+ *   partition->pt_vp_array[irq->lapic_apic_id]; if (!vp->vp_register_page)" -- a route to an
+ *   APIC ID with no VP (0xFF, the xAPIC broadcast, included) oopses the host.
+ * - An irqfd on a GSI without a valid route: mshv_copy_girq_info() (irq) leaves the interrupt
+ *   zeroed, the fast path injects vector 0 into VP 0, and mshv_assert_irq_slow() (efd) checks
+ *   validity only "if (irqfd->irqfd_girq_ent.guest_irq_num)": vector 0 on GSI 0 as well.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +48,45 @@ int sim_mismatch(struct sim_vp *vp, const char *fmt, ...)
 	return -EPROTO;
 }
 
+int sim_host_fault(struct mshv_sim *sim, const char *rule, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_err("mshv-sim: SIMULATED HOST FAULT (rule %s): %s", rule, buf);
+	sim_stat_add(&sim_stats()->host_faults, 1);
+	sim->dead = true;
+	return -EIO;
+}
+
+int mshv_sim_parse_opts(const char *s, struct mshv_sim_opts *out)
+{
+	char buf[256], *save = NULL, *w;
+
+	*out = (struct mshv_sim_opts){ .eagain_every = 11 };
+	if (!s || !*s)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "kernel=mainline"))
+			out->bridge = false;
+		else if (!strcmp(w, "kernel=bridge"))
+			out->bridge = true;
+		else if (!strcmp(w, "assignable"))
+			out->assignable = true;
+		else if (!strncmp(w, "eagain=", 7))
+			out->eagain_every = (unsigned)strtoul(w + 7, NULL, 10);
+		else if (!strcmp(w, "legacy-bars"))
+			out->legacy_bars = true;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
 void *sim_ram_ptr(struct mshv_sim *sim, uint64_t gpa, uint64_t len, uint8_t *flags)
 {
 	void *p = NULL;
@@ -39,6 +96,8 @@ void *sim_ram_ptr(struct mshv_sim *sim, uint64_t gpa, uint64_t len, uint8_t *fla
 		const struct sim_region *r = &sim->regions[i];
 
 		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa)) {
+			if (r->mmio)
+				break; /* device memory (a BAR) is no RAM to read */
 			p = (void *)(uintptr_t)(r->uaddr + (gpa - r->gpa));
 			if (flags)
 				*flags = r->flags;
@@ -87,6 +146,13 @@ static uint16_t sim_property(struct mshv_sim *sim, bool set, struct mshv_in_part
 			sim->msr_action = p->value;
 		else
 			*value = sim->msr_action;
+		return MSHV_STATUS_SUCCESS;
+	case MSHV_PROP_PROCESSORS_PER_SOCKET:
+		/* KVM's topology stands; the value is kept for GET and for the tests. */
+		if (set)
+			sim->procs_per_socket = p->value;
+		else
+			*value = sim->procs_per_socket;
 		return MSHV_STATUS_SUCCESS;
 	default:
 		return MSHV_STATUS_UNKNOWN_PROPERTY;
@@ -144,6 +210,37 @@ static int sim_hvcall(struct mshv_sim *sim, struct sim_vp *on_vp, struct mshv_ro
 	memset(out, 0, sizeof(out));
 	memcpy(in, (const void *)(uintptr_t)a->in_ptr, a->in_sz);
 	in[0] = 1; /* the kernel writes the partition id into the input */
+	/*
+	 * The hypervisor ran short of memory for the partition: the kernel deposits a page and
+	 * answers EAGAIN, with the reps done so far.  A rep call stops halfway, those reps done.
+	 */
+	if (sim->opts.eagain_every &&
+	    __atomic_add_fetch(&sim->hvcalls, 1, __ATOMIC_RELAXED) % sim->opts.eagain_every == 0) {
+		sim_stat_add(&sim_stats()->eagains, 1);
+		if ((a->code == MSHV_HVCALL_GET_VP_REGISTERS ||
+		     a->code == MSHV_HVCALL_SET_VP_REGISTERS) &&
+		    a->reps > 1) {
+			struct mshv_in_vp_regs h;
+			struct sim_vp *vp;
+
+			memcpy(&h, in, sizeof(h));
+			vp = h.vp_index < MSHV_MAX_VPS ? sim->vps[h.vp_index] : NULL;
+			if (vp &&
+			    !sim_hvcall_vp(vp, a->code, a->reps / 2, in, a->in_sz, out, a->out_sz,
+			                   &status, &done) &&
+			    status == MSHV_STATUS_SUCCESS) {
+				sim_stat_add(&sim_stats()->eagain_partial, 1);
+				a->status = MSHV_STATUS_INSUFFICIENT_MEMORY;
+				a->reps = done;
+				if (a->out_ptr)
+					memcpy((void *)(uintptr_t)a->out_ptr, out, a->out_sz);
+				return -EAGAIN;
+			}
+		}
+		a->status = MSHV_STATUS_INSUFFICIENT_MEMORY;
+		a->reps = 0;
+		return -EAGAIN;
+	}
 	switch (a->code) {
 	case MSHV_HVCALL_GET_PARTITION_PROPERTY:
 	case MSHV_HVCALL_SET_PARTITION_PROPERTY: {
@@ -261,92 +358,48 @@ static int sim_create_partition(struct mshv_sim *sim, const struct mshv_create_p
 		close(vm);
 		return -EIO;
 	}
+	sim_hv_probe(sim);
 	sim->part_fd = vm;
 	sim->pt_flags = cp->pt_flags;
 	return vm;
 }
 
-static bool sim_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+/*
+ * rust-vmm's read of the host's assignable synthetic features: HVCALL_GET_PARTITION_PROPERTY_EX
+ * through MSHV_ROOT_HVCALL on /dev/mshv.  Mainline's mshv_dev_ioctl() takes only
+ * MSHV_CREATE_PARTITION ("return -ENOTTY"); with `assignable` the simulator answers what KVM
+ * can emulate, as a bank (u16 count, 3 x u16, then u64 banks).
+ */
+static int sim_dev_hvcall(struct mshv_sim *sim, struct mshv_root_hvcall *a)
 {
-	return a < b + blen && b < a + alen;
-}
+	struct mshv_in_partition_property_ex in = { 0 };
+	uint16_t banks = 1;
 
-static int sim_kvm_slot(struct mshv_sim *sim, const struct sim_region *r, uint64_t size)
-{
-	struct kvm_userspace_memory_region m = {
-		.slot = r->slot,
-		/* Without WRITABLE, guest writes fault: on KVM a read-only slot does that. */
-		.flags = (r->flags & (1u << MSHV_SET_MEM_BIT_WRITABLE)) ? 0 : KVM_MEM_READONLY,
-		.guest_phys_addr = r->gpa,
-		.memory_size = size,
-		.userspace_addr = r->uaddr,
-	};
-
-	return ioctl(sim->part_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0 ? -errno : 0;
-}
-
-static int sim_set_memory(struct mshv_sim *sim, const struct mshv_user_mem_region *m)
-{
-	struct sim_region n = { .gpa = m->guest_pfn << 12,
-		                .size = m->size,
-		                .uaddr = m->userspace_addr,
-		                .flags = m->flags };
-	int r = 0;
-
-	if (!m->size || m->size & 0xfff || m->userspace_addr & 0xfff || m->flags & ~7u ||
-	    m->rsvd[0] | m->rsvd[1] | m->rsvd[2] | m->rsvd[3] | m->rsvd[4] | m->rsvd[5] |
-	        m->rsvd[6])
+	if (!sim->opts.assignable)
+		return -ENOTTY;
+	if (a->code != MSHV_HVCALL_GET_PARTITION_PROPERTY_EX || a->in_sz < sizeof(in) ||
+	    !a->out_ptr || a->out_sz < MSHV_PROP_EX_BANK0_OFFSET + 8)
 		return -EINVAL;
-	if (!sim->initialized) {
-		log_err("mshv-sim: MSHV_SET_GUEST_MEMORY before MSHV_INITIALIZE_PARTITION");
-		return -EBADFD;
+	memcpy(&in, (const void *)(uintptr_t)a->in_ptr, sizeof(in));
+	if (in.code != MSHV_PROP_ASSIGNABLE_SYNTHETIC_PROC_FEATURES) {
+		a->status = MSHV_STATUS_UNKNOWN_PROPERTY;
+		return -EINVAL;
 	}
-	pthread_mutex_lock(&sim->lock);
-	if (m->flags & (1u << MSHV_SET_MEM_BIT_UNMAP)) {
-		/* No slots: the unmap names the exact mapping, or it fails. */
-		r = -EINVAL;
-		for (unsigned i = 0; i < sim->nr_regions; i++) {
-			struct sim_region *o = &sim->regions[i];
+	memset((void *)(uintptr_t)a->out_ptr, 0, a->out_sz);
+	memcpy((void *)(uintptr_t)a->out_ptr, &banks, sizeof(banks));
+	memcpy((uint8_t *)(uintptr_t)a->out_ptr + MSHV_PROP_EX_BANK0_OFFSET, &sim->assignable, 8);
+	a->status = MSHV_STATUS_SUCCESS;
+	return 0;
+}
 
-			if (n.gpa < o->gpa || n.gpa >= o->gpa + o->size)
-				continue;
-			if (o->gpa == n.gpa && o->size == n.size && o->uaddr == n.uaddr &&
-			    !(r = sim_kvm_slot(sim, o, 0))) {
-				sim->slots_used[o->slot / 64] &= ~(1ull << (o->slot % 64));
-				sim->regions[i] = sim->regions[--sim->nr_regions];
-			}
-			break;
-		}
-		goto out;
-	}
-	for (unsigned i = 0; i < sim->nr_regions; i++) {
-		const struct sim_region *o = &sim->regions[i];
-
-		/* Mappings may overlap neither in guest-physical space nor in userspace. */
-		if (sim_overlap(n.gpa, n.size, o->gpa, o->size) ||
-		    sim_overlap(n.uaddr, n.size, o->uaddr, o->size)) {
-			r = -EEXIST;
-			goto out;
-		}
-	}
-	r = -ENOSPC;
-	for (uint32_t s = 0; s < 256 && sim->nr_regions < SIM_MAX_REGIONS; s++) {
-		if (sim->slots_used[s / 64] & (1ull << (s % 64)))
-			continue;
-		n.slot = s;
-		if (!(r = sim_kvm_slot(sim, &n, n.size))) {
-			sim->slots_used[s / 64] |= 1ull << (s % 64);
-			sim->regions[sim->nr_regions++] = n;
-		}
-		break;
-	}
-out:
-	pthread_mutex_unlock(&sim->lock);
-	return r;
+static bool sim_bit(const uint64_t *map, uint32_t i)
+{
+	return map[i / 64] & (1ull << (i % 64));
 }
 
 static int sim_msi_routing(struct mshv_sim *sim, const struct mshv_user_irq_table *t)
 {
+	uint64_t valid[MSHV_MAX_GSI / 64] = { 0 };
 	struct kvm_irq_routing *k;
 	int r = 0;
 
@@ -358,9 +411,25 @@ static int sim_msi_routing(struct mshv_sim *sim, const struct mshv_user_irq_tabl
 	k->nr = t->nr;
 	for (uint32_t i = 0; i < t->nr; i++) {
 		const struct mshv_user_irq_entry *e = &t->entries[i];
+		uint32_t dest = (e->address_lo >> 12) & 0xff;
 
-		if (e->gsi >= MSHV_MAX_GSI || e->address_hi) {
+		/* irq, mshv_update_routing_table(): these checks, and one route per GSI. */
+		if (e->gsi >= MSHV_MAX_GSI || e->address_hi || sim_bit(valid, e->gsi)) {
 			r = -EINVAL;
+			goto out;
+		}
+		valid[e->gsi / 64] |= 1ull << (e->gsi % 64);
+		/* S2: efd, mshv_try_assert_irq_fast(): pt_vp_array[lapic_apic_id]->... */
+		if (!(e->address_lo & (1u << 2)) && !sim->vps[dest]) {
+			r = sim_host_fault(
+			    sim, "S2",
+			    "MSHV_SET_MSI_ROUTING: GSI %u (address %#x data %#x) targets "
+			    "APIC ID %u, which has no VP: on a root-scheduler host the "
+			    "first interrupt on it oopses the host "
+			    "(drivers/hv/mshv_eventfd.c mshv_try_assert_irq_fast: vp = "
+			    "partition->pt_vp_array[irq->lapic_apic_id]; "
+			    "vp->vp_register_page)",
+			    e->gsi, e->address_lo, e->data, dest);
 			goto out;
 		}
 		k->entries[i].gsi = e->gsi;
@@ -368,8 +437,23 @@ static int sim_msi_routing(struct mshv_sim *sim, const struct mshv_user_irq_tabl
 		k->entries[i].u.msi.address_lo = e->address_lo;
 		k->entries[i].u.msi.data = e->data;
 	}
+	/* An irqfd whose GSI loses its route would assert vector 0 (see sim_irqfd()). */
+	for (unsigned i = 0; i < sim->nr_irqfds; i++) {
+		if (!sim_bit(valid, sim->irqfds[i].gsi)) {
+			r = sim_host_fault(
+			    sim, "S2-irqfd",
+			    "MSHV_SET_MSI_ROUTING leaves the irqfd on GSI %u without a "
+			    "valid route: its next interrupt asserts vector 0 on VP 0 "
+			    "(drivers/hv/mshv_irq.c mshv_copy_girq_info zeroes it; "
+			    "mshv_eventfd.c mshv_try_assert_irq_fast sends it)",
+			    sim->irqfds[i].gsi);
+			goto out;
+		}
+	}
 	if (ioctl(sim->part_fd, KVM_SET_GSI_ROUTING, k) < 0)
 		r = -errno;
+	else
+		memcpy(sim->routed, valid, sizeof(valid));
 out:
 	free(k);
 	return r;
@@ -378,16 +462,44 @@ out:
 static int sim_irqfd(struct mshv_sim *sim, const struct mshv_user_irqfd *a)
 {
 	struct kvm_irqfd k = { .fd = (uint32_t)a->fd, .gsi = a->gsi };
+	bool deassign = a->flags & (1u << MSHV_IRQFD_BIT_DEASSIGN);
+	int r;
 
-	if (a->flags & ~3u)
+	if (a->flags & ~3u || a->gsi >= MSHV_MAX_GSI)
 		return -EINVAL;
-	if (a->flags & (1u << MSHV_IRQFD_BIT_DEASSIGN))
+	/*
+	 * An irqfd on a GSI with no valid route: mshv_copy_girq_info() (mshv_irq.c) leaves its
+	 * interrupt zeroed, and when it fires the fast path injects vector 0 into VP 0 (and the
+	 * slow path does too on GSI 0: mshv_assert_irq_slow() checks only "if
+	 * (irqfd->irqfd_girq_ent.guest_irq_num)").
+	 */
+	if (!deassign && !sim_bit(sim->routed, a->gsi))
+		return sim_host_fault(
+		    sim, "S2-irqfd",
+		    "MSHV_IRQFD on GSI %u, which has no valid route: its first "
+		    "interrupt asserts vector 0 on VP 0 (drivers/hv/mshv_irq.c "
+		    "mshv_copy_girq_info; mshv_eventfd.c mshv_assert_irq_slow skips "
+		    "the check for GSI 0)",
+		    a->gsi);
+	if (deassign)
 		k.flags |= KVM_IRQFD_FLAG_DEASSIGN;
 	if (a->flags & (1u << MSHV_IRQFD_BIT_RESAMPLE)) {
 		k.flags |= KVM_IRQFD_FLAG_RESAMPLE;
 		k.resamplefd = (uint32_t)a->resamplefd;
 	}
-	return ioctl(sim->part_fd, KVM_IRQFD, &k) < 0 ? -errno : 0;
+	if (ioctl(sim->part_fd, KVM_IRQFD, &k) < 0)
+		return -errno;
+	r = 0;
+	for (unsigned i = 0; i < sim->nr_irqfds; i++) {
+		if (sim->irqfds[i].fd == a->fd && sim->irqfds[i].gsi == a->gsi) {
+			if (deassign)
+				sim->irqfds[i] = sim->irqfds[--sim->nr_irqfds];
+			return 0;
+		}
+	}
+	if (!deassign && sim->nr_irqfds < ARRAY_SIZE(sim->irqfds))
+		sim->irqfds[sim->nr_irqfds++] = (struct sim_irqfd){ a->fd, a->gsi };
+	return r;
 }
 
 static int sim_ioeventfd(struct mshv_sim *sim, const struct mshv_user_ioeventfd *a)
@@ -435,6 +547,11 @@ static int sim_open(void *ctx, const char *path, int flags)
 	if (fd < 0)
 		return -errno;
 	sim->dev_fd = fd;
+	/* Read at every MSHV_SET_GUEST_MEMORY, maybe under a seccomp filter: opened now. */
+	sim->smaps_fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	if (sim->smaps_fd < 0)
+		log_warn("mshv-sim: /proc/self/smaps: %s; memory cannot be told RAM from MMIO",
+		         strerror(errno));
 	return fd;
 }
 
@@ -443,10 +560,26 @@ static int sim_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	struct mshv_sim *sim = ctx;
 	struct sim_vp *vp;
 
-	if (fd == sim->dev_fd && fd >= 0)
-		return req == MSHV_CREATE_PARTITION ? sim_create_partition(sim, arg) : -ENOTTY;
+	if (sim->dead) {
+		log_err("mshv-sim: the simulated host crashed earlier: the call fails");
+		return -EIO;
+	}
+	if (fd == sim->dev_fd && fd >= 0) {
+		switch (req) {
+		case MSHV_CREATE_PARTITION:
+			return sim_create_partition(sim, arg);
+		case MSHV_ROOT_HVCALL:
+			return sim_dev_hvcall(sim, arg);
+		default:
+			return -ENOTTY;
+		}
+	}
+	if (fd == sim->bridge_fd && fd >= 0)
+		return req == MSHV_SET_DEVICE_ATTR ? sim_device_attr(sim, arg) : -ENOTTY;
 	if (fd == sim->part_fd && fd >= 0) {
 		switch (req) {
+		case MSHV_CREATE_DEVICE:
+			return sim_create_device(sim, arg);
 		case MSHV_INITIALIZE_PARTITION:
 			sim->initialized = true;
 			return 0;
@@ -528,6 +661,11 @@ static int sim_close(void *ctx, int fd)
 	}
 	if (fd >= 0 && fd == sim->dev_fd) {
 		sim->dev_fd = -1;
+		return close(fd) < 0 ? -errno : 0;
+	}
+	if (fd >= 0 && fd == sim->bridge_fd) {
+		sim->bridge_fd = -1;
+		sim->nr_bridge_files = 0;
 		return close(fd) < 0 ? -errno : 0;
 	}
 	vp = sim_vp_of(sim, fd);

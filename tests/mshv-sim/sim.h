@@ -38,9 +38,41 @@ struct mshv_sim_stats {
 	uint64_t insns_checked; /* instructions whose resulting registers were compared */
 	uint64_t ram_checked;   /* bytes a string instruction wrote to RAM, compared */
 	uint64_t mismatches;
+	uint64_t host_faults;    /* what the real driver would do to the host: see sim_host_fault */
+	uint64_t eagains;        /* hypercalls answered EAGAIN (memory deposited), partial or not */
+	uint64_t eagain_partial; /* ... of which register rep calls with some reps done */
+	uint64_t pinned;         /* guest RAM bytes pinned at MSHV_SET_GUEST_MEMORY */
 };
+#define MSHV_SIM_NR_STATS 10
 /* Totals of this process. */
 void mshv_sim_get_stats(struct mshv_sim_stats *out);
+
+/*
+ * Which kernel the simulator is, from the environment variable HVMM_MSHV_SIM (comma-separated
+ * words), read when a VM is created:
+ *   kernel=mainline  mainline mshv_root (the default): no VFIO bridge, MMIO from vm_pgoff
+ *   kernel=bridge    with the "PCI passthru on Hyper-V" series: the VFIO bridge device,
+ *                    MMIO resolved by address
+ *   assignable       /dev/mshv answers the host's assignable synthetic features (rust-vmm's
+ *                    HVCALL_GET_PARTITION_PROPERTY_EX); mainline does not
+ *   eagain=N         every Nth hypercall answers EAGAIN after a deposit (0: never; default 11)
+ *   legacy-bars      test hook: hv-mshv believes this kernel maps BARs by address (the old
+ *                    hvmm), so the simulator can show what mainline does with them
+ */
+struct mshv_sim_opts {
+	bool bridge;
+	bool assignable;
+	unsigned eagain_every;
+	bool legacy_bars;
+};
+struct mshv_sim;
+/* Parse HVMM_MSHV_SIM-style words; -EINVAL on an unknown one. */
+int mshv_sim_parse_opts(const char *s, struct mshv_sim_opts *out);
+/*
+ * Tests of the simulator's own rules: the host faults counted since the last call, which are
+ * then forgiven (uncounted, the simulated host alive again).
+ */
+uint64_t mshv_sim_take_faults(struct mshv_sim *sim);
 
 /* ---- internal ------------------------------------------------------------------------- */
 
@@ -70,6 +102,22 @@ struct sim_region {
 	uint64_t gpa, size, uaddr;
 	uint8_t flags; /* MSHV_SET_MEM_BIT_* */
 	uint32_t slot;
+	bool mmio; /* a VM_IO/VM_PFNMAP mapping, resolved by address (the bridge kernel) */
+};
+
+/* What /proc/self/smaps says of the mapping that holds an address. */
+struct sim_vma {
+	uint64_t start, end;
+	uint64_t pgoff;  /* the VMA's vm_pgoff (the offset column, in pages) */
+	bool io, pfnmap; /* VmFlags "io" (VM_IO), "pf" (VM_PFNMAP) */
+	bool writable;
+	char path[128];
+};
+
+/* An irqfd hvmm bound, and the route table hvmm last set. */
+struct sim_irqfd {
+	int fd;
+	uint32_t gsi;
 };
 
 /* The instruction an I/O exit belongs to, as presented to hvmm. */
@@ -113,15 +161,28 @@ struct sim_vp {
 
 struct mshv_sim {
 	struct mshv_sys sys;
-	pthread_mutex_t lock; /* fds, regions, results, VP table */
+	struct mshv_sim_opts opts;
+	pthread_mutex_t lock; /* fds, regions, results, VP table, routes, irqfds */
 	int dev_fd;           /* /dev/kvm, standing for /dev/mshv */
 	int part_fd;          /* the KVM VM, standing for the partition */
+	int smaps_fd;         /* /proc/self/smaps, opened before any seccomp filter */
+	int bridge_fd;        /* the VFIO bridge device (kernel=bridge), -1 until created */
+	int bridge_files[8];  /* the VFIO files added to it */
+	unsigned nr_bridge_files;
+	bool dead; /* a simulated host fault happened: nothing works any more */
 	bool initialized;
 	uint64_t pt_flags;
 	uint64_t synth_features;
 	uint64_t msr_action;
+	uint64_t procs_per_socket;
+	uint64_t hvcalls; /* counted for the EAGAIN rule */
 	int run_size;
-	struct kvm_cpuid2 *cpuid; /* KVM's supported CPUID: the "hypervisor defaults" */
+	struct kvm_cpuid2 *cpuid;    /* KVM's supported CPUID: the "hypervisor defaults" */
+	struct kvm_cpuid2 *hv_cpuid; /* the Hyper-V leaves KVM can emulate (or NULL) */
+	uint64_t assignable;         /* synthetic features KVM can emulate: the "host's" set */
+	uint64_t routed[MSHV_MAX_GSI / 64];
+	struct sim_irqfd irqfds[64];
+	unsigned nr_irqfds;
 	struct sim_region regions[SIM_MAX_REGIONS];
 	unsigned nr_regions;
 	uint64_t slots_used[4]; /* bitmap of KVM memslots */
@@ -138,6 +199,26 @@ void sim_sys_init(struct mshv_sim *sim);
 int sim_mismatch(struct sim_vp *vp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Host pointer for guest-physical [gpa, gpa + len) inside one RAM region, or NULL. */
 void *sim_ram_ptr(struct mshv_sim *sim, uint64_t gpa, uint64_t len, uint8_t *flags);
+/*
+ * What the real driver would do to the host (crash it, or show the guest other host pages):
+ * logged loudly naming the rule and its source, counted (a test fails on it), and the
+ * simulated host is dead from then on -- every later call fails.  Returns -EIO.
+ */
+int sim_host_fault(struct mshv_sim *sim, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* sim_mem.c */
+int sim_set_memory(struct mshv_sim *sim, const struct mshv_user_mem_region *m);
+/* The mapping holding `addr`, from /proc/self/smaps; -ENOENT if none. */
+int sim_vma_of(struct mshv_sim *sim, uint64_t addr, struct sim_vma *out);
+int sim_create_device(struct mshv_sim *sim, struct mshv_create_device *cd);
+int sim_device_attr(struct mshv_sim *sim, const struct mshv_device_attr *a);
+
+/* sim_hv.c: what the hypervisor shows the guest */
+/* The Hyper-V CPUID leaves the partition's synthetic features grant, into c (appended). */
+void sim_hv_cpuid(const struct mshv_sim *sim, struct kvm_cpuid2 *c, uint32_t cap);
+/* KVM's Hyper-V leaves, and the synthetic features they can back (sim->assignable). */
+void sim_hv_probe(struct mshv_sim *sim);
 
 /* sim_ops.c */
 void sim_stat_add(uint64_t *field_in_stats, uint64_t n);
@@ -155,6 +236,8 @@ __u64 *sim_gpr(struct kvm_regs *r, unsigned n);
 /* Read guest-linear bytes that are RAM; returns how many were read. */
 unsigned sim_read_linear(struct sim_vp *vp, uint64_t la, void *buf, unsigned len);
 int sim_translate(struct sim_vp *vp, uint64_t la, uint64_t *gpa, bool *writeable);
+/* HVCALL_TRANSLATE_VIRTUAL_ADDRESS's result code for `t`, the GPA in *gpa. */
+uint32_t sim_translate_code(struct sim_vp *vp, const struct mshv_in_translate *t, uint64_t *gpa);
 
 /* An I/O exit turned into an intercept. */
 struct sim_prep {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +33,10 @@ void mshv_sim_get_stats(struct mshv_sim_stats *out)
 	__atomic_load(&sim_totals.insns_checked, &out->insns_checked, __ATOMIC_RELAXED);
 	__atomic_load(&sim_totals.ram_checked, &out->ram_checked, __ATOMIC_RELAXED);
 	__atomic_load(&sim_totals.mismatches, &out->mismatches, __ATOMIC_RELAXED);
+	__atomic_load(&sim_totals.host_faults, &out->host_faults, __ATOMIC_RELAXED);
+	__atomic_load(&sim_totals.eagains, &out->eagains, __ATOMIC_RELAXED);
+	__atomic_load(&sim_totals.eagain_partial, &out->eagain_partial, __ATOMIC_RELAXED);
+	__atomic_load(&sim_totals.pinned, &out->pinned, __ATOMIC_RELAXED);
 }
 
 /* ---- hv_ops on the simulator ---- */
@@ -74,6 +79,14 @@ static void sim_rec_eoi(void *ctx, uint8_t vector)
 	r->orig->eoi(r->orig->ctx, vector);
 }
 
+uint64_t mshv_sim_take_faults(struct mshv_sim *sim)
+{
+	uint64_t n = __atomic_exchange_n(&sim_totals.host_faults, 0, __ATOMIC_RELAXED);
+
+	sim->dead = false;
+	return n;
+}
+
 static int sim_probe(void)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -89,6 +102,9 @@ static void sim_free(struct mshv_sim *sim)
 	for (unsigned i = 0; i < MSHV_MAX_VPS; i++)
 		free(sim->rec[i].log);
 	free(sim->cpuid);
+	free(sim->hv_cpuid);
+	if (sim->smaps_fd >= 0)
+		close(sim->smaps_fd);
 	pthread_mutex_destroy(&sim->lock);
 	free(sim);
 }
@@ -96,18 +112,41 @@ static void sim_free(struct mshv_sim *sim)
 static int sim_vm_create(struct hv_vm **out)
 {
 	struct mshv_sim *sim = calloc(1, sizeof(*sim));
+	const char *env = getenv("HVMM_MSHV_SIM");
+	struct hv_caps caps;
 	int r;
 
 	if (!sim)
 		return -ENOMEM;
+	if (mshv_sim_parse_opts(env, &sim->opts)) {
+		log_err("HVMM_MSHV_SIM=%s: expected kernel=mainline|bridge, assignable, eagain=N, "
+		        "legacy-bars (comma-separated)",
+		        env);
+		free(sim);
+		return -EINVAL;
+	}
 	pthread_mutex_init(&sim->lock, NULL);
 	sim->dev_fd = -1;
 	sim->part_fd = -1;
+	sim->smaps_fd = -1;
+	sim->bridge_fd = -1;
 	sim_sys_init(sim);
 	r = mshv_vm_create_with(&sim->sys, out);
-	if (r)
+	if (r) {
 		sim_free(sim);
-	return r;
+		return r;
+	}
+	/*
+	 * legacy-bars: hv-mshv is told the kernel maps BARs by address, as hvmm did before it
+	 * knew better, so the simulator's mainline rule (S1, sim_mem.c) shows what comes of it.
+	 */
+	mshv_caps(*out, &caps);
+	if (sim->opts.legacy_bars && caps.devmem == HV_DEVMEM_TRAP)
+		mshv_vm_set_devmem(
+		    *out, HV_DEVMEM_DIRECT,
+		    "HVMM_MSHV_SIM=legacy-bars: BARs handed to MSHV_SET_GUEST_MEMORY as "
+		    "hvmm did before");
+	return 0;
 }
 
 static void sim_vm_destroy(struct hv_vm *vm)
@@ -137,6 +176,23 @@ static int sim_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const 
 		.ctx = r, .pio = sim_rec_pio, .mmio = sim_rec_mmio, .eoi = sim_rec_eoi
 	};
 	return mshv_vcpu_create(vm, index, nr, &r->io, out);
+}
+
+/* hv-mshv's counters, then the simulated host's. */
+static void sim_stats_line(struct hv_vm *vm, char *buf, size_t len)
+{
+	struct mshv_sim_stats st;
+	size_t n;
+
+	hv_mshv_ops.stats(vm, buf, len);
+	n = strlen(buf);
+	mshv_sim_get_stats(&st);
+	snprintf(buf + n, len - n,
+	         "; simulated host: %llu intercepts, %llu EAGAIN, %llu MiB pinned, %llu host "
+	         "faults, %llu cross-check mismatches",
+	         (unsigned long long)st.intercepts, (unsigned long long)st.eagains,
+	         (unsigned long long)(st.pinned >> 20), (unsigned long long)st.host_faults,
+	         (unsigned long long)st.mismatches);
 }
 
 /*
@@ -184,6 +240,8 @@ const struct hv_ops hv_mshv_sim_ops = {
 	.ioeventfd_deassign = mshv_ioeventfd_deassign,
 	.set_msi_routes = mshv_set_msi_routes,
 	.signal_msi = mshv_signal_msi,
+	.vfio_group_add = mshv_vfio_group_add,
+	.stats = sim_stats_line,
 	.run_ioctls = sim_run_ioctls,
 	.nr_run_ioctls = ARRAY_SIZE(sim_run_ioctls),
 };

@@ -193,8 +193,7 @@ static bool sim_store_before(struct sim_vp *vp, const struct sim_io *io, struct 
 }
 
 /* Is the decoded instruction an OUT (not OUTS) that makes exactly port access io? */
-static bool sim_out_is(const struct sim_insn *in, const struct sim_io *io,
-                       const struct kvm_regs *q)
+static bool sim_out_is(const struct sim_insn *in, const struct sim_io *io, const struct kvm_regs *q)
 {
 	const struct emu_insn *d = &in->d;
 	uint64_t want = 0;

@@ -94,14 +94,109 @@ static void sim_seg_from_hv(struct kvm_segment *o, const struct mshv_seg *s)
 	};
 }
 
+/* One page-table entry of `bytes` (4 or 8) at guest-physical `gpa`, from guest RAM. */
+static bool sim_pte(struct sim_vp *vp, uint64_t gpa, unsigned bytes, uint64_t *out)
+{
+	const void *p = sim_ram_ptr(vp->sim, gpa, bytes, NULL);
+
+	*out = 0;
+	if (!p)
+		return false;
+	memcpy(out, p, bytes);
+	return true;
+}
+
+/*
+ * The guest's page walk done here, for linear addresses KVM_TRANSLATE will not translate:
+ * KVM translates as an implicit supervisor access, which SMAP forbids on user pages, so a
+ * user-mode MMIO access (a guest driver in user space: SPDK, /dev/mem) had no instruction
+ * bytes.  The hypervisor's intercept carries them whatever the privilege; so does this.
+ * 4- and 5-level long mode, PAE and 32-bit paging, with their large pages.
+ */
+static int sim_walk(struct sim_vp *vp, uint64_t la, uint64_t *gpa, bool *writeable)
+{
+	const uint64_t addr = 0x000ffffffffff000ull;
+	struct kvm_sregs s;
+	uint64_t table, e;
+	bool w = true;
+
+	if (ioctl(vp->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	if (!(s.cr0 & (1ull << 31))) { /* CR0.PG off: linear is physical */
+		*gpa = la;
+		*writeable = true;
+		return 0;
+	}
+	if (s.efer & (1ull << 10)) {                              /* EFER.LMA */
+		unsigned levels = (s.cr4 & (1ull << 12)) ? 5 : 4; /* CR4.LA57 */
+
+		table = s.cr3 & addr;
+		for (unsigned l = levels; l >= 1; l--) {
+			unsigned shift = 12 + 9 * (l - 1);
+
+			if (!sim_pte(vp, table + ((la >> shift) & 511) * 8, 8, &e) || !(e & 1))
+				return -EFAULT;
+			w = w && (e & 2);
+			if ((l == 2 || l == 3) && (e & 0x80)) { /* a 2 MiB or 1 GiB page */
+				*gpa = (e & addr & ~((1ull << shift) - 1)) |
+				       (la & ((1ull << shift) - 1));
+				*writeable = w;
+				return 0;
+			}
+			table = e & addr;
+		}
+		*gpa = table | (la & 0xfff);
+	} else if (s.cr4 & (1ull << 5)) { /* CR4.PAE: a 4-entry PDPT, then two levels */
+		if (!sim_pte(vp, (s.cr3 & ~0x1full) + ((la >> 30) & 3) * 8, 8, &e) || !(e & 1))
+			return -EFAULT;
+		table = e & addr;
+		if (!sim_pte(vp, table + ((la >> 21) & 511) * 8, 8, &e) || !(e & 1))
+			return -EFAULT;
+		w = e & 2;
+		if (e & 0x80) {
+			*gpa = (e & addr & ~0x1fffffull) | (la & 0x1fffff);
+			*writeable = w;
+			return 0;
+		}
+		if (!sim_pte(vp, (e & addr) + ((la >> 12) & 511) * 8, 8, &e) || !(e & 1))
+			return -EFAULT;
+		w = w && (e & 2);
+		*gpa = (e & addr) | (la & 0xfff);
+	} else { /* 32-bit paging, 4 MiB pages with CR4.PSE */
+		la &= 0xffffffffull;
+		if (!sim_pte(vp, (s.cr3 & 0xfffff000ull) + ((la >> 22) & 1023) * 4, 4, &e) ||
+		    !(e & 1))
+			return -EFAULT;
+		w = e & 2;
+		if ((e & 0x80) && (s.cr4 & (1ull << 4))) {
+			*gpa = (e & 0xffc00000ull) | ((e & 0x1fe000ull) << 19) | (la & 0x3fffff);
+			*writeable = w;
+			return 0;
+		}
+		if (!sim_pte(vp, (e & 0xfffff000ull) + ((la >> 12) & 1023) * 4, 4, &e) || !(e & 1))
+			return -EFAULT;
+		w = w && (e & 2);
+		*gpa = (e & 0xfffff000ull) | (la & 0xfff);
+	}
+	*writeable = w;
+	return 0;
+}
+
 int sim_translate(struct sim_vp *vp, uint64_t la, uint64_t *gpa, bool *writeable)
 {
 	struct kvm_translation t = { .linear_address = la };
+	bool w = false;
+	int r;
 
 	if (ioctl(vp->fd, KVM_TRANSLATE, &t) < 0)
 		return -errno;
-	if (!t.valid)
-		return -EFAULT;
+	if (!t.valid) {
+		if ((r = sim_walk(vp, la, gpa, &w)))
+			return r;
+		if (writeable)
+			*writeable = w;
+		return 0;
+	}
 	*gpa = t.physical_address;
 	if (writeable)
 		*writeable = t.writeable;
@@ -129,6 +224,32 @@ unsigned sim_read_linear(struct sim_vp *vp, uint64_t la, void *buf, unsigned len
 	return n;
 }
 
+/*
+ * HVCALL_TRANSLATE_VIRTUAL_ADDRESS's result (enum hv_translate_gva_result_code, rust-vmm
+ * hv-headers/hvhdk.h): 1-3 when the page walk fails, and 4-7 when it succeeds onto a GPA the
+ * partition cannot access that way -- not mapped (MMIO: 4), or mapped without write access
+ * for a VALIDATE_WRITE (6) -- with the GPA in gpa_page.  That the hypervisor fills gpa_page
+ * for 4-7 is this model's assumption (no source settles it; OpenVMM's emulator tests treat
+ * these codes as a completed walk).
+ */
+uint32_t sim_translate_code(struct sim_vp *vp, const struct mshv_in_translate *t, uint64_t *gpa)
+{
+	uint8_t flags = 0;
+	bool w = false;
+
+	*gpa = 0;
+	if (sim_translate(vp, t->gva_page << 12, gpa, &w))
+		return MSHV_TRANSLATE_NOT_PRESENT;
+	if ((t->control_flags & MSHV_TRANSLATE_VALIDATE_WRITE) && !w)
+		return MSHV_TRANSLATE_PRIV_VIOLATION;
+	if (!sim_ram_ptr(vp->sim, *gpa & ~0xfffull, 1, &flags))
+		return MSHV_TRANSLATE_GPA_UNMAPPED;
+	if ((t->control_flags & MSHV_TRANSLATE_VALIDATE_WRITE) &&
+	    !(flags & (1u << MSHV_SET_MEM_BIT_WRITABLE)))
+		return MSHV_TRANSLATE_GPA_NO_WRITE;
+	return MSHV_TRANSLATE_SUCCESS;
+}
+
 /* ---- CPUID ---- */
 
 static uint32_t sim_masked(uint32_t dflt, uint32_t val, uint32_t mask)
@@ -139,13 +260,16 @@ static uint32_t sim_masked(uint32_t dflt, uint32_t val, uint32_t mask)
 int sim_vp_apply_cpuid(struct sim_vp *vp)
 {
 	struct mshv_sim *sim = vp->sim;
+	uint32_t cap = sim->cpuid->nent + 16;
 	size_t sz = sizeof(*sim->cpuid) + sim->cpuid->nent * sizeof(sim->cpuid->entries[0]);
-	struct kvm_cpuid2 *c = malloc(sz);
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(c->entries[0]));
 	int r = 0;
 
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, sim->cpuid, sz);
+	/* The hypervisor's leaves per the partition's synthetic features (sim_hv.c). */
+	sim_hv_cpuid(sim, c, cap);
 	pthread_mutex_lock(&sim->lock);
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -209,6 +333,13 @@ int sim_vp_create(struct mshv_sim *sim, uint32_t index)
 		r = -errno;
 		vp->run = NULL;
 		goto fail;
+	}
+	/* Only what the partition was granted works: KVM checks each Hyper-V MSR and hypercall. */
+	{
+		struct kvm_enable_cap ec = { .cap = KVM_CAP_HYPERV_ENFORCE_CPUID, .args[0] = 1 };
+
+		if (sim->hv_cpuid && ioctl(vp->fd, KVM_ENABLE_CAP, &ec) < 0)
+			log_debug("mshv-sim: KVM_CAP_HYPERV_ENFORCE_CPUID: %s", strerror(errno));
 	}
 	if ((r = sim_vp_apply_cpuid(vp)))
 		goto fail;
@@ -374,6 +505,25 @@ static uint16_t sim_reg(struct sim_vp *vp, struct sim_kstate *k, uint32_t name,
 		k->sregs_dirty |= set;
 		return MSHV_STATUS_SUCCESS;
 	}
+	/*
+	 * The initial APIC ID.  KVM fixes a vCPU's APIC ID at KVM_CREATE_VCPU (its index, which
+	 * is also hvmm's choice): another value cannot be modelled and is refused.
+	 */
+	if (name == MSHV_REG_INITIAL_APIC_ID) {
+		if (!set) {
+			v->reg64 = vp->index;
+			return MSHV_STATUS_SUCCESS;
+		}
+		if (v->reg64 != vp->index || vp->ran) {
+			log_err(
+			    "mshv-sim: VP %u: INITIAL_APIC_ID %#llx%s is not modelled (KVM's APIC "
+			    "ID is the VP index, set before the VP runs)",
+			    vp->index, (unsigned long long)v->reg64,
+			    vp->ran ? " after it ran" : "");
+			return MSHV_STATUS_INVALID_PARAMETER;
+		}
+		return MSHV_STATUS_SUCCESS;
+	}
 	if (name == MSHV_REG_INTERNAL_ACTIVITY_STATE) {
 		struct kvm_mp_state mp;
 
@@ -443,17 +593,13 @@ int sim_hvcall_vp(struct sim_vp *vp, uint16_t code, uint16_t reps, const void *i
 		struct mshv_in_translate t;
 		struct mshv_out_translate o = { 0 };
 		uint64_t gpa = 0;
-		bool w = false;
 
 		if (in_sz < sizeof(t) || out_sz < sizeof(o)) {
 			*status = MSHV_STATUS_INVALID_HYPERCALL_INPUT;
 			return 0;
 		}
 		memcpy(&t, in, sizeof(t));
-		if (sim_translate(vp, t.gva_page << 12, &gpa, &w))
-			o.result_code = MSHV_TRANSLATE_NOT_PRESENT;
-		else if ((t.control_flags & MSHV_TRANSLATE_VALIDATE_WRITE) && !w)
-			o.result_code = MSHV_TRANSLATE_PRIV_VIOLATION;
+		o.result_code = sim_translate_code(vp, &t, &gpa);
 		o.gpa_page = gpa >> 12;
 		memcpy(out, &o, sizeof(o));
 		return 0;

@@ -236,6 +236,22 @@ static int fake_vfio_group_add(struct hv_vm *vm, int group_fd)
 	return 0;
 }
 
+/*
+ * KVM_DEV_VFIO_FILE_DEL (virt/kvm/vfio.c, kvm_vfio_file_del(); kvm_vfio_group_del() before
+ * 6.6): the device drops its reference; -ENOENT for a file it does not hold.
+ */
+static int fake_vfio_group_del(struct hv_vm *vm, int group_fd)
+{
+	for (unsigned i = 0; i < vm->nr_vfio_groups; i++) {
+		if (vm->vfio_groups[i] == group_fd) {
+			vm->vfio_groups[i] = vm->vfio_groups[--vm->nr_vfio_groups];
+			fake.rec.vfio_groups--;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static int fake_vcpu_create(struct hv_vm *vm, uint32_t index, uint32_t nr, const struct hv_io *io,
                             struct hv_vcpu **out)
 {
@@ -442,6 +458,7 @@ const struct hv_ops fake_hv_ops = {
 	.set_msi_routes = fake_set_msi_routes,
 	.signal_msi = fake_signal_msi,
 	.vfio_group_add = fake_vfio_group_add,
+	.vfio_group_del = fake_vfio_group_del,
 };
 
 int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out)
@@ -453,6 +470,23 @@ int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out)
 		                 .cmdline = "",
 		                 .serial = SERIAL_NONE };
 
+	return pc_create(&cfg, &fake_hv_ops, out);
+}
+
+int fake_pc_create_ports(uint32_t cpus, uint64_t mem, const char *const *ports, unsigned n,
+                         bool api, struct pc **out)
+{
+	struct vm_config cfg = { .hypervisor = "fake",
+		                 .mem_size = mem,
+		                 .nr_cpus = cpus,
+		                 .kernel = "none",
+		                 .cmdline = "",
+		                 .serial = SERIAL_NONE,
+		                 .api_socket =
+		                     api ? "not opened: the board only learns of it" : NULL };
+
+	for (unsigned i = 0; i < n && i < VM_MAX_ROOT_PORTS; i++)
+		cfg.root_ports[cfg.nr_root_ports++] = ports[i];
 	return pc_create(&cfg, &fake_hv_ops, out);
 }
 

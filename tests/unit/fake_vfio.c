@@ -267,6 +267,15 @@ static int f_close(void *ctx, int fd)
 		for (unsigned i = 0; i < fv->nr_groups_set; i++) {
 			if ((int)fv->groups_set[i] == g) {
 				fv->groups_set[i] = fv->groups_set[--fv->nr_groups_set];
+				/*
+				 * The last group takes the IOMMU driver and its mappings with it
+				 * (__vfio_group_unset_container(): the container's iommu_driver is
+				 * released when its group list empties); the next group sets one.
+				 */
+				if (!fv->nr_groups_set) {
+					fv->iommu_set = false;
+					fv->nr_dma = 0;
+				}
 				break;
 			}
 		}

@@ -338,6 +338,45 @@ static void test_ioapic_sources_bounded(void **state)
 	assert_int_equal(ioapic_add_source(pc->ioapic, 16, source_fn, &h), -ENOSPC);
 }
 
+static uint32_t ged_read(void)
+{
+	uint32_t v = 0;
+
+	bus_access(&vm->pio, GED_PORT, &v, 4, false);
+	return v;
+}
+
+/* The power button: its event waits in the register, the level line holds until it is read. */
+static void test_ged_power_button(void **state)
+{
+	uint64_t before;
+	uint8_t b = 0xff;
+
+	(void)state;
+	set_rte(GED_IRQ, (1u << 15) | 0x51); /* level, active high, as the DSDT's _CRS says */
+	before = delivered();
+	assert_int_equal(ged_read(), 0);
+	ged_event(pc->ged, GED_EV_POWER_BUTTON);
+	assert_int_equal(delivered(), before + 1);
+	/* A byte read peeks without taking the events: only a full read does. */
+	bus_access(&vm->pio, GED_PORT, &b, 1, false);
+	assert_int_equal(b, GED_EV_POWER_BUTTON);
+	ioapic_eoi(pc->ioapic, 0x51); /* still pending: the line is still high */
+	assert_int_equal(delivered(), before + 2);
+	assert_int_equal(ged_read(), GED_EV_POWER_BUTTON);
+	assert_int_equal(ged_read(), 0);
+	ioapic_eoi(pc->ioapic, 0x51); /* line low now: nothing more */
+	assert_int_equal(delivered(), before + 2);
+	/* Presses while the guest is busy add up to one event; writes change nothing. */
+	ged_event(pc->ged, GED_EV_POWER_BUTTON);
+	ged_event(pc->ged, GED_EV_POWER_BUTTON);
+	b = 0xff;
+	bus_access(&vm->pio, GED_PORT, &b, 1, true);
+	assert_int_equal(ged_read(), GED_EV_POWER_BUTTON);
+	ioapic_eoi(pc->ioapic, 0x51);
+	assert_int_equal(ged_read(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_eoi_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_level_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_sources_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ged_power_button, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,6 +70,17 @@ static struct {
 	struct mshv_user_irqfd irqfd;
 	struct mshv_user_ioeventfd ioeventfd;
 	unsigned opens, closes;
+	unsigned create_eintr; /* MSHV_CREATE_PARTITION answers EINTR this many times */
+	unsigned creates;      /* MSHV_CREATE_PARTITION calls */
+	bool bridge;           /* the kernel has the VFIO bridge device */
+	int32_t bridge_file;   /* the fd MSHV_DEV_VFIO_FILE_ADD named */
+	bool assignable_known; /* /dev/mshv answers the assignable-features property */
+	uint64_t assignable;   /* ... with this */
+	uint64_t props[8][2];  /* SET_PARTITION_PROPERTY (code, value), in order */
+	unsigned nprops;
+	uint32_t translate_code;  /* the result code translations answer with */
+	uint64_t translate_flags; /* the control flags of the last translation */
+	uint64_t translate_delta; /* gpa_page = gva_page + this */
 	/* what the device callbacks saw */
 	struct {
 		bool mmio, write;
@@ -130,6 +141,11 @@ static int fake_hvcall(struct mshv_root_hvcall *a)
 
 		memcpy(&p, in, sizeof(p));
 		arg = p.code;
+		if (a->code == MSHV_HVCALL_SET_PARTITION_PROPERTY &&
+		    F.nprops < ARRAY_SIZE(F.props)) {
+			F.props[F.nprops][0] = p.code;
+			F.props[F.nprops++][1] = p.value;
+		}
 	}
 	fake_log(MSHV_ROOT_HVCALL, a->code, arg);
 	if (F.reg_limit && n > F.reg_limit)
@@ -161,7 +177,9 @@ static int fake_hvcall(struct mshv_root_hvcall *a)
 
 		F.translates++;
 		memcpy(&t, in, sizeof(t));
-		o.gpa_page = t.gva_page; /* identity paging */
+		F.translate_flags = t.control_flags;
+		o.result_code = F.translate_code;
+		o.gpa_page = t.gva_page + F.translate_delta; /* identity paging, unless shifted */
 		memcpy(out, &o, sizeof(o));
 		return 0;
 	}
@@ -244,18 +262,65 @@ static int fake_open(void *ctx, const char *path, int flags)
 	return DEV_FD;
 }
 
+#define BRIDGE_FD 9
+
 static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
 	(void)ctx;
-	if (req != MSHV_ROOT_HVCALL)
+	if (req == MSHV_IRQFD) {
+		const struct mshv_user_irqfd *q = arg;
+
+		fake_log(req, 0, q->gsi | q->flags << 16);
+	} else if (req == MSHV_SET_MSI_ROUTING) {
+		fake_log(req, 0, ((const struct mshv_user_irq_table *)arg)->nr);
+	} else if (req != MSHV_ROOT_HVCALL) {
 		fake_log(req, 0, 0);
+	}
 	if ((int)req == F.fail_req)
 		return F.fail_err;
+	if (fd == DEV_FD && req == MSHV_ROOT_HVCALL) {
+		/* rust-vmm's read of the host's assignable features; mainline: no such ioctl. */
+		struct mshv_root_hvcall *a = arg;
+		struct mshv_in_partition_property_ex in;
+
+		if (!F.assignable_known)
+			return -ENOTTY;
+		memcpy(&in, (void *)(uintptr_t)a->in_ptr, sizeof(in));
+		assert_int_equal(a->code, MSHV_HVCALL_GET_PARTITION_PROPERTY_EX);
+		assert_int_equal(in.code, MSHV_PROP_ASSIGNABLE_SYNTHETIC_PROC_FEATURES);
+		memcpy((uint8_t *)(uintptr_t)a->out_ptr + MSHV_PROP_EX_BANK0_OFFSET, &F.assignable,
+		       8);
+		return 0;
+	}
+	if (fd == BRIDGE_FD && req == MSHV_SET_DEVICE_ATTR) {
+		const struct mshv_device_attr *at = arg;
+
+		assert_int_equal(at->group, MSHV_DEV_VFIO_FILE);
+		assert_int_equal(at->attr, MSHV_DEV_VFIO_FILE_ADD);
+		memcpy(&F.bridge_file, (void *)(uintptr_t)at->addr, sizeof(F.bridge_file));
+		return 0;
+	}
 	switch (req) {
 	case MSHV_CREATE_PARTITION:
 		assert_int_equal(fd, DEV_FD);
+		F.creates++;
+		if (F.create_eintr) {
+			F.create_eintr--;
+			return -EINTR;
+		}
 		F.pt_flags = ((struct mshv_create_partition *)arg)->pt_flags;
 		return PART_FD;
+	case MSHV_CREATE_DEVICE: {
+		struct mshv_create_device *cd = arg;
+
+		if (!F.bridge)
+			return -ENOTTY; /* mshv_partition_ioctl()'s default */
+		assert_int_equal(cd->type, MSHV_DEV_TYPE_VFIO);
+		if (cd->flags & MSHV_CREATE_DEVICE_TEST)
+			return 0;
+		cd->fd = BRIDGE_FD;
+		return 0;
+	}
 	case MSHV_INITIALIZE_PARTITION:
 		F.initialized = true;
 		return 0;
@@ -385,6 +450,7 @@ static int setup(void **state)
 	assert_int_equal(hv_mshv_ops.vcpu_create(e->vm, 0, 2, &dev_io, &e->v), 0);
 	/* 64-bit mode, flat segments. */
 	fake_reg(MSHV_REG_CS)->seg = (struct mshv_seg){ .attributes = 0xa09b, .selector = 0x10 };
+	F.gets = F.sets = 0; /* the VP's set-up is not what the tests count */
 	*state = e;
 	return 0;
 }
@@ -394,7 +460,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 	struct hv_mem_region r = { RAM_GPA, RAM_SZ, e->ram, 0 };
 
-	hv_mshv_ops.vcpu_destroy(e->v);
+	hv_mshv_ops.vcpu_destroy(e->v); /* NULL-safe */
 	assert_int_equal(hv_mshv_ops.mem_unmap(e->vm, &r), 0);
 	hv_mshv_ops.vm_destroy(e->vm);
 	free(e->ram);
@@ -523,6 +589,7 @@ static void test_memory(void **state)
 	                 (1u << MSHV_SET_MEM_BIT_WRITABLE) | (1u << MSHV_SET_MEM_BIT_EXECUTABLE));
 	assert_int_equal(hv_mshv_ops.mem_map(e->vm, &ro), 0);
 	assert_int_equal(F.mem[1].flags, 1u << MSHV_SET_MEM_BIT_EXECUTABLE);
+	e->vm->caps.devmem = HV_DEVMEM_BRIDGE; /* a kernel that maps BARs by address */
 	assert_int_equal(hv_mshv_ops.mem_map(e->vm, &dev), 0);
 	assert_int_equal(F.mem[2].flags, 1u << MSHV_SET_MEM_BIT_WRITABLE);
 	n = F.nmem;
@@ -867,22 +934,26 @@ static void test_kick_lost_signal_is_repeated(void **state)
 static void test_interrupts(void **state)
 {
 	struct env *e = *state;
-	struct hv_msi_route routes[2] = { { 3, 0xfee01000, 0x4041 }, { 30, 0xfee00004, 0x8022 } };
+	struct hv_msi_route routes[3] = { { 3, 0xfee01000, 0x4041 },
+		                          { 30, 0xfee03004, 0x8022 },
+		                          { 24, 0xfee00000, 0x4031 } };
 	struct hv_msi_route high = { 4, 0x1fee00000ull, 0x30 };
+	struct hv_vcpu *v1;
 	struct hv_ioeventfd pio = { .addr = 0x600, .len = 1, .pio = true, .fd = 5 };
 	struct hv_ioeventfd mm = { .addr = MMIO, .len = 4, .datamatch = true, .data = 7, .fd = 6 };
 	struct mshv_in_assert_irq q;
 
-	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, routes, 2), 0);
-	assert_int_equal(F.nroutes, 2);
+	assert_int_equal(hv_mshv_ops.vcpu_create(e->vm, 1, 2, &dev_io, &v1), 0);
+	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, routes, 3), 0);
+	assert_int_equal(F.nroutes, 3);
 	assert_int_equal(F.routes[1].gsi, 30);
-	assert_int_equal(F.routes[1].address_lo, 0xfee00004);
+	assert_int_equal(F.routes[1].address_lo, 0xfee03004);
 	assert_int_equal(F.routes[1].address_hi, 0);
 	assert_int_equal(F.routes[1].data, 0x8022);
 	capture_begin();
 	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, &high, 1), -EINVAL);
 	capture_end();
-	assert_int_equal(F.nroutes, 2); /* not sent */
+	assert_int_equal(F.nroutes, 3); /* not sent */
 	/* MSI decoding: destination 1, logical, level, vector 0x41, fixed. */
 	assert_int_equal(mshv_msi_decode(0xfee01004, 0x8041, &q), 0);
 	assert_int_equal(q.apic_id, 1);
@@ -892,8 +963,8 @@ static void test_interrupts(void **state)
 	assert_int_equal(mshv_msi_decode(0xfee00000, 0x400, &q), 0);
 	assert_int_equal(q.type, MSHV_IRQ_NMI);
 	assert_int_equal(mshv_msi_decode(0xd0000000, 0x41, &q), -EINVAL);
-	assert_int_equal(hv_mshv_ops.signal_msi(e->vm, 0xfee02000, 0x31), 0);
-	assert_int_equal(F.assert_irq.apic_id, 2);
+	assert_int_equal(hv_mshv_ops.signal_msi(e->vm, 0xfee01000, 0x31), 0);
+	assert_int_equal(F.assert_irq.apic_id, 1);
 	assert_int_equal(F.assert_irq.vector, 0x31);
 	assert_int_equal(F.assert_irq.flags, 0);
 	/* irqfds; ioeventfds for MMIO only. */
@@ -913,6 +984,334 @@ static void test_interrupts(void **state)
 	assert_int_equal(hv_mshv_ops.ioeventfd_deassign(e->vm, &mm), 0);
 	assert_int_equal(F.ioeventfd.flags, (1u << MSHV_IOEVENTFD_BIT_DATAMATCH) |
 	                                        (1u << MSHV_IOEVENTFD_BIT_DEASSIGN));
+	hv_mshv_ops.vcpu_destroy(v1);
+}
+
+/* ---------------- the real driver's behaviour (mshv-real-driver.md) ---------------- */
+
+/* CH and OpenVMM ask again when MSHV_CREATE_PARTITION is interrupted by a signal. */
+static void test_create_partition_eintr(void **state)
+{
+	struct hv_vm *vm = NULL;
+
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	F.create_eintr = 2;
+	assert_int_equal(mshv_vm_create_with(&fake_sys, &vm), 0);
+	assert_int_equal(F.creates, 3);
+	hv_mshv_ops.vm_destroy(vm);
+}
+
+static uint64_t fake_prop(uint64_t code)
+{
+	for (unsigned i = 0; i < F.nprops; i++)
+		if (F.props[i][0] == code)
+			return F.props[i][1];
+	fail_msg("property %#llx was never set", (unsigned long long)code);
+	return 0;
+}
+
+/*
+ * The synthetic features: Cloud Hypervisor's and rust-vmm's default set without SynIC and
+ * synthetic timers; on a kernel that answers the host's assignable set, intersected with it.
+ */
+static void test_synthetic_features(void **state)
+{
+	struct hv_vm *vm = NULL;
+	uint64_t f;
+
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	assert_int_equal(mshv_vm_create_with(&fake_sys, &vm), 0);
+	f = fake_prop(MSHV_PROP_SYNTHETIC_PROC_FEATURES);
+	/* Bits 0 1 3 6-11 25 26 38 53: hv1, clocks, hypercalls, VP index/regs, APIC MSRs... */
+	assert_int_equal(f, 0x0020004006000fcbull);
+	assert_int_equal(f, MSHV_SYNTH_DEFAULT);
+	assert_int_equal(f & (MSHV_SYNTH_ACCESS_SYNIC | MSHV_SYNTH_ACCESS_STIMER |
+	                      MSHV_SYNTH_DIRECT_STIMERS | MSHV_SYNTH_ACCESS_VP_RUNTIME),
+	                 0);
+	hv_mshv_ops.vm_destroy(vm);
+	memset(&F, 0, sizeof(F));
+	F.assignable_known = true;
+	F.assignable = MSHV_SYNTH_HYPERVISOR_PRESENT | MSHV_SYNTH_HV1 | MSHV_SYNTH_ACCESS_SYNIC |
+	               MSHV_SYNTH_ACCESS_REF_TSC | (1ull << 60);
+	assert_int_equal(mshv_vm_create_with(&fake_sys, &vm), 0);
+	assert_int_equal(fake_prop(MSHV_PROP_SYNTHETIC_PROC_FEATURES),
+	                 MSHV_SYNTH_HYPERVISOR_PRESENT | MSHV_SYNTH_HV1 |
+	                     MSHV_SYNTH_ACCESS_REF_TSC);
+	hv_mshv_ops.vm_destroy(vm);
+}
+
+/* Topology on the partition; each VP's initial APIC ID and APIC base, as OpenVMM sets them. */
+static void test_vp_identity(void **state)
+{
+	struct env *e = *state;
+	struct hv_vcpu *v1;
+
+	assert_int_equal(fake_prop(MSHV_PROP_PROCESSORS_PER_SOCKET), 2);
+	assert_int_equal(fake_get(MSHV_REG_INITIAL_APIC_ID), 0);
+	assert_int_equal(fake_get(MSHV_REG_APIC_BASE), 0xfee00900);
+	assert_true(fake_find(MSHV_ROOT_HVCALL, MSHV_HVCALL_SET_PARTITION_PROPERTY,
+	                      MSHV_PROP_PROCESSORS_PER_SOCKET) < fake_find(MSHV_CREATE_VP, 0, 0));
+	assert_int_equal(hv_mshv_ops.vcpu_create(e->vm, 1, 2, &dev_io, &v1), 0);
+	assert_int_equal(fake_get(MSHV_REG_INITIAL_APIC_ID), 1);
+	assert_int_equal(fake_get(MSHV_REG_APIC_BASE), 0xfee00800); /* no BSP flag */
+	assert_int_equal(F.nprops, 3); /* features, MSR action, processors per socket: once */
+	hv_mshv_ops.vcpu_destroy(v1);
+}
+
+/* BAR mappings: refused where the kernel would take vm_pgoff; by the bridge where it exists. */
+static void test_device_memory_modes(void **state)
+{
+	struct env *e = *state;
+	uint8_t *bar = aligned_alloc(4096, 4096);
+	struct hv_mem_region dev = { 0xc0010000, 4096, bar, HV_MEM_DEVICE };
+	struct hv_vm *vm = NULL;
+	struct hv_caps caps;
+	unsigned n = F.nmem;
+
+	hv_mshv_ops.caps(e->vm, &caps);
+	assert_int_equal(caps.devmem, HV_DEVMEM_TRAP);
+	assert_non_null(strstr(caps.devmem_why, "vm_pgoff"));
+	capture_begin();
+	assert_int_equal(hv_mshv_ops.mem_map(e->vm, &dev), -EOPNOTSUPP);
+	assert_non_null(strstr(capture_end(), "would see other host pages"));
+	assert_int_equal(F.nmem, n);                                /* the kernel never saw it */
+	assert_int_equal(hv_mshv_ops.vfio_group_add(e->vm, 33), 0); /* nothing to tell */
+	assert_int_equal(fake_find(MSHV_CREATE_DEVICE, 0, 0) >= 0, true); /* the probe only */
+	/* A kernel with the VFIO bridge: the group goes to its device, BARs may be mapped. */
+	hv_mshv_ops.vcpu_destroy(e->v);
+	e->v = NULL;
+	F.bridge = true;
+	assert_int_equal(mshv_vm_create_with(&fake_sys, &vm), 0);
+	hv_mshv_ops.caps(vm, &caps);
+	assert_int_equal(caps.devmem, HV_DEVMEM_BRIDGE);
+	assert_int_equal(hv_mshv_ops.vfio_group_add(vm, 33), 0);
+	assert_int_equal(F.bridge_file, 33);
+	assert_int_equal(hv_mshv_ops.mem_map(vm, &dev), 0);
+	assert_int_equal(hv_mshv_ops.mem_unmap(vm, &dev), 0);
+	hv_mshv_ops.vm_destroy(vm);
+	free(bar);
+}
+
+/* A step of GPA intercept with an explicit execution state. */
+static void step_mem_state(uint64_t gpa, uint8_t access, uint64_t rip, const char *insn,
+                           unsigned len, uint16_t exec_extra)
+{
+	struct mshv_msg_mem m = { .insn_count = (uint8_t)len, .gpa = gpa };
+
+	hdr(&m.h, rip, 0, access);
+	m.h.exec_state |= exec_extra;
+	memcpy(m.insn, insn, len);
+	fake_set(MSHV_REG_RIP, rip);
+	step_add(MSHV_MSG_UNMAPPED_GPA, &m, sizeof(m), true);
+}
+
+/*
+ * Translation result codes 4-7 (GPA unmapped, no read/write access, illegal overlay): the walk
+ * succeeded, the GPA is used.  1-3 are page faults: nothing is emulated.
+ */
+static void test_translate_gpa_access_codes(void **state)
+{
+	struct env *e = *state;
+	enum hv_exit x;
+
+	for (uint32_t code = 1; code <= 7; code++) {
+		F.pos = F.nsteps = F.nio = 0;
+		F.translate_code = code;
+		F.dev_read = 0x5a;
+		/* movsb from MMIO+0x10 to MMIO+0x20: the message's GPA is the source's. */
+		fake_set(MSHV_REG_RSI, MMIO + 0x10);
+		fake_set(MSHV_REG_RDI, MMIO + 0x20);
+		step_mem(MMIO + 0x10, MSHV_ACCESS_READ, 0x9000, "\xa4", 1, true);
+		capture_begin();
+		if (code >= 4) {
+			assert_int_equal(run(e), HV_EXIT_INTERRUPTED);
+			capture_end();
+			assert_int_equal(F.nio, 2);
+			assert_true(F.io[1].write);
+			assert_int_equal(F.io[1].addr, MMIO + 0x20);
+			assert_int_equal(fake_get(MSHV_REG_RIP), 0x9001);
+		} else {
+			assert_true(hv_mshv_ops.vcpu_run(e->v, &x) < 0);
+			capture_end();
+			assert_true(F.nio <= 1); /* the write never happened */
+		}
+	}
+	F.translate_code = 0;
+}
+
+/* An instruction fetch is translated for read and execute (Cloud Hypervisor's flags). */
+static void test_fetch_read_execute(void **state)
+{
+	struct env *e = *state;
+
+	/* The message carries no instruction bytes: hvmm reads `mov eax, [rbx]` from RAM. */
+	memcpy(e->ram + 0x400, "\x8b\x03", 2);
+	fake_set(MSHV_REG_RBX, MMIO);
+	step_mem(MMIO, MSHV_ACCESS_READ, RAM_GPA + 0x400, "", 0, true);
+	assert_int_equal(run(e), HV_EXIT_INTERRUPTED);
+	assert_int_equal(F.nio, 1);
+	assert_int_equal(F.translate_flags,
+	                 MSHV_TRANSLATE_VALIDATE_READ | MSHV_TRANSLATE_VALIDATE_EXECUTE);
+	assert_int_equal(fake_get(MSHV_REG_RIP), RAM_GPA + 0x402);
+}
+
+/* An intercept taken during event delivery belongs to no instruction: nothing is emulated. */
+static void test_interruption_pending(void **state)
+{
+	struct env *e = *state;
+
+	fake_set(MSHV_REG_RBX, MMIO);
+	step_mem_state(MMIO, MSHV_ACCESS_READ, 0xa000, "\x8b\x03", 2,
+	               MSHV_EXEC_INTERRUPTION_PENDING);
+	capture_begin();
+	assert_int_equal(run(e), HV_EXIT_SHUTDOWN);
+	assert_non_null(strstr(capture_end(), "event delivery"));
+	assert_int_equal(F.nio, 0);
+	assert_int_equal(fake_get(MSHV_REG_RIP), 0xa000); /* not moved on */
+}
+
+/* HALT messages back to back at one RIP: re-entry is paced, once logged; another resets. */
+static void test_halt_paced(void **state)
+{
+	struct env *e = *state;
+	struct mshv_intercept_header h;
+	uint64_t t0, dt[5];
+	const char *log;
+
+	hdr(&h, 0xb000, 1, 0);
+	for (int i = 0; i < 5; i++)
+		step_add(MSHV_MSG_X64_HALT, &h, sizeof(h), false);
+	capture_begin();
+	for (int i = 0; i < 5; i++) {
+		t0 = clock_ns();
+		assert_int_equal(run(e), HV_EXIT_HALT);
+		dt[i] = clock_ns() - t0;
+	}
+	log = capture_end();
+	assert_non_null(strstr(log, "HALT at rip 0xb000 again and again"));
+	assert_null(strstr(strstr(log, "again and again") + 1, "again and again"));
+	assert_true(dt[2] >= 50000 && dt[3] >= 100000 && dt[4] >= 200000);
+	assert_int_equal(e->v->halt_pauses, 3);
+	/* Any other message between HALTs starts the count again. */
+	F.pos = F.nsteps = 0;
+	step_io(0x80, 1, true, 0, 0xb000, "\xe6\x80", 2, 0, true);
+	step_add(MSHV_MSG_X64_HALT, &h, sizeof(h), false);
+	assert_int_equal(run(e), HV_EXIT_HALT);
+	assert_int_equal(e->v->halts_in_a_row, 1);
+	assert_int_equal(e->v->halt_pauses, 3);
+}
+
+/* INVALID_VP_REGISTER_VALUE carries {vp_index, reserved}: the log names the VP, no RIP. */
+static void test_invalid_register_message(void **state)
+{
+	struct env *e = *state;
+	struct mshv_msg_opaque m = { .vp_index = 7, .rsvd = 0xdeadbeef };
+	enum hv_exit x;
+	const char *log;
+
+	step_add(MSHV_MSG_INVALID_VP_REGISTER, &m, sizeof(m), false);
+	capture_begin();
+	assert_int_equal(hv_mshv_ops.vcpu_run(e->v, &x), -EINVAL);
+	log = capture_end();
+	assert_non_null(strstr(log, "will not run VP 7"));
+	assert_null(strstr(log, "rip"));
+}
+
+static unsigned fake_count(unsigned long req)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < F.ncalls; i++)
+		n += F.calls[i].req == req;
+	return n;
+}
+
+/*
+ * Routes the host can take: a physical destination with no VP, the xAPIC broadcast, a
+ * logical destination naming no VP and a vector below 16 never reach the driver; each kind
+ * is logged once and counted.
+ */
+static void test_routes_filtered(void **state)
+{
+	struct env *e = *state;
+	struct hv_msi_route routes[] = {
+		{ 3, 0xfee01000, 0x4041 },  /* physical, VP 1: kept */
+		{ 4, 0xfee05000, 0x4042 },  /* physical, APIC ID 5: no VP */
+		{ 5, 0xfeeff000, 0x4043 },  /* physical 0xFF: broadcast */
+		{ 6, 0xfee00004, 0x4044 },  /* logical, no destination */
+		{ 7, 0xfee0c004, 0x4045 },  /* logical 0x0c: VPs 2 and 3, which do not exist */
+		{ 8, 0xfee03004, 0x4046 },  /* logical 0x03: VPs 0 and 1: kept */
+		{ 9, 0xfee00000, 0x4005 },  /* vector 5 */
+		{ 10, 0xfee01000, 0x4405 }, /* NMI: the vector does not matter */
+		{ 11, 0xfee05000, 0x4047 }, /* a second absent VP: counted, not logged */
+	};
+	struct hv_vcpu *v1;
+	char line[512];
+	const char *log;
+
+	assert_int_equal(hv_mshv_ops.vcpu_create(e->vm, 1, 2, &dev_io, &v1), 0);
+	capture_begin();
+	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, routes, ARRAY_SIZE(routes)), 0);
+	log = capture_end();
+	assert_int_equal(F.nroutes, 3);
+	assert_int_equal(F.routes[0].gsi, 3);
+	assert_int_equal(F.routes[1].gsi, 8);
+	assert_int_equal(F.routes[2].gsi, 10);
+	assert_non_null(strstr(log, "GSI 4 "));
+	assert_non_null(strstr(log, "broadcast"));
+	assert_non_null(strstr(log, "GSI 6 "));
+	assert_null(strstr(log, "GSI 7 ")); /* the second of its kind */
+	assert_non_null(strstr(log, "vector is below 16"));
+	assert_null(strstr(log, "GSI 11 "));
+	hv_mshv_ops.stats(e->vm, line, sizeof(line));
+	assert_non_null(strstr(line, "MSI routes kept from the kernel 6 (absent VP 2, broadcast 1, "
+	                             "no VP named 2, vector below 16 1"));
+	/* The same table again: nothing newly unroutable, nothing counted. */
+	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, routes, ARRAY_SIZE(routes)), 0);
+	hv_mshv_ops.stats(e->vm, line, sizeof(line));
+	assert_non_null(strstr(line, "kept from the kernel 6 "));
+	/* Direct MSIs take the same filter. */
+	capture_begin();
+	assert_int_equal(hv_mshv_ops.signal_msi(e->vm, 0xfeeff000, 0x41), -EINVAL);
+	capture_end();
+	hv_mshv_ops.vcpu_destroy(v1);
+}
+
+/*
+ * No irqfd is bound without a valid route: the driver would assert vector 0 (on GSI 0 even
+ * its slow path skips the check).  The binding follows the route table.
+ */
+static void test_irqfd_waits_for_route(void **state)
+{
+	struct env *e = *state;
+	struct hv_msi_route r0 = { 0, 0xfee00000, 0x4031 };
+	struct hv_msi_route bad = { 0, 0xfee07000, 0x4031 };
+	int assign, route, unbind;
+	char line[512];
+
+	assert_int_equal(hv_mshv_ops.irqfd_assign(e->vm, 40, 0), 0);
+	assert_int_equal(fake_count(MSHV_IRQFD), 0); /* no route for GSI 0 yet */
+	hv_mshv_ops.stats(e->vm, line, sizeof(line));
+	assert_non_null(strstr(line, "irqfds waiting for a route 1"));
+	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, &r0, 1), 0);
+	route = fake_find(MSHV_SET_MSI_ROUTING, 0, 0);
+	assign = fake_find(MSHV_IRQFD, 0, 0); /* gsi 0, flags 0 */
+	assert_true(route >= 0 && assign > route);
+	/* The route goes bad: the irqfd is unbound before the table changes. */
+	F.ncalls = 0;
+	capture_begin();
+	assert_int_equal(hv_mshv_ops.set_msi_routes(e->vm, &bad, 1), 0);
+	capture_end();
+	unbind = fake_find(MSHV_IRQFD, 0, 1u << (16 + MSHV_IRQFD_BIT_DEASSIGN));
+	route = fake_find(MSHV_SET_MSI_ROUTING, 0, 0);
+	assert_true(unbind >= 0 && route > unbind);
+	assert_int_equal(F.nroutes, 0);
+	/* hvmm's deassign of an unbound irqfd asks nothing of the kernel. */
+	F.ncalls = 0;
+	assert_int_equal(hv_mshv_ops.irqfd_deassign(e->vm, 40, 0), 0);
+	assert_int_equal(fake_count(MSHV_IRQFD), 0);
 }
 
 static void test_select_without_dev_mshv(void **state)
@@ -952,6 +1351,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kick_before_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick_lost_signal_is_repeated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
+		cmocka_unit_test(test_create_partition_eintr),
+		cmocka_unit_test(test_synthetic_features),
+		cmocka_unit_test_setup_teardown(test_vp_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_memory_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_translate_gpa_access_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_read_execute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interruption_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_halt_paced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_register_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_irqfd_waits_for_route, setup, teardown),
 		cmocka_unit_test(test_select_without_dev_mshv),
 	};
 

@@ -9,7 +9,10 @@
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,7 +47,23 @@ static int make_socket(void)
 	return fd >= 0 ? 0 : 3;
 }
 
-static int epfd = -1; /* made before the filter, as hvmm's loop makes its epoll fd */
+static int epfd = -1;
+static int api_lfd;
+
+/* Opening a file: no filtered thread may (but a sanitizer's runtime, in those builds). */
+static __attribute__((unused)) int open_file(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	return fd >= 0 ? 0 : 3;
+}
+
+static int accept_one(void)
+{
+	accept4(api_lfd, NULL, NULL, SOCK_NONBLOCK);
+	return 0;
+}
+/* made before the filter, as hvmm's loop makes its epoll fd */
 
 static int wait_epoll(void)
 {
@@ -162,6 +181,70 @@ static void test_roles_differ(void **state)
 	close(epfd);
 }
 
+/* api_lfd: a listening unix socket made before the filter, as hvmm's is. */
+
+/* What the API thread does: accept a client, read its request, write the reply. */
+static int api_work(void)
+{
+	struct epoll_event ev;
+	char buf[16];
+	int c;
+
+	if (epoll_wait(epfd, &ev, 1, 1000) != 1)
+		return 20;
+	c = accept4(api_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return 21;
+	if (recv(c, buf, sizeof(buf), 0) != 4 || send(c, "ok\n", 3, MSG_NOSIGNAL) != 3)
+		return 22;
+	shutdown(c, SHUT_RDWR);
+	close(c);
+	return 0;
+}
+
+/* The API thread serves clients; it may not open a socket of its own, nor a file. */
+static void test_api_role(void **state)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+	char buf[4];
+	int st, cl;
+
+	(void)state;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/tmp/hvmm-sandbox-%d.sock", getpid());
+	unlink(addr.sun_path);
+	api_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(api_lfd >= 0);
+	assert_int_equal(bind(api_lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(api_lfd, 1), 0);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(epfd >= 0);
+	assert_int_equal(epoll_ctl(epfd, EPOLL_CTL_ADD, api_lfd, &ev), 0);
+	cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(cl, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(send(cl, "req\n", 4, 0), 4);
+	st = in_child(SANDBOX_API, SANDBOX_ON, api_work);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(recv(cl, buf, sizeof(buf), 0), 3);
+	close(cl);
+	st = in_child(SANDBOX_API, SANDBOX_ON, make_socket);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+#ifndef __SANITIZE_ADDRESS__ /* the sanitizers' runtime opens files: their builds allow it */
+	st = in_child(SANDBOX_API, SANDBOX_ON, open_file);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+#endif
+	/* Neither a vCPU nor the event loop may accept a connection. */
+	st = in_child(SANDBOX_LOOP, SANDBOX_ON, accept_one);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+	close(epfd);
+	close(api_lfd);
+	unlink(addr.sun_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_log_mode_lets_it_run),
 		cmocka_unit_test(test_roles_differ),
 		cmocka_unit_test(test_ioctl_requests),
+		cmocka_unit_test(test_api_role),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,7 +39,9 @@ static int teardown(void **state)
 
 static int assign(const struct vfio_spec *specs, unsigned n)
 {
-	return vfio_assign_all_sys(pc->vm, pc->pci, specs, n, &fake_vfio_sys);
+	struct vfio_assign *a;
+
+	return vfio_assign_all_sys(pc->vm, pc->pci, specs, n, false, &fake_vfio_sys, &a);
 }
 
 /* Config space of bus 1, device 0, function fn, as the guest reads it through ECAM. */
@@ -62,7 +64,7 @@ static void number_port(const char *name)
 
 static void test_assign_maps_ram_and_attaches(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 
 	(void)state;
 	assert_int_equal(assign(&spec, 1), 0);
@@ -79,7 +81,8 @@ static void test_assign_maps_ram_and_attaches(void **state)
  */
 static void test_two_functions_one_group(void **state)
 {
-	const struct vfio_spec specs[] = { { "0000:01:00.0", NULL }, { "0000:01:00.1", NULL } };
+	const struct vfio_spec specs[] = { { "0000:01:00.0", NULL, false },
+		                           { "0000:01:00.1", NULL, false } };
 
 	(void)state;
 	fake_vfio_add_dev(&fv, "0000:01:00.1", 7);
@@ -99,7 +102,8 @@ static void prep_multifunction(void)
 /* Functions of one device assigned together keep one slot, their numbers and the bit. */
 static void test_functions_share_a_slot(void **state)
 {
-	const struct vfio_spec specs[] = { { "0000:01:00.1", NULL }, { "0000:01:00.0", NULL } };
+	const struct vfio_spec specs[] = { { "0000:01:00.1", NULL, false },
+		                           { "0000:01:00.0", NULL, false } };
 	struct pci_port *port;
 
 	(void)state;
@@ -115,7 +119,7 @@ static void test_functions_share_a_slot(void **state)
 /* A function whose function 0 stays on the host is a single-function device of its own. */
 static void test_function_alone_is_single(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.1", NULL };
+	const struct vfio_spec spec = { "0000:01:00.1", NULL, false };
 
 	(void)state;
 	prep_multifunction();
@@ -129,7 +133,7 @@ static void test_function_alone_is_single(void **state)
 /* A start-time reset that fails (device lock busy) is said; the VM still starts. */
 static void test_start_reset_failure_goes_on(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 	const char *log;
 
 	(void)state;
@@ -164,7 +168,7 @@ static int run_with_event(unsigned index, const char **log)
  */
 static void test_host_request_stops_the_vm(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 	const char *log;
 
 	(void)state;
@@ -176,7 +180,7 @@ static void test_host_request_stops_the_vm(void **state)
 /* An uncorrectable error (AER) the guest could not hear of: the VM stops, saying why. */
 static void test_device_error_stops_the_vm(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 	const char *log;
 
 	(void)state;
@@ -207,7 +211,7 @@ static const char *assign_log(const struct vfio_spec *specs, unsigned n, int *r)
  */
 static void test_bar_too_big_for_32bit_window(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 	const char *log;
 	int r;
 
@@ -235,7 +239,7 @@ static void prep_big_pref_bar(struct fake_vfio_dev *d, uint64_t size)
  */
 static void test_bar_fits_64bit_window_of_the_host(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 	const char *log;
 	int r;
 
@@ -260,7 +264,7 @@ static void test_bar_fits_64bit_window_of_the_host(void **state)
  */
 static void test_no_64bit_window(void **state)
 {
-	const struct vfio_spec spec = { "0000:01:00.0", NULL };
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
 	const char *log;
 	int r;
 
@@ -284,9 +288,9 @@ static void test_no_64bit_window(void **state)
  */
 static void test_ports_pack_in_the_window(void **state)
 {
-	const struct vfio_spec specs[] = { { "0000:01:00.0", NULL },
-		                           { "0000:02:00.0", NULL },
-		                           { "0000:03:00.0", NULL } };
+	const struct vfio_spec specs[] = { { "0000:01:00.0", NULL, false },
+		                           { "0000:02:00.0", NULL, false },
+		                           { "0000:03:00.0", NULL, false } };
 	const char *log;
 	int r;
 

@@ -5,6 +5,9 @@
  * (D3hot, memory decode off), resets the guest asks for, the ROM, what is hidden or
  * presented differently, and the interrupt cases of vfio_irq_cases.c and vfio_intx_cases.c.
  */
+#include <stdlib.h>
+#include <sys/mman.h>
+
 #include "hv-kvm/hv_kvm.h"
 #include "tests/mshv-sim/sim.h"
 #include "tests/unit/vfio_fixture.h"
@@ -45,16 +48,22 @@ static void test_bar_sizing_never_touches_hw(void **state)
 static void test_bar_mapped_except_msix_pages(void **state)
 {
 	unsigned maps = fake_hv_record()->mem_maps;
+	bool mapped;
 	uint32_t v = 0;
 
 	(void)state;
 	NEED_VM();
+	mapped = vm->caps.devmem != HV_DEVMEM_TRAP;
 	enable_bar0();
 	/* COMMAND reached the device too (bus master is the device's business). */
 	assert_int_equal(fv.dev[0].config[PCI_COMMAND] & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
-	assert_int_equal(vp->nr_maps, 1);
-	assert_int_equal(vp->maps[0].r.gpa, BAR0_GPA);
-	assert_int_equal(vp->maps[0].r.size, 0x2000); /* doorbells mapped, 0x2000+ trapped */
+	/* mshv-sim models mainline mshv_root: no BAR is ever mapped there (S1). */
+	assert_int_equal(vp->bar_mode, mapped ? VFIO_BARS_MAPPED : VFIO_BARS_TRAPPED);
+	assert_int_equal(vp->nr_maps, mapped ? 1 : 0);
+	if (mapped) {
+		assert_int_equal(vp->maps[0].r.gpa, BAR0_GPA);
+		assert_int_equal(vp->maps[0].r.size, 0x2000); /* doorbells mapped, 0x2000+ trap */
+	}
 	if (vfio_fixture_on_fake())
 		assert_int_equal(fake_hv_record()->mem_maps, maps + 1);
 	/* A trapped access in the PBA page beyond the PBA proxies to the device and counts. */
@@ -68,6 +77,104 @@ static void test_bar_mapped_except_msix_pages(void **state)
 	assert_int_equal(vp->nr_maps, 0);
 	if (vfio_fixture_on_fake())
 		assert_int_equal(fake_hv_record()->mem_maps, maps);
+}
+
+/* The mmaps the VFIO code made, through a recording copy of the fake's syscall table. */
+static struct {
+	unsigned n;
+	off_t off[8];
+	size_t len[8];
+	void *p[8];
+} mm;
+static struct vfio_sys rec_sys;
+
+static void *rec_mmap(void *ctx, size_t len, int prot, int flags, int fd, off_t off, int *err)
+{
+	void *p = fake_vfio_sys.mmap(ctx, len, prot, flags, fd, off, err);
+
+	if (p != MAP_FAILED && mm.n < 8) {
+		mm.off[mm.n] = off;
+		mm.len[mm.n] = len;
+		mm.p[mm.n++] = p;
+	}
+	return p;
+}
+
+/* mmap the BARs again through the recording table. */
+static void remap_bars(void)
+{
+	vfio_bars_munmap(vp);
+	rec_sys = fake_vfio_sys;
+	rec_sys.mmap = rec_mmap;
+	vp->dev.c->sys = &rec_sys;
+	memset(&mm, 0, sizeof(mm));
+	assert_int_equal(vfio_bars_mmap(vp), 0);
+}
+
+/*
+ * Each mappable piece is mmap'd as its own VMA at its own file offset, and each guest mapping
+ * starts at its piece's first byte: never a sub-range of a larger mapping (a hypervisor may
+ * resolve a mapping from its VMA, as mainline mshv_root does, mshv-real-driver.md S1).
+ */
+static void test_bar_pieces_own_vmas(void **state)
+{
+	struct vfio_region *r0;
+
+	(void)state;
+	NEED_VM();
+	r0 = &vp->dev.regions[0];
+	if (vm->caps.devmem == HV_DEVMEM_TRAP) {
+		/* A hypervisor that cannot map device memory: not one VMA of the BAR exists. */
+		remap_bars();
+		assert_int_equal(mm.n, 0);
+		enable_bar0();
+		assert_int_equal(vp->nr_maps, 0);
+		return;
+	}
+	/* Two areas, [0, 0x1000) and [0x1000, 0x4000), around the MSI-X pages 0x2000-0x4000. */
+	r0->nr_areas = 2;
+	r0->areas[0] = (struct vfio_area){ 0, 0x1000 };
+	r0->areas[1] = (struct vfio_area){ 0x1000, 0x3000 };
+	remap_bars();
+	assert_int_equal(mm.n, 2);
+	assert_int_equal(mm.off[0], (off_t)r0->offset);
+	assert_int_equal(mm.len[0], 0x1000);
+	assert_int_equal(mm.off[1], (off_t)(r0->offset + 0x1000)); /* its own offset */
+	assert_int_equal(mm.len[1], 0x1000);                       /* the MSI-X pages cut off */
+	enable_bar0();
+	assert_int_equal(vp->nr_maps, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(vp->maps[i].r.gpa, BAR0_GPA + 0x1000 * i);
+		assert_ptr_equal(vp->maps[i].r.hva, mm.p[i]); /* the start of its own mmap */
+		assert_int_equal(vp->maps[i].r.size, 0x1000);
+	}
+}
+
+/* --vfio-bars trap: nothing mapped, every access through the device fd, and counted. */
+static void test_bar_trap_forced(void **state)
+{
+	uint32_t v = 0, db = 7;
+
+	(void)state;
+	NEED_VM();
+	vp->force_trap = true;
+	remap_bars();
+	assert_int_equal(mm.n, 0);
+	assert_int_equal(vp->bar_mode, VFIO_BARS_TRAPPED);
+	assert_string_equal(vp->bar_mode_why, "--vfio-bars trap");
+	enable_bar0();
+	assert_int_equal(vp->nr_maps, 0);
+	/* A doorbell write and a register read reach the device through the fd. */
+	bus_access(&vm->mmio, BAR0_GPA + 0x1000, &db, 4, true);
+	assert_int_equal(fv.dev[0].bar0[0x1000], 7);
+	fv.dev[0].bar0[0x10] = 0x42;
+	bus_access(&vm->mmio, BAR0_GPA + 0x10, &v, 4, false);
+	assert_int_equal(v, 0x42);
+	assert_int_equal(vp->stats.bar_trapped[0][1], 1);
+	assert_int_equal(vp->stats.bar_proxied, 2);
+	capture_begin();
+	vfio_stats_print(vp, LOG_ERR);
+	assert_non_null(strstr(capture_end(), "BARs trapped, 2 accesses proxied"));
 }
 
 /* What the VMM still mapped straight through when vfio-pci revoked the device's mmaps. */
@@ -84,6 +191,12 @@ static void record_maps(struct fake_vfio_dev *d)
  * the next guest access end the VM (KVM_RUN: EFAULT).  The mapping goes first, reads are
  * all-ones while the device sleeps, and it comes back in D0.
  */
+/* BAR0's guest mappings when it decodes: 1, or 0 where the hypervisor traps device memory. */
+static unsigned bar0_maps(void)
+{
+	return vm->caps.devmem == HV_DEVMEM_TRAP ? 0 : 1;
+}
+
 static void test_d3hot_unmaps_before_the_device(void **state)
 {
 	uint32_t v = 0;
@@ -91,7 +204,7 @@ static void test_d3hot_unmaps_before_the_device(void **state)
 	(void)state;
 	NEED_VM();
 	enable_bar0();
-	assert_int_equal(vp->nr_maps, 1);
+	assert_int_equal(vp->nr_maps, bar0_maps());
 	maps_at_zap = 99;
 	fv.on_zap = record_maps;
 	cfg_wr(PM_CAP + PCI_PM_CTRL, 2, 3);
@@ -102,7 +215,7 @@ static void test_d3hot_unmaps_before_the_device(void **state)
 	assert_int_equal(v, 0xffffffffu);
 	cfg_wr(PM_CAP + PCI_PM_CTRL, 2, 0);
 	assert_int_equal(fake_vfio_power(&fv.dev[0]), 0);
-	assert_int_equal(vp->nr_maps, 1);
+	assert_int_equal(vp->nr_maps, bar0_maps());
 	fv.dev[0].bar0[0x10] = 0x12;
 	bus_access(&vm->mmio, BAR0_GPA + 0x2800, &v, 1, false); /* trapped, device awake */
 	assert_int_equal(v & 0xff, fv.dev[0].bar0[0x2800]);
@@ -141,7 +254,7 @@ static void test_memory_off_unmaps_before_the_device(void **state)
 	assert_int_equal(fv.zaps, 1);
 	assert_int_equal(maps_at_zap, 0);
 	cfg_wr(PCI_COMMAND, 2, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY);
-	assert_int_equal(vp->nr_maps, 1);
+	assert_int_equal(vp->nr_maps, bar0_maps());
 }
 
 /* The guest pulses Secondary Bus Reset on the root port above the device. */
@@ -332,6 +445,8 @@ static void test_rc_end_presented_as_endpoint(void **state)
 	VFIO_CASE(h, test_ids_proxied, NULL),                                                      \
 	    VFIO_CASE(h, test_bar_sizing_never_touches_hw, NULL),                                  \
 	    VFIO_CASE(h, test_bar_mapped_except_msix_pages, NULL),                                 \
+	    VFIO_CASE(h, test_bar_pieces_own_vmas, NULL),                                          \
+	    VFIO_CASE(h, test_bar_trap_forced, NULL),                                              \
 	    VFIO_CASE(h, test_d3hot_unmaps_before_the_device, NULL),                               \
 	    VFIO_CASE(h, test_memory_off_unmaps_before_the_device, NULL),                          \
 	    VFIO_CASE(h, test_bus_reset_quiesces, NULL),                                           \
@@ -359,5 +474,10 @@ int main(void)
 	failed += cmocka_run_group_tests_name("vfio-pci on the fake hypervisor", fake, NULL, NULL);
 	failed += cmocka_run_group_tests_name("vfio-pci on kvm", kvm, NULL, NULL);
 	failed += cmocka_run_group_tests_name("vfio-pci on mshv-sim", mshv_sim, NULL, NULL);
+	/* The simulated kernel with the VFIO bridge: BARs mapped by address there. */
+	setenv("HVMM_MSHV_SIM", "kernel=bridge", 1);
+	failed += cmocka_run_group_tests_name("vfio-pci on mshv-sim with the VFIO bridge", mshv_sim,
+	                                      NULL, NULL);
+	unsetenv("HVMM_MSHV_SIM");
 	return failed;
 }

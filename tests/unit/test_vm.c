@@ -281,6 +281,54 @@ static void test_second_signal_abandons(void **state)
 	close(sfd);
 }
 
+struct job {
+	struct vm *vm;
+	pthread_t self;
+	pthread_t ran_on;
+	int result;
+};
+
+/* The job notes the thread it ran on, then stops the VM, as a request could. */
+static int job_fn(void *opaque)
+{
+	struct job *j = opaque;
+
+	j->ran_on = pthread_self();
+	vm_stop(j->vm, VM_EXIT_STOPPED);
+	return 42;
+}
+
+static void *job_caller(void *arg)
+{
+	struct job *j = arg;
+
+	j->result = vm_run_privileged(j->vm, job_fn, j);
+	return NULL;
+}
+
+/*
+ * A job asked for before vm_run() waits for it and runs on vm_run()'s thread, not on the
+ * caller's; once the VM has stopped, a job is refused with -ECANCELED.
+ */
+static void test_privileged_jobs(void **state)
+{
+	struct job j = { 0 };
+	struct vm *vm;
+	int code = -1;
+
+	(void)state;
+	assert_int_equal(fake_vm_create(1, MiB(4), &vm), 0);
+	j.vm = vm;
+	assert_int_equal(pthread_create(&j.self, NULL, job_caller, &j), 0);
+	assert_int_equal(vm_run(vm, -1, &code), 0);
+	pthread_join(j.self, NULL);
+	assert_int_equal(j.result, 42);
+	assert_true(pthread_equal(j.ran_on, pthread_self()));
+	assert_int_equal(code, VM_EXIT_STOPPED);
+	assert_int_equal(vm_run_privileged(vm, job_fn, &j), -ECANCELED);
+	vm_destroy(vm);
+}
+
 static void test_create_failure_releases_everything(void **state)
 {
 	struct vm *vm = NULL;
@@ -356,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup(test_signal_stops_vm, reset_fake),
 		cmocka_unit_test_setup(test_sigint_sighup, reset_fake),
 		cmocka_unit_test_setup(test_second_signal_abandons, reset_fake),
+		cmocka_unit_test_setup(test_privileged_jobs, reset_fake),
 		cmocka_unit_test_setup(test_create_failure_releases_everything, reset_fake),
 		cmocka_unit_test_setup(test_teardown_leaves_undo_to_the_release, reset_fake),
 		cmocka_unit_test_setup(test_detach_teardown, reset_fake),

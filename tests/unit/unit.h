@@ -80,6 +80,12 @@ int fake_hv_guest_access(struct vm *vm, uint64_t gpa, void *data, uint32_t len, 
 
 /* The PC on the fake hypervisor with the given vCPUs and RAM, serial off. */
 int fake_pc_create(uint32_t cpus, uint64_t mem, struct pc **out);
+/*
+ * The same with root ports named ports[0..n) and, with `api`, built as for --api-socket
+ * (devices may be hot-plugged: the VFIO assignment exists, its container not yet open).
+ */
+int fake_pc_create_ports(uint32_t cpus, uint64_t mem, const char *const *ports, unsigned n,
+                         bool api, struct pc **out);
 /* The same, for tests that need only its VM. */
 int fake_vm_create(uint32_t cpus, uint64_t mem, struct vm **out);
 

@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 420
+# e2e-hypervisors: kvm mshv-sim
 #
 # boot: hvmm boots the Debian kernel as L2 on L1's real KVM, with 2 vCPUs and
 # 512 MiB.  L2's init (tests/e2e/l2/init) reports facts as "L2-..." lines on
@@ -10,6 +11,10 @@
 #                                   own echo of our line cannot fake it)
 #   L2-UPTIME, L2-POWEROFF       -> then L2 runs poweroff -f; hvmm must exit 0.
 #
+# It runs once per hypervisor (tests/e2e/README.md): on L1's KVM, and through hv-mshv on the
+# /dev/mshv simulator (the test build hvmm-sim, --hypervisor mshv-sim), where L2 runs on the
+# Hyper-V interface the partition was granted.
+#
 # L2 boots with "quiet", and once more if it crashes before its init.  Under L1's TCG, an
 # L2 that prints its whole boot log (thousands of console port-I/O exits in its first
 # seconds) resets at random points of its early boot: hvmm 4 times in 6, and QEMU
@@ -18,7 +23,7 @@
 . ${E2E_LIB:-/e2e/lib.sh}
 
 [ -n "$E2E_HVMM" ] && [ -x "$E2E_HVMM" ] \
-    || e2e_skip "no hvmm binary in L1 (set HVMM=/path/to/static/hvmm on the host)"
+    || e2e_skip "no hvmm binary in L1 for ${E2E_HYPERVISOR:-kvm} (set HVMM=/path/to/static/hvmm, HVMM_SIM=/path/to/static/hvmm-sim on the host)"
 [ "${E2E_NO_KVM_CHECK:-0}" = 1 ] || test -c /dev/kvm || e2e_fail "/dev/kvm missing in L1"
 e2e_kvm_hold
 
@@ -34,7 +39,8 @@ cleanup_fail() { e2e_l2_abort; e2e_fail "$1"; }
 
 # 1. Boot L2 (quiet: see below), wait for it to ask for input (or hvmm to die), then
 # type into its serial port.
-e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" --cpus 2 --memory 512M \
+# shellcheck disable=SC2086
+e2e_l2_boot "$W" "$DEADLINE" "$E2E_HVMM" $E2E_HV_ARGS --cpus 2 --memory 512M \
     --kernel $L2/vmlinuz --initrd $L2/initrd.cpio.gz \
     --cmdline "$E2E_L2_CMDLINE quiet e2e.mode=boot" --serial stdio || cleanup_fail "$E2E_L2_WHY"
 e2e_info l2-init-reached-after "$(e2e_l2_elapsed)s"
@@ -48,6 +54,9 @@ e2e_info hvmm-wall-seconds "$(e2e_l2_elapsed)"
 # 3. Judge what L2 said.
 nproc=$(e2e_l2_val L2-NPROC); mem=$(e2e_l2_val L2-MEMTOTAL-KB)
 pong=$(e2e_l2_val L2-SERIAL-PONG); up=$(e2e_l2_val L2-UPTIME)
+hv=$(e2e_l2_val L2-HYPERVISOR); cs=$(e2e_l2_val L2-CLOCKSOURCE)
+e2e_info l2-hypervisor "$hv"
+e2e_info l2-clocksource "$cs"
 e2e_info l2-nproc "$nproc"
 e2e_info l2-memtotal-kb "$mem"
 e2e_info l2-uptime "$up"
@@ -58,5 +67,9 @@ e2e_info l2-uptime "$up"
     || cleanup_fail "L2 MemTotal ${mem:-?} kB not in 400-512 MiB"
 [ "$pong" = $((token + 1)) ] || cleanup_fail "serial input: sent $token, L2 answered '${pong:-nothing}'"
 [ -n "$up" ] || cleanup_fail "no L2-UPTIME marker"
+# On mshv-sim the guest runs on the Hyper-V interface hv-mshv granted (not KVM's).
+if [ "$E2E_HYPERVISOR" = mshv-sim ]; then
+    [ "$hv" = Microsoft_Hyper-V ] || cleanup_fail "L2 on mshv-sim found '$hv', not Microsoft Hyper-V"
+fi
 e2e_l2_has L2-POWEROFF || cleanup_fail "no L2-POWEROFF marker"
-e2e_pass "L2 booted: 2 CPUs, MemTotal ${mem} kB, serial in/out ok, L2 uptime ${up}s, hvmm exit 0${E2E_L2_RETRIED:+ (on the second boot: the first L2 crashed early)}"
+e2e_pass "L2 booted${E2E_HYPERVISOR:+ on $E2E_HYPERVISOR} (it sees ${hv:-no hypervisor}, clock $cs): 2 CPUs, MemTotal ${mem} kB, serial in/out ok, L2 uptime ${up}s, hvmm exit 0${E2E_L2_RETRIED:+ (on the second boot: the first L2 crashed early)}"

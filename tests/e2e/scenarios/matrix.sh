@@ -44,14 +44,16 @@ rows() {
             t = $0
             if (toupper(t) ~ /# *SKIP/) sub(/.*# *[Ss][Kk][Ii][Pp] */, "", t)
             else sub(/^(not )?ok [0-9]+ - /, "", t)
-            pend[++np] = "vfio_pci." t; pv[np] = verdict($0)
+            pend[++np] = t; pv[np] = verdict($0)
         }
         file == 2 && /^# (not )?ok - / {
-            col = ""
+            col = ""; prefix = "vfio_pci."
             if ($0 ~ / on kvm$/) col = "kvm"
             else if ($0 ~ / on mshv-sim$/) col = "mshv-sim"
+            # The simulated kernel with the MSHV VFIO bridge: rows of their own.
+            else if ($0 ~ / on mshv-sim with the VFIO bridge$/) { col = "mshv-sim"; prefix = "vfio_pci.bridge." }
             for (i = 1; i <= np; i++) if (col != "") {
-                t = pend[i]
+                t = prefix pend[i]
                 if (!(t in seen)) { seen[t] = 1; order[++n] = t }
                 cell[t, col] = pv[i]
             }
