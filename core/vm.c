@@ -180,7 +180,9 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->irq.lock);
 	pthread_mutex_destroy(&vm->ctl.lock);
 	pthread_cond_destroy(&vm->ctl.cond);
-	mem_destroy(&vm->mem);
+	/* Detached: unmapping what the guest touched is the exiting child's work, not ours. */
+	if (!vm->teardown_detached)
+		mem_destroy(&vm->mem);
 	loop_destroy(&vm->loop);
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
