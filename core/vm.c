@@ -230,7 +230,8 @@ int vm_create(const struct vm_params *p, const struct hv_ops *hv, struct vm **ou
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = mem_init(&vm->mem, p->mem_size)) || (r = vm_map_ram(vm)) || (r = irq_init(vm)))
+	if ((r = mem_init_backed(&vm->mem, p->mem_size, p->mem_backend)) || (r = vm_map_ram(vm)) ||
+	    (r = irq_init(vm)))
 		goto fail;
 	if (p->add_devices && (r = p->add_devices(vm, p->opaque)))
 		goto fail;

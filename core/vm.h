@@ -51,6 +51,7 @@ struct vm;
 /* What core needs to build a VM; the platform layer fills it in. */
 struct vm_params {
 	uint64_t mem_size;
+	enum mem_backend mem_backend; /* where guest RAM comes from (core/mem.h) */
 	uint32_t nr_cpus;
 	enum sandbox_mode sandbox;
 	/*
