@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -49,8 +50,12 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	uint64_t one = 1;
 	enum hv_exit exit;
+	char name[16];
 	int code;
 
+	/* Named before the filter goes on: a host can then find and pin each vCPU's thread. */
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	prctl(PR_SET_NAME, name);
 	if (sandbox_apply(SANDBOX_VCPU, vm->sandbox, vm->sandbox_ioctls, vm->nr_sandbox_ioctls))
 		vm_stop(vm, VM_EXIT_ERROR);
 	atomic_store(&vcpu->running, true);
@@ -139,6 +144,7 @@ static void *loop_thread(void *arg)
 {
 	struct vm *vm = arg;
 
+	prctl(PR_SET_NAME, "event-loop");
 	if (sandbox_apply(SANDBOX_LOOP, vm->sandbox, vm->sandbox_ioctls, vm->nr_sandbox_ioctls))
 		vm_stop(vm, VM_EXIT_ERROR);
 	while (!atomic_load(&vm->stopping) ||
