@@ -60,7 +60,12 @@ void irq_free(struct vm *vm, uint32_t gsi)
 	vm->irq.used[gsi] = false;
 	if (vm->irq.valid[gsi]) {
 		vm->irq.valid[gsi] = false;
-		if (irq_commit(vm))
+		/*
+		 * At teardown the routes go with the hypervisor VM: a table pushed per device
+		 * would cost a grace period each (KVM_SET_GSI_ROUTING), and the devices' eventfds
+		 * are already closed (irqfds are not deassigned then, see vm_tearing_down()).
+		 */
+		if (!vm_tearing_down(vm) && irq_commit(vm))
 			log_warn("removing the route of GSI %u failed", gsi);
 	}
 	pthread_mutex_unlock(&vm->irq.lock);

@@ -146,8 +146,10 @@ static void vfio_err_fired(void *opaque, uint32_t events)
 
 /*
  * The host asks for the device back (VFIO_PCI_REQ_IRQ_INDEX: its vfio-pci driver is being
- * unbound, which waits until the device is released).  hvmm cannot unplug a device from a
- * running guest, so it stops the VM; teardown then releases the device.
+ * unbound, which waits until the device is released).  Taking it from the guest unasked
+ * would pull a disk from under its file systems, so hvmm stops the VM; teardown then
+ * releases the device.  A device meant to go back while the guest runs is removed through
+ * the API first (remove-device), which asks the guest.
  */
 static void vfio_req_fired(void *opaque, uint32_t events)
 {
@@ -157,8 +159,8 @@ static void vfio_req_fired(void *opaque, uint32_t events)
 	if (!vfio_notify_read(vp->req_efd))
 		return;
 	log_err("%s: the host asks for the device back (its vfio-pci driver is being unbound); "
-	        "hvmm cannot unplug it from a running guest, so it stops the VM and releases the "
-	        "device",
+	        "hvmm stops the VM and releases the device (to give a device back while the guest "
+	        "runs, remove it first with hvmm remote ... remove-device)",
 	        vp->dev.name);
 	vm_stop(vp->vm, VM_EXIT_DEVICE);
 }

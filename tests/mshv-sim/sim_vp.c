@@ -94,14 +94,109 @@ static void sim_seg_from_hv(struct kvm_segment *o, const struct mshv_seg *s)
 	};
 }
 
+/* One page-table entry of `bytes` (4 or 8) at guest-physical `gpa`, from guest RAM. */
+static bool sim_pte(struct sim_vp *vp, uint64_t gpa, unsigned bytes, uint64_t *out)
+{
+	const void *p = sim_ram_ptr(vp->sim, gpa, bytes, NULL);
+
+	*out = 0;
+	if (!p)
+		return false;
+	memcpy(out, p, bytes);
+	return true;
+}
+
+/*
+ * The guest's page walk done here, for linear addresses KVM_TRANSLATE will not translate:
+ * KVM translates as an implicit supervisor access, which SMAP forbids on user pages, so a
+ * user-mode MMIO access (a guest driver in user space: SPDK, /dev/mem) had no instruction
+ * bytes.  The hypervisor's intercept carries them whatever the privilege; so does this.
+ * 4- and 5-level long mode, PAE and 32-bit paging, with their large pages.
+ */
+static int sim_walk(struct sim_vp *vp, uint64_t la, uint64_t *gpa, bool *writeable)
+{
+	const uint64_t addr = 0x000ffffffffff000ull;
+	struct kvm_sregs s;
+	uint64_t table, e;
+	bool w = true;
+
+	if (ioctl(vp->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	if (!(s.cr0 & (1ull << 31))) { /* CR0.PG off: linear is physical */
+		*gpa = la;
+		*writeable = true;
+		return 0;
+	}
+	if (s.efer & (1ull << 10)) {                              /* EFER.LMA */
+		unsigned levels = (s.cr4 & (1ull << 12)) ? 5 : 4; /* CR4.LA57 */
+
+		table = s.cr3 & addr;
+		for (unsigned l = levels; l >= 1; l--) {
+			unsigned shift = 12 + 9 * (l - 1);
+
+			if (!sim_pte(vp, table + ((la >> shift) & 511) * 8, 8, &e) || !(e & 1))
+				return -EFAULT;
+			w = w && (e & 2);
+			if ((l == 2 || l == 3) && (e & 0x80)) { /* a 2 MiB or 1 GiB page */
+				*gpa = (e & addr & ~((1ull << shift) - 1)) |
+				       (la & ((1ull << shift) - 1));
+				*writeable = w;
+				return 0;
+			}
+			table = e & addr;
+		}
+		*gpa = table | (la & 0xfff);
+	} else if (s.cr4 & (1ull << 5)) { /* CR4.PAE: a 4-entry PDPT, then two levels */
+		if (!sim_pte(vp, (s.cr3 & ~0x1full) + ((la >> 30) & 3) * 8, 8, &e) || !(e & 1))
+			return -EFAULT;
+		table = e & addr;
+		if (!sim_pte(vp, table + ((la >> 21) & 511) * 8, 8, &e) || !(e & 1))
+			return -EFAULT;
+		w = e & 2;
+		if (e & 0x80) {
+			*gpa = (e & addr & ~0x1fffffull) | (la & 0x1fffff);
+			*writeable = w;
+			return 0;
+		}
+		if (!sim_pte(vp, (e & addr) + ((la >> 12) & 511) * 8, 8, &e) || !(e & 1))
+			return -EFAULT;
+		w = w && (e & 2);
+		*gpa = (e & addr) | (la & 0xfff);
+	} else { /* 32-bit paging, 4 MiB pages with CR4.PSE */
+		la &= 0xffffffffull;
+		if (!sim_pte(vp, (s.cr3 & 0xfffff000ull) + ((la >> 22) & 1023) * 4, 4, &e) ||
+		    !(e & 1))
+			return -EFAULT;
+		w = e & 2;
+		if ((e & 0x80) && (s.cr4 & (1ull << 4))) {
+			*gpa = (e & 0xffc00000ull) | ((e & 0x1fe000ull) << 19) | (la & 0x3fffff);
+			*writeable = w;
+			return 0;
+		}
+		if (!sim_pte(vp, (e & 0xfffff000ull) + ((la >> 12) & 1023) * 4, 4, &e) || !(e & 1))
+			return -EFAULT;
+		w = w && (e & 2);
+		*gpa = (e & 0xfffff000ull) | (la & 0xfff);
+	}
+	*writeable = w;
+	return 0;
+}
+
 int sim_translate(struct sim_vp *vp, uint64_t la, uint64_t *gpa, bool *writeable)
 {
 	struct kvm_translation t = { .linear_address = la };
+	bool w = false;
+	int r;
 
 	if (ioctl(vp->fd, KVM_TRANSLATE, &t) < 0)
 		return -errno;
-	if (!t.valid)
-		return -EFAULT;
+	if (!t.valid) {
+		if ((r = sim_walk(vp, la, gpa, &w)))
+			return r;
+		if (writeable)
+			*writeable = w;
+		return 0;
+	}
 	*gpa = t.physical_address;
 	if (writeable)
 		*writeable = t.writeable;

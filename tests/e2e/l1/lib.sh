@@ -107,6 +107,8 @@ e2e_pci_rebind() {
 e2e_l2_start() {
     E2E_L2W=$1; shift
     rm -rf "$E2E_L2W"; mkdir -p "$E2E_L2W"
+    # L1's init looks at every hvmm run's status here (a crashed L2 reruns the scenario).
+    echo "$E2E_L2W" >> "/tmp/e2e-l2-dirs.$E2E_NAME"
     mkfifo "$E2E_L2W/in"; : > "$E2E_L2W/out"
     e2e_log "run: $*"
     E2E_L2T0=$(e2e_uptime)
@@ -126,10 +128,21 @@ e2e_l2_elapsed() { awk -v a="$E2E_L2T0" -v b="$(e2e_uptime)" 'BEGIN{printf "%d",
 
 # Kill an hvmm that still runs, let the mirror finish, show hvmm's stderr and dmesg.
 e2e_l2_abort() {
-    e2e_l2_done || kill -9 -- "-$(cat "$E2E_L2W/pid")" 2>/dev/null
+    e2e_l2_done || { e2e_threads "$(cat "$E2E_L2W/pid")"; kill -9 -- "-$(cat "$E2E_L2W/pid")" 2>/dev/null; }
     wait "$E2E_L2MIRROR"
     e2e_log "---- hvmm stderr ----"; sed 's/^/hvmm-err| /' "$E2E_L2W/err"
     e2e_dmesg_tail 20
+}
+
+# e2e_threads PID: where each thread of a process that still runs is (name, state, system
+# call, kernel stack), before it is killed: a hung VMM says where it hung.
+e2e_threads() {
+    [ -d "/proc/$1/task" ] || return 0
+    e2e_log "---- threads of process $1 ($(cat "/proc/$1/comm" 2>/dev/null)) ----"
+    for t in /proc/$1/task/*; do
+        e2e_log "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): state $(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null), syscall $(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
+        sed 's/^/    /' "$t/stack" 2>/dev/null | head -n 12
+    done
 }
 
 # e2e_l2_wait_input DEADLINE: wait for L2-READY-FOR-INPUT.  Returns 1, with the reason in

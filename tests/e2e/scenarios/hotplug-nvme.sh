@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 600
+# e2e-hypervisors: kvm mshv-sim
 #
 # hotplug-nvme: the NVMe added to and removed from a running L2 through hvmm's API.
 # L2 boots with an empty hot-plug root port (--pcie-root-port hp0 --api-socket) and no
@@ -44,11 +45,13 @@ l2_cmd() {
     e2e_info l2 "$ans"
 }
 # L1's nvme driver takes the device back; the first line at 1 MiB must be pattern $1's.
+# The namespace is looked up under this device: earlier scenarios may have given L1's
+# nvme driver other controllers, whose namespaces come first in /sys/class/nvme.
 l1_reads() {
     give_back
-    e2e_wait_for 30 sh -c 'ls /sys/class/nvme/*/nvme*n1 >/dev/null 2>&1' \
+    e2e_wait_for 30 sh -c "ls -d $dev/nvme/nvme*/nvme*n1 >/dev/null 2>&1" \
         || cleanup_fail "L1's nvme did not bind the device hvmm gave back"
-    ns=$(basename "$(ls -d /sys/class/nvme/*/nvme*n1 | head -n1)")
+    ns=$(basename "$(ls -d "$dev"/nvme/nvme*/nvme*n1 | head -n1)")
     e2e_wait_for 10 test -b /dev/$ns || cleanup_fail "/dev/$ns did not appear in L1"
     first=$(dd if=/dev/$ns bs=4096 skip=256 count=1 2>/dev/null | head -n1 | tr -d ' ')
     [ "$first" = "hvmm-l2-hp-$1-0" ] || cleanup_fail "L1 reads '$first' where L2 wrote hvmm-l2-hp-$1-0"

@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 420
+# e2e-hypervisors: kvm mshv-sim
 #
 # vfio-d3: the guest puts its NVMe in D3hot through PMCSR (nvme unbound first), reads BAR0
 # with devmem -- a function in D3hot answers all-ones, and the VM must stay alive (vfio-pci

@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 420
+# e2e-hypervisors: kvm mshv-sim
 # e2e-qemu: -device pcie-root-port,id=e2erp,bus=pcie.0,addr=0x11,chassis=11
 # e2e-qemu: -drive file=@img:nvmefn0,if=none,id=e2efn0,format=raw
 # e2e-qemu: -device nvme,drive=e2efn0,serial=hvmm-e2e-fn0,bus=e2erp,addr=00.0,multifunction=on

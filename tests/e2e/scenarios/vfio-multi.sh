@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 420
+# e2e-hypervisors: kvm mshv-sim
 # e2e-qemu: -drive file=@img:nvme1,if=none,id=e2env1,format=raw
 # e2e-qemu: -device nvme,drive=e2env1,serial=hvmm-e2e-nvme1,bus=pcie.0,addr=0x10
 # e2e-qemu: -drive file=@img:ahci0,if=none,id=e2eahci0,format=raw

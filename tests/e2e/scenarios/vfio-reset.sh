@@ -1,5 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 420
+# e2e-hypervisors: kvm mshv-sim
 #
 # vfio-reset: the guest resets its NVMe twice through sysfs with the nvme driver bound,
 # first a Function Level Reset, then a secondary bus reset of hvmm's root port; after each

@@ -1,9 +1,10 @@
 #!/bin/sh
 # e2e-timeout: 300
+# e2e-hypervisors: kvm mshv-sim
 #
 # vfio-unbind: while L2 runs with the NVMe, L1 unbinds vfio-pci from it.  The unbind waits
 # until the device is released, and vfio-pci asks hvmm for it through the request
-# interrupt: hvmm cannot unplug it from a running guest, so it stops the VM (exit status 5)
+# interrupt: hvmm does not take it from the guest unasked, so it stops the VM (exit status 5)
 # saying why, and the unbind completes.
 . /e2e/lib.sh
 e2e_vfio_need
