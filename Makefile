@@ -138,9 +138,15 @@ fuzz:
 check: deps all $(UNIT_BINS) $(GT_RUNNER) $(FUZZ_REPLAYS)
 	@bash tests/run.sh $(BUILD)
 
-# Benchmarks against QEMU (bench/run.sh says how): one guest program, two host tools.
+# Benchmarks against QEMU (bench/run.sh says how): one guest program, three host tools.
 BENCH_ELF  := $(BUILD)/bench/bench.elf
-BENCH_BINS := $(BUILD)/bench/probe $(BUILD)/bench/irqbench
+BENCH_BINS := $(BUILD)/bench/probe $(BUILD)/bench/irqbench $(BUILD)/bench/pairci
+
+# The intervals' arithmetic (bench/stats.c), in pairci and in its unit test.
+$(BUILD)/bench/pairci: $(BUILD)/bench/pairci.o $(BUILD)/bench/stats.o
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
+$(BUILD)/tests/unit/test_bench_stats: $(BUILD)/bench/stats.o
+$(BUILD)/tests/unit/test_bench_stats: LDLIBS += -lm
 
 $(BENCH_ELF): bench/guest/bench.c $(GUEST_LIB) tests/guest/guest.h tests/guest/lib/guest.ld
 	@mkdir -p $(dir $@)
@@ -153,7 +159,9 @@ $(BUILD)/bench/irqbench: $(BUILD)/bench/irqbench.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Without a usable /dev/kvm, the same script runs inside the nested host, on L1's real KVM
-# (tests/e2e/scenarios/bench-kvm.sh), and its table comes back to bench/results.md.
+# (tests/e2e/scenarios/bench-kvm.sh), and its table comes back to bench/results.md.  BENCH_L1
+# picks L1's kernel there (6.1 or 7.3).
+BENCH_L1 ?= 6.1
 bench: deps all $(BENCH_ELF) $(BENCH_BINS)
 	@if [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; then \
 		bash bench/run.sh $(BUILD); \
@@ -161,13 +169,14 @@ bench: deps all $(BENCH_ELF) $(BENCH_BINS)
 		echo "make bench: no usable /dev/kvm here: measuring inside the nested host (L1's kvm-amd)"; \
 		bash bench/run.sh --install $(BUILD) && \
 		BENCH_BUILD=$(BUILD) BENCH_VERSION="$$(git describe --always --dirty 2>/dev/null || echo '?')" \
-			E2E_COMBOS=6.1/6.1 SCENARIOS=bench-kvm HVMM= tests/e2e/run && \
+			E2E_COMBOS=$(BENCH_L1)/6.1 SCENARIOS=bench-kvm HVMM= tests/e2e/run && \
 		cp build/e2e/files/bench-results.md bench/results.md && \
 		sed -n '/^| figure/,/^$$/p' bench/results.md && echo "bench: written to bench/results.md"; \
 	fi
 
-# Nested benchmarks (bench/nested/run.sh): L2 boot and NVMe passthrough against QEMU inside
-# the e2e rig, about 10 minutes.  The tools run inside L1 and L2, which have no libc: static.
+# Nested benchmarks (bench/nested/run.sh): L2 boot, NVMe passthrough and VFIO start-up against
+# QEMU inside the e2e rig, up to an hour per L1 kernel (BENCH_NESTED_KERNELS).  The tools run
+# inside L1 and L2, which have no libc: static; pairci runs on this host.
 BN_DIR := build/bench-nested
 BN_TOOLS := $(BN_DIR)/randread $(BN_DIR)/l2stamp $(BN_DIR)/kvmhold
 $(BN_DIR)/%: bench/nested/%.c
@@ -176,9 +185,9 @@ $(BN_DIR)/%: bench/nested/%.c
 $(BN_DIR)/kvmhold: tests/e2e/tools/kvmhold.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
-bench-nested: deps $(BN_TOOLS)
+bench-nested: deps $(BN_TOOLS) $(BUILD)/bench/pairci
 	$(MAKE) BUILD=build/static EXTRA_LDFLAGS=-static build/static/hvmm
-	@bash bench/nested/run.sh build/static/hvmm $(BN_TOOLS)
+	@bash bench/nested/run.sh build/static/hvmm $(BUILD)/bench/pairci $(BN_TOOLS)
 
 # With a usable /dev/kvm the demo guest boots here; without one, the passthrough demo runs
 # in the nested host instead.  demo-vfio: a Linux guest drives an NVMe passed through by
@@ -236,7 +245,8 @@ help:
 	@echo "make e2e        nested end-to-end rig in QEMU: real Linux guests, VFIO, the test"
 	@echo "                matrix on real KVM; two host kernels (E2E_COMBOS=6.1/6.1: one)"
 	@echo "make bench      benchmarks against QEMU"
-	@echo "make bench-nested  L2 boot and NVMe passthrough vs QEMU in the e2e rig (~10 min)"
+	@echo "make bench-nested  L2 boot, NVMe passthrough and VFIO start-up vs QEMU in the e2e rig"
+	@echo "                   (up to an hour per L1 kernel; BENCH_NESTED_KERNELS=6.1 for one)"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS=$(FUZZ_SECONDS) each (tests/fuzz)"
 	@echo "make man        man/hvmm.1 from its scdoc source"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"

@@ -6,6 +6,7 @@
  * RCU grace periods in kvm_destroy_vm, while hvmm used 10-30 ms of CPU in all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -35,12 +36,19 @@ static inline long teardown_syscall3(long nr, long a, long b, long c)
 /*
  * The child: a copy of the parent's descriptor table and nothing of its own, on a stack of
  * its own.  The standard streams first, so that whoever reads hvmm's output sees its end with
- * hvmm's exit; then the rest, whose last references release the VM here.
+ * hvmm's exit.  Then it waits until hvmm is gone -- the write end of the pipe, its own copy
+ * closed, reads end of file once hvmm's last copy goes with hvmm -- so that the references
+ * it drops after that are the last ones and the kernel releases the VM here, not in hvmm.
  */
 __attribute__((no_sanitize_address)) static int teardown_child(void *arg)
 {
-	(void)arg;
+	const int *pipefd = arg;
+	char c;
+
 	teardown_syscall3(SYS_close_range, 0, 2, 0);
+	teardown_syscall3(SYS_close, pipefd[1], 0, 0);
+	while (teardown_syscall3(SYS_read, pipefd[0], (long)&c, 1) == -EINTR)
+		;
 	if (teardown_syscall3(SYS_close_range, 3, ~0u, 0) < 0) {
 		for (long fd = 3; fd < 65536; fd++)
 			teardown_syscall3(SYS_close, fd, 0, 0);
@@ -57,11 +65,16 @@ void vm_keep_teardown_here(struct vm *vm)
 bool vm_detach_teardown(struct vm *vm)
 {
 	void *stack;
+	int *pipefd;
 	pid_t pid;
 
 	if (vm->teardown_here)
 		return false;
-	/* Left mapped on purpose: the child runs on it after this process is gone. */
+	/*
+	 * Left mapped on purpose: the child runs on it after this process is gone.  The pipe's
+	 * two numbers live at its bottom, where the child reads them (the stack grows down from
+	 * the top, far away).
+	 */
 	stack = mmap(NULL, TEARDOWN_STACK, PROT_READ | PROT_WRITE,
 	             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED) {
@@ -69,16 +82,27 @@ bool vm_detach_teardown(struct vm *vm)
 		          strerror(errno));
 		return false;
 	}
+	pipefd = stack;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		log_debug("teardown: pipe: %s: releasing the VM here", strerror(errno));
+		munmap(stack, TEARDOWN_STACK);
+		return false;
+	}
 	/*
 	 * CLONE_VM: no copy of guest RAM's page tables.  No CLONE_FILES: the child's own table
 	 * holds the references that keep the VM alive.  No exit signal: nobody waits for it.
 	 */
-	pid = clone(teardown_child, (char *)stack + TEARDOWN_STACK, CLONE_VM, NULL);
+	pid = clone(teardown_child, (char *)stack + TEARDOWN_STACK, CLONE_VM, pipefd);
 	if (pid < 0) {
 		log_debug("teardown: clone: %s: releasing the VM here", strerror(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
 		munmap(stack, TEARDOWN_STACK);
 		return false;
 	}
-	log_debug("teardown: process %d releases the hypervisor VM", (int)pid);
+	/* hvmm needs only the write end, held open until its exit. */
+	close(pipefd[0]);
+	vm->teardown_detached = true;
+	log_debug("teardown: process %d releases the hypervisor VM after hvmm's exit", (int)pid);
 	return true;
 }

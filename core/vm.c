@@ -180,7 +180,9 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->irq.lock);
 	pthread_mutex_destroy(&vm->ctl.lock);
 	pthread_cond_destroy(&vm->ctl.cond);
-	mem_destroy(&vm->mem);
+	/* Detached: unmapping what the guest touched is the exiting child's work, not ours. */
+	if (!vm->teardown_detached)
+		mem_destroy(&vm->mem);
 	loop_destroy(&vm->loop);
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
@@ -228,7 +230,8 @@ int vm_create(const struct vm_params *p, const struct hv_ops *hv, struct vm **ou
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = mem_init(&vm->mem, p->mem_size)) || (r = vm_map_ram(vm)) || (r = irq_init(vm)))
+	if ((r = mem_init_backed(&vm->mem, p->mem_size, p->mem_backend)) || (r = vm_map_ram(vm)) ||
+	    (r = irq_init(vm)))
 		goto fail;
 	if (p->add_devices && (r = p->add_devices(vm, p->opaque)))
 		goto fail;

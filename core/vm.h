@@ -51,6 +51,7 @@ struct vm;
 /* What core needs to build a VM; the platform layer fills it in. */
 struct vm_params {
 	uint64_t mem_size;
+	enum mem_backend mem_backend; /* where guest RAM comes from (core/mem.h) */
 	uint32_t nr_cpus;
 	enum sandbox_mode sandbox;
 	/*
@@ -135,6 +136,8 @@ struct vm {
 	bool tearing_down;
 	/* A device's host resources must be free when hvmm exits (vm_keep_teardown_here()). */
 	bool teardown_here;
+	/* vm_detach_teardown() succeeded: the child's exit unmaps guest RAM, not vm_destroy(). */
+	bool teardown_detached;
 	/* Work for the unfiltered thread that waits in vm_run() (vm_run_privileged()). */
 	struct vm_ctl {
 		pthread_mutex_t lock;
@@ -174,9 +177,10 @@ static inline bool vm_tearing_down(const struct vm *vm)
  * hvmm's exit does not wait for it (on KVM, tens of milliseconds of RCU grace periods with
  * no CPU spent).  Call at exit, once the VM has stopped and everything hvmm prints is out,
  * right before vm_destroy().  The child shares this process's memory and holds a copy of its
- * file descriptors; after vm_destroy() here drops this process's references, it closes its
- * own and exits, and the kernel releases the VM in its context.  Nothing is lost: guest RAM
- * and the VM go when the child exits, moments later.  Not done (false) when a device called
+ * file descriptors; it waits until this process has exited, then closes its copies and exits,
+ * and the kernel releases the VM (and unmaps guest RAM, which vm_destroy() then leaves
+ * mapped) in its context.  Nothing is lost: guest RAM and the VM go when the child exits,
+ * moments after hvmm.  Not done (false) when a device called
  * vm_keep_teardown_here() or the child cannot be started; then vm_destroy() waits as usual.
  */
 bool vm_detach_teardown(struct vm *vm);

@@ -15,6 +15,9 @@ static const char usage_text[] =
     "\n"
     "  --hypervisor kvm|mshv|auto  hypervisor to use (default auto: KVM, then MSHV)\n"
     "  --memory SIZE               guest RAM, with K, M or G suffix (default 256M)\n"
+    "  --memory-backend anon|memfd|hugetlb\n"
+    "                              what backs guest RAM (default anon; hugetlb: 2 MiB\n"
+    "                              pages from the host's pool, quicker to pin for --vfio)\n"
     "  --cpus N                    number of vCPUs, 1 to 255 (default 1)\n"
     "  --kernel FILE               guest kernel: an ELF64 executable or a Linux bzImage\n"
     "  --initrd FILE               initial ramdisk\n"
@@ -112,6 +115,7 @@ static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 enum opt_id {
 	OPT_HYPERVISOR,
 	OPT_MEMORY,
+	OPT_MEMORY_BACKEND,
 	OPT_CPUS,
 	OPT_KERNEL,
 	OPT_INITRD,
@@ -140,6 +144,7 @@ static const struct opt opts[] = {
 	{ "hypervisor", 0, true, OPT_HYPERVISOR, "kvm, mshv or auto" },
 	{ "memory", 0, true, OPT_MEMORY,
 	  "a size from 2M to 1024G with a K, M or G suffix, a multiple of 4K (e.g. 512M)" },
+	{ "memory-backend", 0, true, OPT_MEMORY_BACKEND, "anon, memfd or hugetlb" },
 	{ "cpus", 0, true, OPT_CPUS, "a number from 1 to 255" },
 	{ "kernel", 0, true, OPT_KERNEL, "a path to an ELF64 executable or a Linux bzImage" },
 	{ "initrd", 0, true, OPT_INITRD, "a path to an initial ramdisk" },
@@ -252,6 +257,8 @@ static int cli_apply(const struct opt *o, const char *val, struct vm_config *cfg
 			return -EINVAL;
 		cfg->mem_size = size;
 		return 0;
+	case OPT_MEMORY_BACKEND:
+		return mem_backend_parse(val, &cfg->mem_backend);
 	case OPT_CPUS:
 		return parse_u32(val, 1, VM_MAX_CPUS, &cfg->nr_cpus);
 	case OPT_KERNEL:

@@ -185,6 +185,7 @@ int pc_create(const struct vm_config *cfg, const struct hv_ops *hv, struct pc **
 	struct pc_build b = { pc, cfg, false };
 	struct vm_params p = {
 		.mem_size = cfg->mem_size,
+		.mem_backend = cfg->mem_backend,
 		.nr_cpus = cfg->nr_cpus,
 		.sandbox = cfg->sandbox,
 		.add_devices = pc_add_devices,

@@ -25,6 +25,7 @@
 struct vm_config {
 	const char *hypervisor; /* "kvm", "mshv", "auto" */
 	uint64_t mem_size;
+	enum mem_backend mem_backend; /* --memory-backend */
 	uint32_t nr_cpus;
 	const char *kernel;
 	const char *initrd;

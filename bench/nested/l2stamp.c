@@ -13,10 +13,15 @@
  * line holding MARKER is complete it kills the whole session with SIGKILL, reaps it, and
  * prints one line:
  *
- *   L2STAMP marker=MARKER secs=S guest_uptime=U bytes=N [NAME=VALUE]...
+ *   L2STAMP marker=MARKER secs=S guest_uptime=U bytes=N rss_kb=R lck_kb=L pin_kb=P
+ *           huge_kb=H t0_ns=T [NAME=VALUE]...
  *
- * secs: from just before the fork to the arrival of MARKER's last byte.  guest_uptime: the
- * value of "uptime=" on the marker's line, if any (the guest's own /proc/uptime), else -1.
+ * secs: from just before the fork to the arrival of MARKER's last byte; T: that moment before
+ * the fork on CLOCK_MONOTONIC, in ns (to place other events, e.g. a trace, on the same clock).
+ * guest_uptime: the value of "uptime=" on the marker's line, if any (the guest's own /proc/uptime),
+ * else -1. R, L, P and H are the VMM's VmRSS, VmLck (what VFIO's type1 IOMMU charges for pinned
+ * guest RAM), VmPin and HugetlbPages (huge pages mapped, which VmRSS does not count) from
+ * /proc/PID/status at that moment, -1 where the kernel has no such line.
  * Each -r FILE is read when the marker's line is complete, before the kill, and printed as
  * NAME=VALUE (NAME its base name, VALUE its first word): the nested benchmark reads L1
  * KVM's debugfs counters this way, which count only VMs still alive.
@@ -58,6 +63,28 @@ static void read_files(const char *const *files, char (*values)[64], unsigned n)
 	}
 }
 
+/* The "KEY: N kB" values of the VMM's /proc/PID/status, -1 for each one missing. */
+static void read_status(pid_t pid, long kb[4])
+{
+	static const char *const keys[4] = { "VmRSS:", "VmLck:", "VmPin:", "HugetlbPages:" };
+	char path[64], line[256];
+	FILE *f;
+
+	for (int i = 0; i < 4; i++)
+		kb[i] = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		for (int i = 0; i < 4; i++) {
+			if (!strncmp(line, keys[i], strlen(keys[i])))
+				kb[i] = strtol(line + strlen(keys[i]), NULL, 10);
+		}
+	}
+	fclose(f);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] "
@@ -72,6 +99,7 @@ int main(int argc, char **argv)
 	unsigned nreads = 0;
 	long timeout_s = 120;
 	char line[4096], uptime[32] = "-1";
+	long kb[4] = { -1, -1, -1, -1 };
 	size_t len = 0, mlen;
 	unsigned long bytes = 0;
 	int pipefd[2], log, opt, status = 0;
@@ -173,6 +201,7 @@ int main(int argc, char **argv)
 				if (u)
 					sscanf(u + 7, "%31[0-9.]", uptime);
 				read_files(reads, values, nreads);
+				read_status(pid, kb);
 				done = true;
 			}
 			len = 0;
@@ -184,8 +213,11 @@ int main(int argc, char **argv)
 		;
 	close(log);
 	if (done) {
-		printf("L2STAMP marker=%s secs=%.3f guest_uptime=%s bytes=%lu", marker,
-		       (double)(t_marker - t0) / 1e9, uptime, bytes);
+		printf(
+		    "L2STAMP marker=%s secs=%.3f guest_uptime=%s bytes=%lu rss_kb=%ld lck_kb=%ld "
+		    "pin_kb=%ld huge_kb=%ld t0_ns=%llu",
+		    marker, (double)(t_marker - t0) / 1e9, uptime, bytes, kb[0], kb[1], kb[2],
+		    kb[3], (unsigned long long)t0);
 		for (unsigned i = 0; i < nreads; i++) {
 			char name[256];
 

@@ -123,6 +123,26 @@ static void test_memory_errors(void **state)
 	expect_error("--memory needs a value", "512M", "--kernel", "k", "--memory", NULL);
 }
 
+static void test_memory_backend(void **state)
+{
+	struct vm_config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, "--kernel", "k", NULL, NULL, NULL), 0);
+	assert_int_equal(cfg.mem_backend, MEM_BACKEND_ANON);
+	assert_int_equal(parse(&cfg, err, "--kernel", "k", "--memory-backend", "hugetlb", NULL), 0);
+	assert_int_equal(cfg.mem_backend, MEM_BACKEND_HUGETLB);
+	assert_int_equal(parse(&cfg, err, "--kernel", "k", "--memory-backend=memfd", NULL, NULL),
+	                 0);
+	assert_int_equal(cfg.mem_backend, MEM_BACKEND_MEMFD);
+	expect_error("--memory-backend", "anon, memfd or hugetlb", "--memory-backend", "huge",
+	             "--kernel", "k");
+	expect_error("--memory-backend needs a value", "hugetlb", "--kernel", "k",
+	             "--memory-backend", NULL);
+	assert_non_null(strstr(cli_usage(), "--memory-backend anon|memfd|hugetlb"));
+}
+
 static void test_cpus_errors(void **state)
 {
 	(void)state;
@@ -189,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_verbosity),
 		cmocka_unit_test(test_help_version_need_no_kernel),
 		cmocka_unit_test(test_memory_errors),
+		cmocka_unit_test(test_memory_backend),
 		cmocka_unit_test(test_cpus_errors),
 		cmocka_unit_test(test_other_errors),
 		cmocka_unit_test(test_vfio_options),

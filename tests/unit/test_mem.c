@@ -81,6 +81,100 @@ static void test_mem_ptr_bounds(void **state)
 	mem_destroy(&m);
 }
 
+static void test_backend_names(void **state)
+{
+	enum mem_backend b;
+
+	(void)state;
+	assert_int_equal(mem_backend_parse("anon", &b), 0);
+	assert_int_equal(b, MEM_BACKEND_ANON);
+	assert_int_equal(mem_backend_parse("memfd", &b), 0);
+	assert_int_equal(b, MEM_BACKEND_MEMFD);
+	assert_int_equal(mem_backend_parse("hugetlb", &b), 0);
+	assert_int_equal(b, MEM_BACKEND_HUGETLB);
+	assert_int_equal(mem_backend_parse("hugetlbfs", &b), -EINVAL);
+	assert_int_equal(mem_backend_parse("", &b), -EINVAL);
+	assert_int_equal(mem_backend_parse(NULL, &b), -EINVAL);
+	assert_string_equal(mem_backend_name(MEM_BACKEND_HUGETLB), "hugetlb");
+	assert_string_equal(mem_backend_name((enum mem_backend)42), "?");
+}
+
+/* Which backing fits which host: the choices and the errors, without touching the host. */
+static void test_backend_check(void **state)
+{
+	const struct mem_host none = { false, 0, 0 }, small = { true, 100, 10 },
+	                      big = { true, 4096, 2048 };
+	uint64_t need;
+
+	(void)state;
+	/* Pages of 4 KiB need nothing from the pool, whatever the host has. */
+	assert_int_equal(mem_backend_check(MEM_BACKEND_ANON, GiB(4), &none, &need), 0);
+	assert_int_equal(need, 0);
+	assert_int_equal(mem_backend_check(MEM_BACKEND_MEMFD, MiB(3), &none, &need), 0);
+	assert_int_equal(need, 0);
+	/* 4 GiB in 2 MiB pages: 2048 of them, exactly what the big pool has free. */
+	assert_int_equal(mem_backend_check(MEM_BACKEND_HUGETLB, GiB(4), &big, &need), 0);
+	assert_int_equal(need, 2048);
+	assert_int_equal(mem_backend_check(MEM_BACKEND_HUGETLB, GiB(4) + MiB(2), &big, &need),
+	                 -ENOMEM);
+	assert_int_equal(need, 2049);
+	assert_int_equal(mem_backend_check(MEM_BACKEND_HUGETLB, MiB(64), &small, &need), -ENOMEM);
+	assert_int_equal(need, 32);
+	assert_int_equal(mem_backend_check(MEM_BACKEND_HUGETLB, MiB(20), &small, &need), 0);
+	/* A size the pages cannot tile is refused before the pool is asked. */
+	assert_int_equal(mem_backend_check(MEM_BACKEND_HUGETLB, MiB(3), &big, &need), -EINVAL);
+	assert_int_equal(need, 2);
+	assert_int_equal(mem_backend_check(MEM_BACKEND_HUGETLB, MiB(64), &none, &need), -ENODEV);
+}
+
+/* memfd RAM is real memory at the addresses the layout says, 2 MiB-aligned like anon. */
+static void test_memfd_backing(void **state)
+{
+	struct guest_mem m;
+	void *p;
+
+	(void)state;
+	assert_int_equal(mem_init_backed(&m, GiB(3) + MiB(8), MEM_BACKEND_MEMFD), 0);
+	assert_int_equal(m.backend, MEM_BACKEND_MEMFD);
+	assert_int_equal((uintptr_t)m.base % MEM_HUGE_ALIGN, 0);
+	assert_int_equal(m.nr_ram, 2);
+	assert_int_equal(mem_ptr(&m, MEM_HIGH_BASE + MiB(8) - 4, 4, &p), 0);
+	*(volatile uint32_t *)p = 0x12345678;
+	assert_int_equal(*(uint32_t *)((uint8_t *)m.base + GiB(3) + MiB(8) - 4), 0x12345678);
+	mem_destroy(&m);
+	assert_null(m.base);
+}
+
+/*
+ * hugetlb on this host: whatever its pool holds, a request it cannot meet fails with the error
+ * that names the fix, before any guest runs; one it can meet gives aligned, usable RAM.
+ */
+static void test_hugetlb_backing(void **state)
+{
+	struct mem_host host;
+	struct guest_mem m;
+	uint64_t need;
+
+	(void)state;
+	assert_int_equal(mem_init_backed(&m, MiB(3), MEM_BACKEND_HUGETLB), -EINVAL);
+	mem_host_probe(&host);
+	if (!host.has_huge) {
+		assert_int_equal(mem_init_backed(&m, MiB(4), MEM_BACKEND_HUGETLB), -ENODEV);
+		return;
+	}
+	/* More than the pool has free: refused up front, nothing left mapped. */
+	assert_int_equal(
+	    mem_init_backed(&m, MEM_HUGE_PAGE * (host.huge_free + 1), MEM_BACKEND_HUGETLB),
+	    -ENOMEM);
+	assert_null(m.base);
+	if (mem_backend_check(MEM_BACKEND_HUGETLB, MiB(4), &host, &need))
+		return; /* the pool is empty here: the refusal above is all there is to see */
+	assert_int_equal(mem_init_backed(&m, MiB(4), MEM_BACKEND_HUGETLB), 0);
+	assert_int_equal((uintptr_t)m.base % MEM_HUGE_PAGE, 0);
+	((volatile uint8_t *)m.base)[MiB(4) - 1] = 1;
+	mem_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -89,6 +183,10 @@ int main(void)
 		cmocka_unit_test(test_layout_splits_around_hole),
 		cmocka_unit_test(test_layout_refuses),
 		cmocka_unit_test(test_mem_ptr_bounds),
+		cmocka_unit_test(test_backend_names),
+		cmocka_unit_test(test_backend_check),
+		cmocka_unit_test(test_memfd_backing),
+		cmocka_unit_test(test_hugetlb_backing),
 	};
 
 	log_set_level(LOG_ERR + 0);

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -390,6 +392,43 @@ static void test_detach_teardown(void **state)
 	assert_int_equal(fake_hv_record()->releases, 2);
 }
 
+/*
+ * The child that releases the VM keeps its references until the process that detached it has
+ * exited, and drops them then: a pipe's write end stands in for the VM's descriptor.  In a
+ * process of its own (playing hvmm): detach, close its own write end, and see no end of file
+ * while it lives; here, after it exited, the end of file comes.
+ */
+static void test_detach_teardown_outlives_exit(void **state)
+{
+	struct pollfd p;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vm *vm;
+		struct pollfd q = { .fd = fds[0], .events = POLLIN };
+
+		if (fake_vm_create(1, MiB(16), &vm) || !vm_detach_teardown(vm))
+			_exit(2);
+		vm_destroy(vm);
+		close(fds[1]);
+		/* Only the teardown child holds the write end now. */
+		_exit(poll(&q, 1, 200) == 0 ? 0 : 3);
+	}
+	close(fds[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	p = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	assert_true(p.revents & POLLHUP);
+	close(fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup(test_create_failure_releases_everything, reset_fake),
 		cmocka_unit_test_setup(test_teardown_leaves_undo_to_the_release, reset_fake),
 		cmocka_unit_test_setup(test_detach_teardown, reset_fake),
+		cmocka_unit_test_setup(test_detach_teardown_outlives_exit, reset_fake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

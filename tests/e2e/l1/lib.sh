@@ -230,12 +230,15 @@ e2e_kvm_debugfs() {
 # e2e_host_chroot CMD: run CMD with sh in the build machine's own root, which L1 mounts
 # read-only over virtio-9p (a scenario with "# e2e-needs: hostfs"), in the repository's
 # directory there, with L1's /dev (and its /dev/kvm), /proc, /sys and a fresh /tmp.  What it
-# writes must go to /tmp; e2e_file shows a file to the host.
+# writes must go to /tmp; e2e_file shows a file to the host.  E2E_HOSTFS_CACHE (e.g. loose)
+# is the 9p cache mode: without one every page of a program is read anew over 9p at each
+# exec, which makes a program with many shared libraries (QEMU) start seconds late.
 e2e_host_chroot() {
     [ "${E2E_HOSTFS:-0}" = 1 ] || { echo "e2e_host_chroot: no host root in this L1" >&2; return 1; }
     if ! grep -q ' /host 9p ' /proc/mounts; then
         mkdir -p /host
-        mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host || return 1
+        mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144${E2E_HOSTFS_CACHE:+,cache=$E2E_HOSTFS_CACHE} \
+            hostroot /host || return 1
         for d in dev proc sys; do mount --bind /$d /host/$d || return 1; done
         mount -t tmpfs tmpfs /host/tmp || return 1
     fi

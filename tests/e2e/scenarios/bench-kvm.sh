@@ -14,7 +14,15 @@ e2e_kvm_hold
 # The BENCH_* knobs reach L1 in /e2e/config; bench/run.sh reads them from its environment.
 for v in $(sed -n 's/^\(BENCH_[A-Za-z0-9_]*\)=.*/\1/p' /e2e/config); do export "$v"; done
 export BENCH_RESULTS=/tmp/bench-results.md
+# L1 runs under TCG, which translates code per virtual address: a position-independent VMM
+# mapped at new addresses at each exec is translated anew each time (measured: hvmm 111 ms
+# to its guest's first instruction with randomization, 55 ms without; QEMU 785 and 449 ms),
+# so both VMMs run without address-space randomization here (bench/probe.c -R).
+export BENCH_NO_ASLR=${BENCH_NO_ASLR:-1}
 export BENCH_WHERE="inside the nested host of make e2e: L1 Linux $(uname -r) with kvm-amd, in QEMU-TCG (2 vCPUs) on a build machine without /dev/kvm; both VMMs run as L1 processes, their guest as L2"
+# The 9p mount keeps what it read: without a cache every exec of QEMU reads it and its
+# libraries again over 9p, and the figures would be of that (tests/e2e/README.md).
+E2E_HOSTFS_CACHE=${E2E_HOSTFS_CACHE:-loose}
 e2e_host_chroot "bash bench/run.sh ${BENCH_BUILD:-build/release}"
 rc=$?
 [ -s /host/tmp/bench-results.md ] || e2e_fail "bench/run.sh wrote no table (status $rc)"
