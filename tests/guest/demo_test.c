@@ -11,7 +11,8 @@ static int demo_check(struct gt_ctx *c)
 		"RAM: 31 MiB usable",
 		"16550A UART at port 0x3f8",
 		"IOAPIC at 0xfec00000: version 11, 24 pins",
-		"PCI 00:0.0 1b36:8 class 60000", "ACPI at 0xe0000: RSDP XSDT FACP APIC MCFG",
+		"PCI 00:0.0 1b36:8 class 60000",
+		"ACPI at 0xe0000: RSDP XSDT FACP APIC MCFG",
 		"demo done, powering off",
 	};
 	char buf[4096];
