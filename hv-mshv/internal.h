@@ -140,10 +140,33 @@ int mshv_vcpu_get_sregs(struct hv_vcpu *v, struct hv_sregs *out) WUR;
 int mshv_vcpu_set_sregs(struct hv_vcpu *v, const struct hv_sregs *sregs) WUR;
 void mshv_vcpu_kick(struct hv_vcpu *v);
 
-/* run.c */
+/* emulate.c */
+/* The VP's register page holds its current registers (MSHV writes it at each intercept). */
+static inline bool mshv_page_valid(const struct hv_vcpu *v)
+{
+	return v->regs && v->regs->isvalid && v->regs->version == 1;
+}
+/* The decoder's mode from the intercept's execution state and CS attributes. */
+static inline enum emu_mode mshv_mode(uint16_t exec_state, uint16_t cs_attr)
+{
+	if (!(exec_state & MSHV_EXEC_CR0_PE))
+		return EMU_MODE_REAL16;
+	if ((exec_state & MSHV_EXEC_EFER_LMA) && (cs_attr & MSHV_SEG_L))
+		return EMU_MODE_LONG64;
+	return (cs_attr & MSHV_SEG_DB) ? EMU_MODE_PROT32 : EMU_MODE_PROT16;
+}
 /* The emulator's view of a vCPU at an intercept: mode, GPRs, segment bases. */
 int mshv_emu_state(struct hv_vcpu *v, const struct mshv_intercept_header *h,
                    struct emu_cpu *cpu) WUR;
+/*
+ * Emulate the intercepted instruction (`count` bytes of it in `insn`, fetched from the guest
+ * when 0) and write its effects back: registers, RIP, memory, the buses.  -errno (logged)
+ * when it cannot be decoded or its memory cannot be reached.
+ */
+int mshv_emulate(struct hv_vcpu *v, const struct mshv_intercept_header *h, const uint8_t *insn,
+                 unsigned count, const struct emu_hint *hint) WUR;
+
+/* run.c */
 int mshv_vcpu_run(struct hv_vcpu *v, enum hv_exit *out) WUR;
 
 /* irq.c */
