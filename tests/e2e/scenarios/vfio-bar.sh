@@ -10,7 +10,8 @@
 # shared memory as BAR2, here 1 GiB, 64-bit and prefetchable, backed by a file on the
 # machine that runs the rig (# e2e-host-file), which wrote a random word at each end of it
 # before L1 booted.  L2 must place the BAR, read those two words through it, and write two
-# new ones there; after QEMU exits the host finds them in the file.  On KVM accesses go
+# new ones near the ends (a word further in for each hypervisor's run, so that every run
+# reads the host's words); after QEMU exits the host finds every run's words in the file.  On KVM accesses go
 # straight to the device (hvmm traps none of them); on mshv-sim they are proxied.
 . /e2e/lib.sh
 e2e_vfio_need
@@ -22,7 +23,10 @@ e2e_host_file ivshmem0 || e2e_fail "no host file ivshmem0 in /e2e/config"
 W=/tmp/$E2E_NAME
 word() { od -An -N8 -tx8 /dev/urandom | tr -d ' '; }
 head=$(word) tail=$(word)
-E2E_L2_ARGS="e2e.bar-words=0x$head,0x$tail"
+# Each hypervisor's run writes its words one slot further in from the ends, so the host's
+# words stay for every run to read and the host finds every run's words in the file.
+case "${E2E_HYPERVISOR:-kvm}" in kvm) slot=1 ;; mshv-sim) slot=2 ;; *) slot=3 ;; esac
+E2E_L2_ARGS="e2e.bar-words=0x$head,0x$tail e2e.bar-slot=$slot"
 
 e2e_vfio_boot "$W" vfio-bar 240 "$bdf" || e2e_vfio_fail "$E2E_L2_WHY"
 e2e_vfio_wait_ok 240
@@ -50,6 +54,7 @@ case "$counters" in
     *BAR2+*|*"more beyond"*) e2e_fail "hvmm trapped accesses to BAR2: $counters" ;;
     *) how="no access trapped" ;;
 esac
-e2e_host_file_expect ivshmem0 0 "$head"
-e2e_host_file_expect ivshmem0 $((HF_SIZE - 8)) "$tail"
+[ "$(val "$wrote" slot)" = "$slot" ] || e2e_fail "L2 wrote its words at slot $(val "$wrote" slot), not $slot"
+e2e_host_file_expect ivshmem0 $((8 * slot)) "$head"
+e2e_host_file_expect ivshmem0 $((HF_SIZE - 8 - 8 * slot)) "$tail"
 e2e_pass "a 1 GiB BAR at $(val "$bar" start) in L2: the host's words read at both ends, L2's written there (the host checks its file), $how"
