@@ -80,7 +80,8 @@ struct vfio_intx {
 	uint8_t pin;      /* INTA-INTD as 1-4; 0: no INTx offered */
 	uint32_t gsi;     /* where the pin is wired */
 	int efd;          /* VFIO's trigger, an irqfd on gsi; -1 until attached */
-	bool on;          /* enabled on the host */
+	bool wanted;      /* the device's interrupt is INTx (neither MSI nor MSI-X is on) */
+	bool on;          /* enabled on the host: wanted, and the guest has unmasked the pin */
 	bool ready;       /* the IOAPIC pin can take an interrupt, as last told */
 	bool refused;     /* the host refused the enable: not asked again */
 	uint64_t unmasks; /* lines unmasked after an EOI or the pin's unmask */
@@ -191,8 +192,9 @@ void vfio_intr_disable(struct vfio_pci *vp);
  * vfio_intx_attach(): once attached, wire the pin: its GSI, an eventfd bound to it with an
  * irqfd, the IOAPIC's EOIs and masks, INTx enabled on the host; -errno (logged) when the
  * eventfd or irqfd cannot be made, 0 when the host refuses INTx (a warning).
- * vfio_intx_on()/off(): INTx enabled on the host or not, intr_lock held (MSI and MSI-X take
- * its place, resets turn it off).  vfio_intx_free(): the eventfd gone, at release.
+ * vfio_intx_on()/off(): INTx is the device's interrupt or not, intr_lock held (MSI and MSI-X
+ * take its place, resets bring it back); on the host it is enabled once the guest has unmasked
+ * the pin as well.  vfio_intx_free(): the eventfd gone, at release.
  */
 void vfio_intx_init(struct vfio_pci *vp, uint8_t pin);
 int vfio_intx_attach(struct vfio_pci *vp) WUR;

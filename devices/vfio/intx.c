@@ -15,10 +15,14 @@
  * unmask waits for the pin's unmask.
  *
  * The host has one of INTx, MSI and MSI-X enabled at a time (vfio-pci refuses the others):
- * INTx is on from the VM's start and after every reset, steps aside when the guest enables MSI
- * or MSI-X (intr.c), and comes back when both are off again.  The guest's INTx-disable bit in
- * COMMAND reaches vfio-pci with the rest of COMMAND; vfio-pci keeps the line masked while it is
- * set and refuses the unmask.
+ * INTx is the device's interrupt from the VM's start and after every reset, steps aside when
+ * the guest enables MSI or MSI-X (intr.c), and comes back when both are off again.  hvmm
+ * enables it on the host only once the guest has unmasked the pin -- a guest whose driver uses
+ * MSI or MSI-X never sets the pin up, and the host's interrupt line is then never requested
+ * for it (vfio-pci's request_irq on a line shared with host devices) -- and keeps it on
+ * until MSI, MSI-X or a reset takes its place.  The guest's INTx-disable bit in COMMAND reaches
+ * vfio-pci with the rest of COMMAND; vfio-pci keeps the line masked while it is set and
+ * refuses the unmask.
  */
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
@@ -50,23 +54,13 @@ static void vfio_intx_action(struct vfio_pci *vp, uint32_t action)
 		vp->intx.unmasks++;
 }
 
-/* The IOAPIC says whether the pin can take the next interrupt (ioapic_source_fn). */
-static void vfio_intx_ready(void *opaque, bool ready)
-{
-	struct vfio_pci *vp = opaque;
-
-	pthread_mutex_lock(&vp->intr_lock);
-	vp->intx.ready = ready;
-	if (vp->intx.on)
-		vfio_intx_action(vp, ready ? VFIO_IRQ_SET_ACTION_UNMASK : VFIO_IRQ_SET_ACTION_MASK);
-	pthread_mutex_unlock(&vp->intr_lock);
-}
-
-void vfio_intx_on(struct vfio_pci *vp)
+/* Enable INTx on the host (intr_lock held): wanted, wired, the pin unmasked, not refused. */
+static void vfio_intx_enable(struct vfio_pci *vp)
 {
 	int r;
 
-	if (vp->intx.efd < 0 || vp->intx.on || vp->intx.refused)
+	if (vp->intx.efd < 0 || vp->intx.on || !vp->intx.wanted || !vp->intx.ready ||
+	    vp->intx.refused)
 		return;
 	r = vfio_device_set_irqs(&vp->dev, VFIO_IRQ_INTX, 0, 1, &vp->intx.efd, NULL);
 	if (r) {
@@ -78,13 +72,32 @@ void vfio_intx_on(struct vfio_pci *vp)
 		return;
 	}
 	vp->intx.on = true;
-	/* A pin the guest has masked (not set up yet, at the start) holds the line. */
-	if (!vp->intx.ready)
-		vfio_intx_action(vp, VFIO_IRQ_SET_ACTION_MASK);
+}
+
+/* The IOAPIC says whether the pin can take the next interrupt (ioapic_source_fn). */
+static void vfio_intx_ready(void *opaque, bool ready)
+{
+	struct vfio_pci *vp = opaque;
+
+	pthread_mutex_lock(&vp->intr_lock);
+	vp->intx.ready = ready;
+	if (vp->intx.on)
+		vfio_intx_action(vp, ready ? VFIO_IRQ_SET_ACTION_UNMASK : VFIO_IRQ_SET_ACTION_MASK);
+	else if (ready)
+		vfio_intx_enable(
+		    vp); /* the guest set the pin up: a line asserted now gets through */
+	pthread_mutex_unlock(&vp->intr_lock);
+}
+
+void vfio_intx_on(struct vfio_pci *vp)
+{
+	vp->intx.wanted = true;
+	vfio_intx_enable(vp);
 }
 
 void vfio_intx_off(struct vfio_pci *vp)
 {
+	vp->intx.wanted = false;
 	if (!vp->intx.on)
 		return;
 	if (vfio_device_set_irqs(&vp->dev, VFIO_IRQ_INTX, 0, 0, NULL, NULL))

@@ -303,8 +303,12 @@ static void test_guest_flr_resets_the_function(void **state)
 	assert_int_equal(cfg_rd(0x42, 2) & PCI_MSIX_FLAGS_ENABLE, 0);
 	assert_int_equal(cfg_rd(PCI_COMMAND, 2), 0);
 	assert_false(pci_bar_decoding(vp->pdev, 0, &addr));
-	/* Out of reset MSI-X is off: the legacy line is the device's interrupt again. */
-	assert_int_equal(fv.dev[0].irq_type, VFIO_PCI_INTX_IRQ_INDEX);
+	/*
+	 * Out of reset MSI-X is off: the legacy line is the device's interrupt again, enabled on
+	 * the host once the guest unmasks its pin (test_intx_after_reset).
+	 */
+	assert_int_equal(fv.dev[0].irq_type, FAKE_VFIO_NO_IRQS);
+	assert_true(vp->intx.wanted);
 	/* Initiate FLR reads 0. */
 	assert_int_equal(cfg_rd(EXP_CAP + PCI_EXP_DEVCTL, 2) & PCI_EXP_DEVCTL_BCR_FLR, 0);
 }
