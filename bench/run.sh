@@ -137,7 +137,7 @@ for ((i = 0; i < runs; i++)); do
 	for f in first exit cpu_us; do value $f "$l" >>"$tmp/q.$f"; done
 done
 for k in h.first h.exit h.cpu_us q.first q.exit q.cpu_us; do
-	read -r R[$k.min] R[$k.med] < <(minmed <"$tmp/$k")
+	read -r R[$k.min] R[$k.med] <<<"$(minmed <"$tmp/$k")"
 done
 # Run i of hvmm and run i of QEMU ran one right after the other: a pair.  The ratio is the
 # geometric mean of the pairs' ratios, with its 95% percentile-bootstrap interval.
@@ -174,8 +174,8 @@ for kind in pio mmio serial; do
 		l=$(run_probe qemu-$kind $qemu_ok -- "${qemu_split[@]}" -append "$kind $n")
 		echo $(( ($(value end "$l") - $(value begin "$l")) / n )) >>"$tmp/q.$kind"
 	done
-	read -r R[h.$kind.min] R[h.$kind.med] < <(minmed <"$tmp/h.$kind")
-	read -r R[q.$kind.min] R[q.$kind.med] < <(minmed <"$tmp/q.$kind")
+	read -r R[h.$kind.min] R[h.$kind.med] <<<"$(minmed <"$tmp/h.$kind")"
+	read -r R[q.$kind.min] R[q.$kind.med] <<<"$(minmed <"$tmp/q.$kind")"
 done
 
 # ---- 2b. exit cost: userspace instructions (callgrind) -----------------------------------
