@@ -245,16 +245,33 @@ e2e_kvm_debugfs() {
 # writes must go to /tmp; e2e_file shows a file to the host.  E2E_HOSTFS_CACHE (e.g. loose)
 # is the 9p cache mode: without one every page of a program is read anew over 9p at each
 # exec, which makes a program with many shared libraries (QEMU) start seconds late.
+# The root is a tmpfs holding the host's top-level directories, each bound from the 9p
+# tree, and L1's own /proc, /sys, /dev and /tmp: mounted onto the 9p tree itself, where the
+# host's /proc and /dev are mount points of their own, they were passed by (valgrind found
+# no /proc/self/maps, bash no /dev/fd).
 e2e_host_chroot() {
     [ "${E2E_HOSTFS:-0}" = 1 ] || { echo "e2e_host_chroot: no host root in this L1" >&2; return 1; }
-    if ! grep -q ' /host 9p ' /proc/mounts; then
-        mkdir -p /host
-        mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144${E2E_HOSTFS_CACHE:+,cache=$E2E_HOSTFS_CACHE} \
-            hostroot /host || return 1
-        for d in dev proc sys; do mount --bind /$d /host/$d || return 1; done
-        mount -t tmpfs tmpfs /host/tmp || return 1
+    if ! grep -q ' /hostroot tmpfs ' /proc/mounts; then
+        mkdir -p /host /hostroot
+        grep -q ' /host 9p ' /proc/mounts ||
+            mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144${E2E_HOSTFS_CACHE:+,cache=$E2E_HOSTFS_CACHE} \
+                hostroot /host || return 1
+        mount -t tmpfs tmpfs /hostroot || return 1
+        for e in /host/*; do
+            n=${e##*/}
+            case $n in proc|sys|dev|tmp) continue ;; esac
+            if [ -L "$e" ]; then
+                ln -s "$(readlink "$e")" "/hostroot/$n" || return 1
+            elif [ -d "$e" ]; then
+                mkdir "/hostroot/$n" && mount --bind "$e" "/hostroot/$n" || return 1
+            fi
+        done
+        mkdir -p /hostroot/proc /hostroot/sys /hostroot/dev /hostroot/tmp
+        [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+        mount -t proc proc /hostroot/proc && mount -t sysfs sysfs /hostroot/sys &&
+            mount --bind /dev /hostroot/dev && mount -t tmpfs tmpfs /hostroot/tmp || return 1
     fi
-    chroot /host /bin/sh -c "cd '$E2E_HOST_REPO' && $*"
+    chroot /hostroot /bin/sh -c "cd '$E2E_HOST_REPO' && $*"
 }
 
 # e2e_file NAME PATH: the file at PATH (in L1) to the host, which writes it to

@@ -25,7 +25,7 @@ export BENCH_WHERE="inside the nested host of make e2e: L1 Linux $(uname -r) wit
 E2E_HOSTFS_CACHE=${E2E_HOSTFS_CACHE:-loose}
 e2e_host_chroot "bash bench/run.sh ${BENCH_BUILD:-build/release}"
 rc=$?
-[ -s /host/tmp/bench-results.md ] || e2e_fail "bench/run.sh wrote no table (status $rc)"
-e2e_file bench-results.md /host/tmp/bench-results.md
+[ -s /hostroot/tmp/bench-results.md ] || e2e_fail "bench/run.sh wrote no table (status $rc)"
+e2e_file bench-results.md /hostroot/tmp/bench-results.md
 [ "$rc" = 0 ] || e2e_fail "bench/run.sh exited with status $rc"
 e2e_pass "bench/run.sh measured on L1's KVM; the table is in files/bench-results.md"

@@ -15,6 +15,6 @@
 e2e_kvm_hold
 e2e_host_chroot "$E2E_HOST_CMD"
 rc=$?
-[ -s /host/tmp/host-cmd.out ] && e2e_file host-cmd.out /host/tmp/host-cmd.out
+[ -s /hostroot/tmp/host-cmd.out ] && e2e_file host-cmd.out /hostroot/tmp/host-cmd.out
 [ "$rc" = 0 ] || e2e_fail "E2E_HOST_CMD exited with status $rc"
 e2e_pass "E2E_HOST_CMD exited with status 0"
