@@ -264,7 +264,8 @@ if [ -f "$nested_md" ]; then
 	nested_rows=$(sed -n '/^## Targets/,/^## Measurements/p' "$nested_md" |
 		grep -E '^\| (6\.1|7\.3) \| ' |
 		awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3); gsub(/^ +| +$/, "", $4)
-		             printf "| nested, L1 %s: %s | | | | %s |\n", $2, $3, $4 }')
+		             printf "| nested, L1 %s: %s | | | | %s |\n", $2, $3, $4 }') ||
+		nested_rows="" # a results.md from before the per-kernel targets table has none
 fi
 
 # ---- the table -------------------------------------------------------------------------------
