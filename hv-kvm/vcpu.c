@@ -286,9 +286,37 @@ int kvm_vcpu_set_sregs(struct hv_vcpu *v, const struct hv_sregs *i)
 	return 0;
 }
 
+/*
+ * KVM_INTERNAL_ERROR_DELIVERY_EV re-entered in a row before the VM stops.  KVM (since 6.14,
+ * arch/x86/kvm/svm/svm.c svm_check_emulate_instruction()) refuses to emulate an access while
+ * EXITINTINFO's type field is nonzero, without looking at its valid bit.  An SVM that leaves
+ * the last event's type there once delivered (QEMU's TCG: do_interrupt_all() clears only
+ * SVM_EVTINJ_VALID, and #VMEXIT copies the rest into EXITINTINFO) makes an ordinary MMIO
+ * access after a guest exception look like one made while delivering it.  Entering again
+ * runs the access; a real delivery through device memory fails each time and stops the VM.
+ */
+#define KVM_VECTORING_RETRIES 4
+
+/* Say why KVM stopped the guest with KVM_EXIT_INTERNAL_ERROR. */
+static void kvm_log_internal_error(const struct hv_vcpu *v)
+{
+	const struct kvm_run *run = v->run;
+	unsigned long long gpa = run->internal.ndata > 3 ? run->internal.data[3] : 0;
+
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_DELIVERY_EV)
+		log_err("vCPU %u: KVM cannot deliver an interrupt or exception to the guest: the "
+		        "delivery touches device memory (GPA %#llx)",
+		        v->index, gpa);
+	else /* e.g. the guest ran code from MMIO */
+		log_err("vCPU %u: KVM internal error, suberror %u: the guest ran an instruction "
+		        "KVM cannot emulate",
+		        v->index, run->internal.suberror);
+}
+
 int kvm_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 {
 	struct kvm_run *run = v->run;
+	unsigned vectoring_retries = 0;
 
 	if (!atomic_load_explicit(&v->have_thread, memory_order_relaxed)) {
 		v->thread = pthread_self();
@@ -309,6 +337,8 @@ int kvm_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 			log_err("KVM_RUN vCPU %u: %s", v->index, strerror(errno));
 			return r;
 		}
+		if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR)
+			vectoring_retries = 0;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO: {
 			uint8_t *p = (uint8_t *)run + run->io.data_offset;
@@ -340,10 +370,12 @@ int kvm_vcpu_run(struct hv_vcpu *v, enum hv_exit *out)
 			*out = HV_EXIT_INTERRUPTED;
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
-			/* The guest did something KVM cannot emulate (e.g. ran code from MMIO). */
-			log_err("vCPU %u: KVM internal error, suberror %u: the guest ran an "
-			        "instruction KVM cannot emulate",
-			        v->index, run->internal.suberror);
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_DELIVERY_EV &&
+			    vectoring_retries < KVM_VECTORING_RETRIES) {
+				vectoring_retries++;
+				continue;
+			}
+			kvm_log_internal_error(v);
 			*out = HV_EXIT_SHUTDOWN;
 			return 0;
 		case KVM_EXIT_FAIL_ENTRY:

@@ -157,7 +157,11 @@ struct sim_vp {
 	 * then an exit that reads both ways counts as upstream's.
 	 */
 	enum { SIM_OUT_UNKNOWN, SIM_OUT_AT, SIM_OUT_PAST } out_rip;
+	unsigned vectoring_retries; /* KVM_INTERNAL_ERROR_DELIVERY_EV in a row, re-entered */
 };
+
+/* How many refusals "during event delivery" in a row are re-entered before the VP fails. */
+#define SIM_VECTORING_RETRIES 4
 
 struct mshv_sim {
 	struct mshv_sys sys;

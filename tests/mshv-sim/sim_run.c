@@ -354,8 +354,26 @@ static int sim_other_exit(struct sim_vp *vp, struct mshv_run_vp *out, bool *deli
 		/* KVM cannot run code from MMIO; MSHV reports it as an execute intercept. */
 		struct mshv_msg_mem m = { 0 };
 
+		/*
+		 * An ordinary MMIO access can be refused as "during event delivery" by the KVM
+		 * this runs on (see hv-kvm's kvm_vcpu_run()): entering again runs it.  A real
+		 * delivery through device memory fails each time and ends the run below.
+		 */
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_DELIVERY_EV &&
+		    vp->vectoring_retries < SIM_VECTORING_RETRIES) {
+			vp->vectoring_retries++;
+			*deliver = false;
+			return 0;
+		}
 		if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
-			log_err("mshv-sim: KVM internal error %u", run->internal.suberror);
+			log_err(
+			    "mshv-sim: KVM internal error %u (exit %#llx, GPA %#llx) at RIP %#llx",
+			    run->internal.suberror,
+			    (unsigned long long)(run->internal.ndata > 1 ? run->internal.data[1]
+			                                                 : 0),
+			    (unsigned long long)(run->internal.ndata > 3 ? run->internal.data[3]
+			                                                 : 0),
+			    (unsigned long long)r.rip);
 			return -EIO;
 		}
 		uint64_t gpa = 0;
@@ -413,6 +431,8 @@ int sim_run_vp(struct sim_vp *vp, struct mshv_run_vp *out)
 			vp->ran = true;
 		}
 		pending = 0;
+		if (vp->run->exit_reason != KVM_EXIT_INTERNAL_ERROR)
+			vp->vectoring_retries = 0;
 		if (vp->run->exit_reason == KVM_EXIT_MMIO || vp->run->exit_reason == KVM_EXIT_IO) {
 			if ((r = sim_prepare(vp, &prep)))
 				return r;
