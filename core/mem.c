@@ -125,10 +125,10 @@ static int mem_reserve_aligned(uint64_t size, int prot, int flags, void **out)
 
 /*
  * Anonymous RAM, NORESERVE: backed on first touch, so a large guest costs nothing up front.
- * The host's THP policy decides about huge pages (Debian's default is "always"): hvmm does
+ * The host's THP policy decides about huge pages (Debian's kernel: "always"): hvmm does
  * not ask for them with MADV_HUGEPAGE, since every first touch then faults in 2 MiB, so a
- * guest touching a little of its RAM pays for much more.  --memory-backend hugetlb is the
- * way to ask.
+ * guest touching a little of its RAM pays for much more -- except when all of it is pinned
+ * for VFIO anyway (mem_prepare_pin()).  --memory-backend hugetlb is the way to ask.
  */
 static int mem_map_anon(uint64_t size, void **out)
 {
@@ -274,6 +274,20 @@ int mem_init_backed(struct guest_mem *mem, uint64_t ram_size, enum mem_backend b
 	log_debug("guest RAM: %llu MiB, %s", (unsigned long long)(ram_size >> 20),
 	          mem_backend_name(backend));
 	return 0;
+}
+
+void mem_prepare_pin(const struct guest_mem *mem)
+{
+	/*
+	 * Pinning faults in every page, so the reason anonymous RAM goes without MADV_HUGEPAGE
+	 * (mem_map_anon()) is gone; and without the advice, the host's default THP defrag
+	 * policy ("madvise") hands out 4 KiB pages wherever no free 2 MiB page is at hand,
+	 * each then pinned, and mapped by the IOMMU and the hypervisor, one by one.
+	 */
+	if (mem->backend != MEM_BACKEND_ANON || !mem->base)
+		return;
+	if (madvise(mem->base, mem->ram_size, MADV_HUGEPAGE) < 0)
+		log_debug("madvise MADV_HUGEPAGE on guest RAM: %s", strerror(errno));
 }
 
 void mem_destroy(struct guest_mem *mem)

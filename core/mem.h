@@ -60,6 +60,12 @@ struct guest_mem {
 
 /* Pure: split `ram_size` bytes into the x86 layout.  -EINVAL if the size is out of range. */
 int mem_layout(uint64_t ram_size, struct mem_region out[2], unsigned *nr) WUR;
+/*
+ * All of RAM is about to be pinned (VFIO): ask for transparent huge pages for anonymous RAM,
+ * which makes pinning and the IOMMU's and hypervisor's mappings cheaper.  Never fails: a
+ * host that declines keeps its small pages.
+ */
+void mem_prepare_pin(const struct guest_mem *mem);
 /* Reserve host memory for guest RAM (anonymous, lazily backed) and lay it out. */
 int mem_init(struct guest_mem *mem, uint64_t ram_size) WUR;
 /*

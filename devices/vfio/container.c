@@ -247,6 +247,7 @@ int vfio_container_map_ram(struct vfio_container *c, const struct guest_mem *mem
 		        (unsigned long long)(mem->ram_size >> 10));
 		return -ENOMEM;
 	}
+	mem_prepare_pin(mem);
 	for (unsigned i = 0; i < mem->nr_ram && c->nr_dma < VFIO_MAX_DMA; i++) {
 		struct vfio_iommu_type1_dma_map map = {
 			.argsz = sizeof(map),

@@ -3,6 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -175,6 +178,55 @@ static void test_hugetlb_backing(void **state)
 	mem_destroy(&m);
 }
 
+/* Whether the mapping that holds `addr` carries VmFlag `flag` in /proc/self/smaps. */
+static bool vma_has_flag(const void *addr, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false, found = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		/* A mapping's first line is "lo-hi perms ..."; its fields are "Name: value". */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (inside && !strncmp(line, "VmFlags:", 8)) {
+			char want[8];
+
+			snprintf(want, sizeof(want), " %s", flag);
+			found = strstr(line, want) != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* RAM about to be pinned asks for huge pages when it is anonymous, and only then. */
+static void test_prepare_pin_advises_huge_pages(void **state)
+{
+	struct guest_mem m;
+
+	(void)state;
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) < 0) {
+		printf("# skip: this kernel has no transparent huge pages\n");
+		skip();
+	}
+	assert_int_equal(mem_init_backed(&m, MiB(8), MEM_BACKEND_ANON), 0);
+	assert_false(vma_has_flag(m.base, "hg"));
+	mem_prepare_pin(&m);
+	assert_true(vma_has_flag(m.base, "hg"));
+	mem_destroy(&m);
+	assert_int_equal(mem_init_backed(&m, MiB(8), MEM_BACKEND_MEMFD), 0);
+	mem_prepare_pin(&m);
+	assert_false(vma_has_flag(m.base, "hg"));
+	mem_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_backend_check),
 		cmocka_unit_test(test_memfd_backing),
 		cmocka_unit_test(test_hugetlb_backing),
+		cmocka_unit_test(test_prepare_pin_advises_huge_pages),
 	};
 
 	log_set_level(LOG_ERR + 0);
