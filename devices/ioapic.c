@@ -108,7 +108,10 @@ static void ioapic_service(struct ioapic *io, unsigned pin)
  * no route: an irqfd of its own (an assigned device's INTx) then delivers nothing, and a
  * vector the guest has freed and given to another device is not left behind in the
  * hypervisor (MSHV, which refuses vectors below 16, would also warn about the zeroed RTEs
- * of pins never set up).
+ * of pins never set up).  Except while Remote IRR is set: the hypervisor reports the EOI of
+ * a vector only while a level route carries it (KVM builds its EOI-exit bitmap from the
+ * routes), and Linux masks a level pin before its EOI (oneshot handlers) and then waits
+ * for Remote IRR to clear (synchronize_irq() reads it): the route goes at that EOI.
  */
 static void ioapic_update_route(struct ioapic *io, unsigned pin)
 {
@@ -118,6 +121,8 @@ static void ioapic_update_route(struct ioapic *io, unsigned pin)
 	uint32_t data;
 
 	if (io->rte[pin] & RTE_MASK) {
+		if (io->rte[pin] & RTE_RIRR)
+			return; /* the route that delivered it stays for its EOI */
 		if (io->routed[pin] != IOAPIC_UNROUTED &&
 		    irq_set_route(io->vm, pin, 0, 0, false) == 0)
 			io->routed[pin] = IOAPIC_UNROUTED;
@@ -265,6 +270,9 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector)
 			continue;
 		*rte &= ~RTE_RIRR;
 		ioapic_service(io, pin);
+		if (*rte & RTE_MASK)
+			ioapic_update_route(io,
+			                    pin); /* kept for this EOI (ioapic_update_route()) */
 	}
 	pthread_mutex_unlock(&io->lock);
 }
