@@ -12,14 +12,13 @@
 #define IOWIN    0x10
 #define IOEOI    0x40
 
-#define RTE_VECTOR      0xffull
-#define RTE_DELMODE     (7ull << 8)
-#define RTE_DESTMODE    (1ull << 11)
-#define RTE_RIRR        (1ull << 14)
-#define RTE_LEVEL       (1ull << 15)
-#define RTE_MASK        (1ull << 16)
-#define RTE_RO_BITS     ((1ull << 12) | RTE_RIRR)
-#define IOAPIC_UNROUTED ~0ull /* routed[]: the pin has no route (no RTE has these bits) */
+#define RTE_VECTOR   0xffull
+#define RTE_DELMODE  (7ull << 8)
+#define RTE_DESTMODE (1ull << 11)
+#define RTE_RIRR     (1ull << 14)
+#define RTE_LEVEL    (1ull << 15)
+#define RTE_MASK     (1ull << 16)
+#define RTE_RO_BITS  ((1ull << 12) | RTE_RIRR)
 
 struct ioapic {
 	struct vm *vm;
@@ -27,7 +26,7 @@ struct ioapic {
 	uint32_t ioregsel;
 	uint32_t id;
 	uint64_t rte[IOAPIC_PINS];
-	uint64_t routed[IOAPIC_PINS]; /* the RTE bits the pin's MSI route was built from */
+	uint64_t routed[IOAPIC_PINS]; /* the RTE bits the pin's current MSI route was built from */
 	uint32_t lines;               /* input level of each pin */
 	int efd[IOAPIC_PINS];         /* the pin's irqfd, -1 until the guest first unmasks it */
 	uint32_t connect_failed;      /* pins whose irqfd could not be made: not retried */
@@ -103,16 +102,7 @@ static void ioapic_service(struct ioapic *io, unsigned pin)
 	ioapic_fire(io, pin);
 }
 
-/*
- * Translate an RTE into its MSI message and push the route if it changed.  A masked pin has
- * no route: an irqfd of its own (an assigned device's INTx) then delivers nothing, and a
- * vector the guest has freed and given to another device is not left behind in the
- * hypervisor (MSHV, which refuses vectors below 16, would also warn about the zeroed RTEs
- * of pins never set up).  Except while Remote IRR is set: the hypervisor reports the EOI of
- * a vector only while a level route carries it (KVM builds its EOI-exit bitmap from the
- * routes), and Linux masks a level pin before its EOI (oneshot handlers) and then waits
- * for Remote IRR to clear (synchronize_irq() reads it): the route goes at that EOI.
- */
+/* Translate an RTE into its MSI message and push the route if it changed. */
 static void ioapic_update_route(struct ioapic *io, unsigned pin)
 {
 	const uint64_t bits = RTE_VECTOR | RTE_DELMODE | RTE_DESTMODE | RTE_LEVEL | (0xffull << 56);
@@ -120,14 +110,6 @@ static void ioapic_update_route(struct ioapic *io, unsigned pin)
 	uint64_t addr;
 	uint32_t data;
 
-	if (io->rte[pin] & RTE_MASK) {
-		if (io->rte[pin] & RTE_RIRR)
-			return; /* the route that delivered it stays for its EOI */
-		if (io->routed[pin] != IOAPIC_UNROUTED &&
-		    irq_set_route(io->vm, pin, 0, 0, false) == 0)
-			io->routed[pin] = IOAPIC_UNROUTED;
-		return;
-	}
 	if (rte == io->routed[pin])
 		return;
 	addr = MEM_LAPIC_BASE | ((rte >> 56) << 12) | (rte & RTE_DESTMODE ? 1u << 2 : 0);
@@ -270,9 +252,6 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector)
 			continue;
 		*rte &= ~RTE_RIRR;
 		ioapic_service(io, pin);
-		if (*rte & RTE_MASK)
-			ioapic_update_route(io,
-			                    pin); /* kept for this EOI (ioapic_update_route()) */
 	}
 	pthread_mutex_unlock(&io->lock);
 }
@@ -353,7 +332,7 @@ int ioapic_create(struct vm *vm, struct ioapic **out)
 	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
 		io->efd[i] = -1;
 		io->rte[i] = RTE_MASK;
-		io->routed[i] = IOAPIC_UNROUTED;
+		io->routed[i] = ~0ull;
 	}
 	r = vm_on_destroy(vm, ioapic_destroy, io);
 	if (r) {

@@ -194,62 +194,6 @@ static void test_ioapic_route_follows_rte(void **state)
 	assert_true(found);
 }
 
-/* The pin's route in the hypervisor's table, or NULL. */
-static const struct hv_msi_route *pin_route(unsigned pin)
-{
-	const struct fake_record *rec = fake_hv_record();
-
-	for (unsigned i = 0; i < rec->nr_routes; i++)
-		if (rec->routes[i].gsi == pin)
-			return &rec->routes[i];
-	return NULL;
-}
-
-/* A masked pin has no route, so an irqfd of its own cannot deliver through it. */
-static void test_ioapic_masked_pin_unrouted(void **state)
-{
-	const struct hv_msi_route *r;
-
-	(void)state;
-	set_rte(11, (1ull << 16) | 0x61); /* masked, vector 0x61 */
-	assert_null(pin_route(11));
-	set_rte(11, (2ull << 56) | 0x61); /* unmasked */
-	r = pin_route(11);
-	assert_non_null(r);
-	assert_int_equal(r->address, MEM_LAPIC_BASE | (2u << 12));
-	assert_int_equal(r->data & 0xff, 0x61);
-	set_rte(11, (2ull << 56) | (1ull << 16) | 0x61); /* masked again: the route goes */
-	assert_null(pin_route(11));
-	set_rte(11, (2ull << 56) | 0x62); /* unmasked with another vector */
-	r = pin_route(11);
-	assert_non_null(r);
-	assert_int_equal(r->data & 0xff, 0x62);
-}
-
-/*
- * A level pin masked while its interrupt is in service (Linux's oneshot handlers) keeps its
- * route until the EOI: the hypervisor reports an EOI only for vectors of level routes, and
- * without it Remote IRR would stay set (Linux's synchronize_irq() then spins on it).
- */
-static void test_ioapic_masked_in_service_keeps_route_until_eoi(void **state)
-{
-	const uint64_t level = (1ull << 15) | 0x63;
-
-	(void)state;
-	set_rte(12, level);
-	ioapic_set_irq(pc->ioapic, 12, true);
-	assert_true(ioapic_rd(0x10 + 24) & (1u << 14)); /* Remote IRR */
-	set_rte(12, level | (1ull << 16));              /* masked before the EOI */
-	assert_non_null(pin_route(12));
-	ioapic_eoi(pc->ioapic, 0x63);
-	assert_false(ioapic_rd(0x10 + 24) & (1u << 14));
-	assert_null(pin_route(12)); /* the EOI came; the masked pin's route goes */
-	ioapic_set_irq(pc->ioapic, 12, false);
-	set_rte(12, level);
-	assert_non_null(pin_route(12));
-	set_rte(12, 1ull << 16);
-}
-
 static void test_ioapic_edge_and_mask(void **state)
 {
 	uint64_t before;
@@ -443,9 +387,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_serial_wide_and_odd_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_route_follows_rte, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ioapic_masked_pin_unrouted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ioapic_masked_in_service_keeps_route_until_eoi,
-		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_edge_and_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_level_remote_irr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_eoi_register, setup, teardown),
