@@ -128,7 +128,11 @@ e2e_l2_elapsed() { awk -v a="$E2E_L2T0" -v b="$(e2e_uptime)" 'BEGIN{printf "%d",
 
 # Kill an hvmm that still runs, let the mirror finish, show hvmm's stderr and dmesg.
 e2e_l2_abort() {
-    e2e_l2_done || { e2e_threads "$(cat "$E2E_L2W/pid")"; kill -9 -- "-$(cat "$E2E_L2W/pid")" 2>/dev/null; }
+    e2e_l2_done || {
+        e2e_threads "$(cat "$E2E_L2W/pid")"; e2e_guest_rips 2
+        kill -USR1 "$(cat "$E2E_L2W/pid")" 2>/dev/null && sleep 1   # hvmm's counters
+        kill -9 -- "-$(cat "$E2E_L2W/pid")" 2>/dev/null
+    }
     wait "$E2E_L2MIRROR"
     e2e_log "---- hvmm stderr ----"; sed 's/^/hvmm-err| /' "$E2E_L2W/err"
     e2e_dmesg_tail 20
@@ -143,6 +147,23 @@ e2e_threads() {
         e2e_log "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): state $(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null), syscall $(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
         sed 's/^/    /' "$t/stack" 2>/dev/null | head -n 12
     done
+}
+
+# e2e_guest_rips SECS: where L2's vCPUs are, from L1 KVM's kvm_exit trace events over SECS
+# seconds (an L2 that spins still exits, for its timer at least): the most frequent
+# (vCPU, exit reason, guest RIP) triples, to look up in the L2 kernel's System.map.
+e2e_guest_rips() {
+    local t=/sys/kernel/tracing
+    [ -e $t/events ] || mount -t tracefs nodev $t 2>/dev/null || return 0
+    [ -w $t/events/kvm/kvm_exit/enable ] || return 0
+    : > $t/trace
+    echo 1 > $t/events/kvm/kvm_exit/enable
+    sleep "$1"
+    echo 0 > $t/events/kvm/kvm_exit/enable
+    e2e_log "---- L2's exits in $1 s, most frequent (count, vCPU, reason, guest RIP) ----"
+    grep -a -o 'vcpu [0-9]* reason [A-Za-z_0-9]* rip 0x[0-9a-f]*' $t/trace \
+        | sort | uniq -c | sort -rn | head -n 16 | sed 's/^/    /'
+    : > $t/trace
 }
 
 # e2e_l2_wait_input DEADLINE: wait for L2-READY-FOR-INPUT.  Returns 1, with the reason in
