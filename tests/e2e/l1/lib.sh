@@ -129,7 +129,7 @@ e2e_l2_elapsed() { awk -v a="$E2E_L2T0" -v b="$(e2e_uptime)" 'BEGIN{printf "%d",
 # Kill an hvmm that still runs, let the mirror finish, show hvmm's stderr and dmesg.
 e2e_l2_abort() {
     e2e_l2_done || {
-        e2e_threads "$(cat "$E2E_L2W/pid")"; e2e_guest_rips 2
+        e2e_threads "$(cat "$E2E_L2W/pid")"; e2e_guest_rips 2 "$E2E_L2W/l1-loop"
         kill -USR1 "$(cat "$E2E_L2W/pid")" 2>/dev/null && sleep 1   # hvmm's counters
         kill -9 -- "-$(cat "$E2E_L2W/pid")" 2>/dev/null
     }
@@ -149,20 +149,33 @@ e2e_threads() {
     done
 }
 
-# e2e_guest_rips SECS: where L2's vCPUs are, from L1 KVM's kvm_exit trace events over SECS
-# seconds (an L2 that spins still exits, for its timer at least): the most frequent
-# (vCPU, exit reason, guest RIP) triples, to look up in the L2 kernel's System.map.
+# e2e_guest_rips SECS [FILE]: where L2's vCPUs are, from L1 KVM's kvm_exit trace events over
+# SECS seconds (an L2 that spins still exits, for its timer at least): the most frequent
+# (vCPU, exit reason, guest RIP) triples, to look up in the L2 kernel's System.map.  A vCPU
+# thread that took 1000 nested page faults or more at one RIP and one guest-physical address
+# and had none of its exits handed to hvmm (kvm_userspace_exit) made no progress in a loop of
+# L1's KVM, which hvmm had no part in: FILE (if given) gets a line saying so.
 e2e_guest_rips() {
-    local t=/sys/kernel/tracing
+    local t=/sys/kernel/tracing e
     [ -e $t/events ] || mount -t tracefs nodev $t 2>/dev/null || return 0
     [ -w $t/events/kvm/kvm_exit/enable ] || return 0
     : > $t/trace
-    echo 1 > $t/events/kvm/kvm_exit/enable
+    for e in kvm_exit kvm_userspace_exit; do echo 1 > $t/events/kvm/$e/enable; done
     sleep "$1"
-    echo 0 > $t/events/kvm/kvm_exit/enable
-    e2e_log "---- L2's exits in $1 s, most frequent (count, vCPU, reason, guest RIP) ----"
-    grep -a -o 'vcpu [0-9]* reason [A-Za-z_0-9]* rip 0x[0-9a-f]*' $t/trace \
+    for e in kvm_exit kvm_userspace_exit; do echo 0 > $t/events/kvm/$e/enable; done
+    e2e_log "---- L2's exits in $1 s, most frequent (count, vCPU, reason, guest RIP, info1, info2: for npf the fault's error code and guest physical address) ----"
+    grep -a -o 'vcpu [0-9]* reason [A-Za-z_0-9]* rip 0x[0-9a-f]* info1 0x[0-9a-f]* info2 0x[0-9a-f]*' $t/trace \
+        | sed -E '/ reason npf /!s/ info1 .*//' \
         | sort | uniq -c | sort -rn | head -n 16 | sed 's/^/    /'
+    awk -v secs="$1" '
+        / kvm_userspace_exit: / { u[$1]++ }
+        / kvm_exit: .* reason npf / {
+            k = $1; sub(/.* rip /, ""); sub(/ info1 0x[0-9a-f]* info2 /, " gpa "); sub(/ intr_info.*/, "")
+            if (++n[k, $0] > best[k]) { best[k] = n[k, $0]; at[k] = $0 }
+        }
+        END { for (k in best) if (best[k] >= 1000 && !(k in u))
+                printf "L1 KVM held thread %s in a loop: %d nested page faults at RIP %s in %s s, none handed to hvmm\n", k, best[k], at[k], secs }' \
+        $t/trace | tee -a "${2:-/dev/null}" | sed "s/^/[$E2E_NAME] /"
     : > $t/trace
 }
 
@@ -184,8 +197,10 @@ e2e_l2_wait_input() {
 
 # e2e_l2_crashed DIR: the L2 of e2e_l2_start DIR crashed -- hvmm exited with status 4
 # ("guest crashed": a triple fault), or with 3 (a reset) after L2's kernel panicked, which
-# with panic=-1 resets the machine.
+# with panic=-1 resets the machine -- or was stopped while L1's KVM held one of its vCPUs
+# in a loop of exits it never handed to hvmm (e2e_guest_rips).
 e2e_l2_crashed() {
+    [ -s "$1/l1-loop" ] && return 0
     case "$(cat "$1/rc" 2>/dev/null)" in
         4) return 0 ;;
         3) grep -a -q 'Kernel panic - not syncing' "$1/out" 2>/dev/null ;;

@@ -1,9 +1,6 @@
 #!/bin/sh
 # e2e-timeout: 420
-# e2e-hypervisors: kvm
-# (Not mshv-sim in the default run: there L2 hung, both vCPUs busy in the guest, when the
-# AHCI's driver was bound again with MSI allowed after its INTx round, in 2 of 5 runs; the
-# other 3 passed.  Add mshv-sim to the line above to run it.)
+# e2e-hypervisors: kvm mshv-sim
 # e2e-qemu: -drive file=@img:ahci0,if=none,id=e2eahci0,format=raw
 # e2e-qemu: -device ahci,id=e2eahci,bus=pcie.0,addr=0x12
 # e2e-qemu: -device ide-hd,drive=e2eahci0,bus=e2eahci.0
