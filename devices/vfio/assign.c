@@ -122,6 +122,12 @@ static void vfio_assign_teardown(void *opaque)
 			continue;
 	}
 	vfio_container_unmap_all(&a->c);
+	if (a->map_efd >= 0) {
+		if (loop_del(&a->vm->loop, a->map_efd))
+			log_debug("VFIO: the DMA mapping's eventfd was not in the loop");
+		close(a->map_efd);
+		a->map_efd = -1;
+	}
 	vfio_assign_put(a);
 }
 
@@ -169,6 +175,46 @@ static void vfio_req_fired(void *opaque, uint32_t events)
 	        "runs, remove it first with hvmm remote ... remove-device)",
 	        vp->dev.name);
 	vm_stop(vp->vm, VM_EXIT_DEVICE);
+}
+
+/*
+ * Guest RAM's mapping for DMA ended (dma.c): if it failed, the devices cannot reach guest RAM
+ * and their drivers would fail in ways the guest cannot explain; the thread said why.
+ */
+static void vfio_map_done_fired(void *opaque, uint32_t events)
+{
+	struct vfio_assign *a = opaque;
+	int r;
+
+	(void)events;
+	if (!vfio_notify_read(a->map_efd))
+		return;
+	r = vfio_container_map_wait(&a->c);
+	if (r && r != -ECANCELED) {
+		log_err(
+		    "VFIO: guest RAM could not be mapped for the devices' DMA; hvmm stops the VM");
+		vm_stop(a->vm, VM_EXIT_ERROR);
+	}
+}
+
+/* Start mapping guest RAM (IOVA == GPA) while the guest boots; the loop hears how it ended. */
+static int vfio_assign_map_start(struct vfio_assign *a)
+{
+	int fd, r;
+
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		log_err("VFIO: eventfd for the DMA mapping: %s", strerror(errno));
+		return r;
+	}
+	if ((r = loop_add(&a->vm->loop, fd, EPOLLIN, vfio_map_done_fired, a))) {
+		log_err("VFIO: cannot watch the DMA mapping's eventfd: %s", strerror(-r));
+		close(fd);
+		return r;
+	}
+	a->map_efd = fd;
+	return vfio_container_map_ram_start(&a->c, &a->vm->mem, &a->vm->stopping, fd);
 }
 
 /* Have VFIO signal an eventfd on interrupt `index`, watched by the event loop. */
@@ -357,6 +403,7 @@ int vfio_assign_open(struct vm *vm, struct pci_root *root, const struct vfio_sys
 	a->sys = sys;
 	a->refs = 1;
 	a->c.fd = -1;
+	a->map_efd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	if ((r = vm_on_destroy(vm, vfio_assign_teardown, a))) {
 		pthread_mutex_destroy(&a->lock);
@@ -400,8 +447,8 @@ int vfio_assign_all_sys(struct vm *vm, struct pci_root *root, const struct vfio_
 	/* Before the guest finds out, in its own log, that a device's BARs have no room. */
 	if ((r = vfio_attach_all(a, specs, bdfs, n)) || (r = pci_root_check_windows(root)))
 		return r;
-	/* Identity-map guest RAM (IOVA == GPA) before any vCPU runs. */
-	return n ? vfio_container_map_ram(&a->c, &vm->mem) : 0;
+	/* Identity-map guest RAM (IOVA == GPA), while the guest boots (dma.c). */
+	return n ? vfio_assign_map_start(a) : 0;
 }
 
 int vfio_assign_all(struct vm *vm, struct pci_root *root, const struct vfio_spec *specs, unsigned n,

@@ -75,6 +75,7 @@ static enum pci_cfg_result vfio_cfg_write(struct pci_dev *pdev, uint32_t off, ui
 	vp->stats.cfg_writes++;
 	pthread_mutex_unlock(&vp->stats_lock);
 	flr = vfio_cfg_take_flr(vp, off, len, b);
+	vfio_cfg_wait_dma(vp, off, len, b);
 	vfio_cfg_before_write(vp, off, len, b);
 	/*
 	 * What goes to the device goes at the access's width, in one write per run of device

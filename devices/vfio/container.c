@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The VFIO container: groups, the type1v2 IOMMU, and guest RAM mapped IOVA == GPA. */
+/* The VFIO container: groups and the type1v2 IOMMU (guest RAM's DMA mapping is in dma.c). */
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <stdio.h>
@@ -39,6 +39,9 @@ int vfio_container_open(const struct vfio_sys *sys, struct vfio_container *c)
 		r = -ENOTSUP;
 		goto fail;
 	}
+	c->map_efd = -1;
+	pthread_mutex_init(&c->map_lock, NULL);
+	pthread_cond_init(&c->map_cond, NULL);
 	return 0;
 fail:
 	sys->close(sys->ctx, c->fd);
@@ -206,88 +209,6 @@ void vfio_container_put_group(struct vfio_container *c, struct vfio_group *g)
 	g->fd = -1;
 }
 
-int vfio_check_iova(const struct vfio_usable_range *ranges, unsigned nr,
-                    const struct guest_mem *mem, uint64_t *bad_gpa)
-{
-	for (unsigned i = 0; i < mem->nr_ram; i++) {
-		uint64_t start = mem->ram[i].gpa, last = start + mem->ram[i].size - 1;
-		bool inside = !nr; /* no list from the kernel: nothing to check against */
-
-		for (unsigned j = 0; j < nr && !inside; j++)
-			inside = ranges[j].start <= start && last <= ranges[j].end;
-		if (!inside) {
-			*bad_gpa = start;
-			return -ERANGE;
-		}
-	}
-	return 0;
-}
-
-int vfio_container_map_ram(struct vfio_container *c, const struct guest_mem *mem)
-{
-	uint64_t limit, bad;
-	int r;
-
-	if (vfio_check_iova(c->ranges, c->nr_ranges, mem, &bad)) {
-		log_err("VFIO: guest RAM at %#llx is outside the host IOMMU's usable IOVA ranges, "
-		        "so the device could not reach it; use less --memory",
-		        (unsigned long long)bad);
-		for (unsigned i = 0; i < c->nr_ranges; i++)
-			log_err("  usable: %#llx-%#llx", (unsigned long long)c->ranges[i].start,
-			        (unsigned long long)c->ranges[i].end);
-		return -ERANGE;
-	}
-	r = c->sys->memlock_limit(c->sys->ctx, &limit);
-	if (r == 0 && limit < mem->ram_size) {
-		log_err("VFIO pins all guest RAM: the memlock limit is %llu KiB but %llu KiB are "
-		        "needed; raise it (ulimit -l %llu, or memlock in "
-		        "/etc/security/limits.conf) or run as root",
-		        (unsigned long long)(limit >> 10),
-		        (unsigned long long)(mem->ram_size >> 10),
-		        (unsigned long long)(mem->ram_size >> 10));
-		return -ENOMEM;
-	}
-	mem_prepare_pin(mem);
-	for (unsigned i = 0; i < mem->nr_ram && c->nr_dma < VFIO_MAX_DMA; i++) {
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-			.vaddr = (uintptr_t)mem->ram[i].hva,
-			.iova = mem->ram[i].gpa,
-			.size = mem->ram[i].size,
-		};
-
-		r = c->sys->ioctl(c->sys->ctx, c->fd, VFIO_IOMMU_MAP_DMA, &map);
-		if (r < 0) {
-			log_err("VFIO_IOMMU_MAP_DMA iova %#llx size %llu MiB: %s%s",
-			        (unsigned long long)map.iova, (unsigned long long)(map.size >> 20),
-			        strerror(-r),
-			        r == -ENOMEM ? " (memlock limit or host memory too low)" : "");
-			vfio_container_unmap_all(c);
-			return r;
-		}
-		c->dma[c->nr_dma++] = (struct vfio_dma){ map.iova, map.size, mem->ram[i].hva };
-	}
-	return 0;
-}
-
-void vfio_container_unmap_all(struct vfio_container *c)
-{
-	while (c->nr_dma) {
-		struct vfio_dma *d = &c->dma[--c->nr_dma];
-		struct vfio_iommu_type1_dma_unmap unmap = {
-			.argsz = sizeof(unmap),
-			.iova = d->iova,
-			.size = d->size,
-		};
-		int r = c->sys->ioctl(c->sys->ctx, c->fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-
-		if (r < 0)
-			log_warn("VFIO_IOMMU_UNMAP_DMA iova %#llx: %s", (unsigned long long)d->iova,
-			         strerror(-r));
-	}
-}
-
 void vfio_container_close(struct vfio_container *c)
 {
 	if (c->fd < 0 || !c->sys)
@@ -301,4 +222,9 @@ void vfio_container_close(struct vfio_container *c)
 	}
 	c->sys->close(c->sys->ctx, c->fd);
 	c->fd = -1;
+	free(c->dma);
+	c->dma = NULL;
+	c->max_dma = 0;
+	pthread_cond_destroy(&c->map_cond);
+	pthread_mutex_destroy(&c->map_lock);
 }

@@ -144,7 +144,12 @@ int vfio_hotplug_add(struct vfio_assign *a, const struct vfio_bdf *bdf, struct p
 		pthread_mutex_unlock(&a->lock);
 		goto fail;
 	}
-	/* The first group of a VM that started without devices: pin and map guest RAM now. */
+	/*
+	 * Guest RAM is mapped once: at start, maybe still in the background, or now for the
+	 * first group of a VM that started without devices (or whose start-time mapping failed).
+	 */
+	if (vfio_container_map_wait(&a->c))
+		log_debug("%s: guest RAM was not mapped for DMA yet: mapping it now", name);
 	if (!a->c.nr_dma && (r = vfio_container_map_ram(&a->c, &a->vm->mem)))
 		goto fail;
 	if ((r = pci_slot_plug(port, vp->pdev)))

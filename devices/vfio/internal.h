@@ -166,6 +166,12 @@ void vfio_rom_free(struct vfio_pci *vp);
  * leaves D0.  After: mapped again if it brings the device back to D0.
  */
 bool vfio_cfg_take_flr(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t *b);
+/*
+ * A write that sets COMMAND's Bus Master Enable waits until guest RAM is mapped for DMA (the
+ * mapping runs in the background from start, dma.c); if it could not be, the bit is taken out
+ * of b and the guest warned.  Config lock held.
+ */
+void vfio_cfg_wait_dma(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t *b);
 void vfio_cfg_before_write(struct vfio_pci *vp, uint32_t off, uint32_t len, const uint8_t *b);
 void vfio_cfg_after_write(struct vfio_pci *vp, uint32_t off, uint32_t len, const uint8_t *b);
 /*
@@ -213,6 +219,7 @@ struct vfio_assign {
 	struct pci_root *root;
 	const struct vfio_sys *sys;
 	struct vfio_container c; /* opened with the first device (c.fd < 0 before) */
+	int map_efd;             /* the start-time DMA mapping's end, watched by the loop */
 	pthread_mutex_t lock;    /* devs and refs: devices come and go while the VM runs */
 	struct vfio_pci *devs[VFIO_MAX_DEVICES];
 	struct pci_port *ports[VFIO_MAX_DEVICES]; /* where each was hot-plugged, NULL if not */

@@ -2,12 +2,15 @@
 /*
  * Private to devices/vfio/ (and its tests), like internal.h, which includes it: the host's
  * VFIO kernel interface as the module's files use it -- the syscall table (sys.c),
- * diagnostics (diag.c), the container, groups and DMA (container.c), and the device fd with
+ * diagnostics (diag.c), the container and groups (container.c), guest RAM mapped for DMA
+ * (dma.c), and the device fd with
  * its regions, interrupts and resets (device.c).  Nothing here knows about PCI emulation.
  */
 #ifndef HVMM_VFIO_KERNEL_H
 #define HVMM_VFIO_KERNEL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "devices/vfio/vfio.h"
@@ -81,8 +84,9 @@ struct vfio_usable_range {
 };
 
 #define VFIO_MAX_GROUPS      16
-#define VFIO_MAX_DMA         8
 #define VFIO_MAX_IOVA_RANGES 16
+/* Guest RAM is mapped in pieces of at most this size (dma.c says why). */
+#define VFIO_DMA_CHUNK GiB(1)
 
 struct vfio_dma {
 	uint64_t iova, size;
@@ -99,11 +103,25 @@ struct vfio_container {
 	bool iommu_set;
 	struct vfio_group groups[VFIO_MAX_GROUPS];
 	unsigned nr_groups;
-	struct vfio_dma dma[VFIO_MAX_DMA];
-	unsigned nr_dma;
+	struct vfio_dma *dma; /* what is mapped, one entry per chunk */
+	unsigned nr_dma, max_dma;
 	struct vfio_usable_range ranges[VFIO_MAX_IOVA_RANGES];
 	unsigned nr_ranges; /* 0: the kernel did not say */
 	uint64_t pgsize_mask;
+	/*
+	 * The mapping thread (vfio_container_map_ram_start()).  map_lock and map_cond guard
+	 * map_running and map_result; while it runs, the thread alone touches dma and nr_dma.
+	 */
+	pthread_mutex_t map_lock;
+	pthread_cond_t map_cond;
+	pthread_t map_thread;
+	bool map_joinable; /* started and not yet joined (by the caller of ..._start() only) */
+	bool map_running;
+	int map_result; /* of the last mapping: 0, or -errno (-ECANCELED: stopped) */
+	_Atomic bool map_cancel;
+	const _Atomic int *map_stop; /* the VM's stopping flag: nonzero ends the mapping early */
+	const struct guest_mem *map_mem;
+	int map_efd; /* written once the thread is done, either way; -1 for none */
 };
 
 /* Open /dev/vfio/vfio and check the API version and type1v2 support. */
@@ -114,14 +132,31 @@ int vfio_container_open(const struct vfio_sys *sys, struct vfio_container *c) WU
  */
 int vfio_container_add_group(struct vfio_container *c, unsigned id, struct vfio_group **out) WUR;
 void vfio_container_put_group(struct vfio_container *c, struct vfio_group *g);
+void vfio_container_close(struct vfio_container *c);
+
+/* ---- guest RAM mapped for DMA (dma.c) ------------------------------------------------------- */
+
 /*
- * Map every guest RAM region IOVA == GPA.  Checks the layout against the IOMMU's usable
- * ranges and the memlock limit first, naming the size needed.
+ * Map every guest RAM region IOVA == GPA, here and now.  Checks the layout against the
+ * IOMMU's usable ranges and the memlock limit first, naming the size needed; on a failure
+ * nothing stays mapped.
  */
 int vfio_container_map_ram(struct vfio_container *c, const struct guest_mem *mem) WUR;
-/* Unmap everything mapped; safe to call twice. */
+/*
+ * The same on a thread of its own, so the guest boots while RAM is pinned: the checks run
+ * here (their error returned, nothing started), the mapping on the thread, which stops
+ * early (-ECANCELED) once *stop is nonzero, logs its failure, and writes 1 to done_efd
+ * (if >= 0) when it ends, either way.  Maps here when no thread can be started.
+ */
+int vfio_container_map_ram_start(struct vfio_container *c, const struct guest_mem *mem,
+                                 const _Atomic int *stop, int done_efd) WUR;
+/*
+ * Wait until no mapping runs; the last mapping's result (0 if none ran).  What must not
+ * happen before guest RAM is mapped (a device's bus mastering) waits here.
+ */
+int vfio_container_map_wait(struct vfio_container *c) WUR;
+/* Stop a mapping that runs (waiting for its current chunk), then unmap everything mapped. */
 void vfio_container_unmap_all(struct vfio_container *c);
-void vfio_container_close(struct vfio_container *c);
 
 /* Pure: -ERANGE if some [gpa, gpa+size) of `mem` is not inside one of `ranges`. */
 int vfio_check_iova(const struct vfio_usable_range *ranges, unsigned nr,

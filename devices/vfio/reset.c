@@ -51,6 +51,19 @@ bool vfio_cfg_take_flr(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t 
 	return flr;
 }
 
+void vfio_cfg_wait_dma(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t *b)
+{
+	if (!vfio_touches(off, len, PCI_COMMAND) ||
+	    !(vfio_byte(off, b, PCI_COMMAND) & PCI_COMMAND_MASTER))
+		return;
+	if (vfio_container_map_wait(vp->dev.c)) {
+		b[PCI_COMMAND - off] &= (uint8_t)~PCI_COMMAND_MASTER;
+		pci_guest_warn(vp->pdev->root,
+		               "%s: bus mastering left off: guest RAM is not mapped for DMA",
+		               vp->dev.name);
+	}
+}
+
 /* The power state a write of PMCSR's low byte asks for, or -1 if it does not write it. */
 static int vfio_cfg_pm_target(struct vfio_pci *vp, uint32_t off, uint32_t len, const uint8_t *b)
 {

@@ -2,13 +2,14 @@
 /*
  * devices/vfio: assigning a host PCI device to the guest through VFIO.
  *
- * Split by concern: the syscall table (sys.c), container, groups and DMA (container.c),
- * diagnostics that name the fix for every set-up failure (diag.c), the device fd with its
- * regions, interrupts and resets (device.c), the PCI-facing glue (config.c, bars.c, rom.c,
- * intr.c, intx.c, reset.c, assign.c), and adding and removing devices while the VM runs
- * (hotplug.c).  Every file-descriptor operation goes through struct vfio_sys, so unit tests
- * run the whole module against a fake VFIO kernel held in memory.  This header is what the
- * platform uses; internal.h is what the files of devices/vfio share (and its tests use).
+ * Split by concern: the syscall table (sys.c), container and groups (container.c), guest
+ * RAM mapped for DMA, at start while the guest boots (dma.c), diagnostics that name the fix for
+ * every set-up failure (diag.c), the device fd with its regions, interrupts and resets (device.c),
+ * the PCI-facing glue (config.c, bars.c, rom.c, intr.c, intx.c, reset.c, assign.c), and adding and
+ * removing devices while the VM runs (hotplug.c).  Every file-descriptor operation goes through
+ * struct vfio_sys, so unit tests run the whole module against a fake VFIO kernel held in memory.
+ * This header is what the platform uses; internal.h is what the files of devices/vfio share (and
+ * its tests use).
  */
 #ifndef HVMM_VFIO_H
 #define HVMM_VFIO_H

@@ -311,6 +311,8 @@ static int f_container_ioctl(unsigned long req, void *arg)
 	case VFIO_IOMMU_MAP_DMA: {
 		struct vfio_iommu_type1_dma_map *m = arg;
 
+		if (fv->on_map)
+			fv->on_map(m);
 		if (fv->map_err)
 			return fv->map_err;
 		/* vfio_dma_do_map(): page-aligned and not overlapping an existing mapping. */
@@ -321,7 +323,9 @@ static int f_container_ioctl(unsigned long req, void *arg)
 			    fv->dma[i].iova < m->iova + m->size)
 				return -EEXIST;
 		}
-		if (fv->nr_dma == 8)
+		/* vfio_dma_do_map(): -ENOSPC past dma_entry_limit (65535 by default; smaller here).
+		 */
+		if (fv->nr_dma == FAKE_VFIO_DMA)
 			return -ENOSPC;
 		fv->dma[fv->nr_dma].iova = m->iova;
 		fv->dma[fv->nr_dma].size = m->size;

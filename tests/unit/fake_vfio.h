@@ -15,10 +15,12 @@
 #include <stdint.h>
 
 struct vfio_sys;
+struct vfio_iommu_type1_dma_map;
 
 #define FAKE_VFIO_DEVS    4
 #define FAKE_VFIO_VECS    2048
 #define FAKE_VFIO_MAPS    32
+#define FAKE_VFIO_DMA     64
 #define FAKE_VFIO_BAR0    16384
 #define FAKE_VFIO_WIDTHS  16
 #define FAKE_VFIO_NO_IRQS (-1) /* irq_type: nothing enabled (vfio-pci: VFIO_PCI_NUM_IRQS) */
@@ -99,8 +101,13 @@ struct fake_vfio {
 	} maps[FAKE_VFIO_MAPS];
 	struct {
 		uint64_t iova, size, vaddr;
-	} dma[8];
+	} dma[FAKE_VFIO_DMA];
 	unsigned nr_dma;
+	/*
+	 * Called at each VFIO_IOMMU_MAP_DMA before it takes effect, on the caller's thread (a
+	 * test holds the mapping there to see what waits for it).
+	 */
+	void (*on_map)(const struct vfio_iommu_type1_dma_map *m);
 
 	/*
 	 * Called when vfio-pci would revoke a device's BAR mmaps (zap_vma_ptes(): memory decode

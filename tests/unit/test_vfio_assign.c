@@ -3,12 +3,16 @@
  * assign devices (several, functions of one device in one IOMMU group), the start-time reset,
  * and the host's error and request notifications while the VM runs.
  */
+#include <errno.h>
 #include <linux/vfio.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -37,11 +41,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Assign, then wait for guest RAM's mapping, which runs in the background. */
 static int assign(const struct vfio_spec *specs, unsigned n)
 {
 	struct vfio_assign *a;
+	int r = vfio_assign_all_sys(pc->vm, pc->pci, specs, n, false, &fake_vfio_sys, &a);
 
-	return vfio_assign_all_sys(pc->vm, pc->pci, specs, n, false, &fake_vfio_sys, &a);
+	return r || !a ? r : vfio_container_map_wait(&a->c);
 }
 
 /* Config space of bus 1, device 0, function fn, as the guest reads it through ECAM. */
@@ -189,6 +195,115 @@ static void test_device_error_stops_the_vm(void **state)
 	assert_non_null(strstr(log, "0000:01:00.0: the device reported an uncorrectable error"));
 }
 
+/* ---- guest RAM mapped for DMA in the background ---- */
+
+static sem_t map_gate;
+static _Atomic unsigned maps_held;
+
+/*
+ * The fake's VFIO_IOMMU_MAP_DMA, on the mapping thread: held until the test lets it go, or
+ * 10 s at most, so that a failed test's teardown (which joins this thread) cannot hang.
+ */
+static void hold_map(const struct vfio_iommu_type1_dma_map *m)
+{
+	struct timespec until;
+
+	(void)m;
+	atomic_fetch_add(&maps_held, 1);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	while (sem_timedwait(&map_gate, &until) < 0 && errno == EINTR)
+		;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The guest driver's enable: memory decode and bus mastering on, as a vCPU would write it. */
+static void *enable_bus_master(void *opaque)
+{
+	uint32_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	_Atomic bool *done = opaque;
+
+	bus_access(&pc->vm->mmio, MEM_ECAM_BASE + PCI_ECAM_OFFSET(1, 0, 0) + PCI_COMMAND, &cmd, 2,
+	           true);
+	atomic_store(done, true);
+	return NULL;
+}
+
+/*
+ * The assignment returns while guest RAM is still being pinned; the guest's first write of
+ * Bus Master Enable waits until it is mapped, and only then reaches the device.
+ */
+static void test_bus_master_waits_for_dma(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
+	_Atomic bool done = false;
+	struct vfio_assign *a;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(sem_init(&map_gate, 0, 0), 0);
+	atomic_store(&maps_held, 0);
+	fv.on_map = hold_map;
+	assert_int_equal(vfio_assign_all_sys(pc->vm, pc->pci, &spec, 1, false, &fake_vfio_sys, &a),
+	                 0);
+	for (unsigned i = 0; i < 5000 && !atomic_load(&maps_held); i++)
+		sleep_ms(1);
+	assert_int_equal(atomic_load(&maps_held), 1);
+	assert_int_equal(fv.nr_dma, 0); /* the one chunk (16 MiB) is still held */
+	number_port("rp0");
+	assert_int_equal(pthread_create(&t, NULL, enable_bus_master, &done), 0);
+	sleep_ms(50);
+	assert_false(atomic_load(&done));
+	assert_int_equal(fv.dev[0].config[PCI_COMMAND] & PCI_COMMAND_MASTER, 0);
+	assert_int_equal(sem_post(&map_gate), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	fv.on_map = NULL;
+	assert_true(atomic_load(&done));
+	assert_int_equal(fv.nr_dma, 1);
+	assert_int_equal(fv.dev[0].config[PCI_COMMAND] & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
+	sem_destroy(&map_gate);
+}
+
+/*
+ * The host runs out of memory while pinning (the memlock check passed): the error names the
+ * call, the guest's bus mastering stays off, and the VM stops with an error.
+ */
+static void test_dma_map_failure_stops_the_vm(void **state)
+{
+	const struct vfio_spec spec = { "0000:01:00.0", NULL, false };
+	_Atomic bool done = false;
+	struct vfio_assign *a;
+	const char *log;
+	int code = -1;
+
+	(void)state;
+	fv.map_err = -ENOMEM;
+	log_set_level(LOG_WARN);
+	capture_begin();
+	assert_int_equal(vfio_assign_all_sys(pc->vm, pc->pci, &spec, 1, false, &fake_vfio_sys, &a),
+	                 0);
+	assert_int_equal(vfio_container_map_wait(&a->c), -ENOMEM);
+	number_port("rp0");
+	enable_bus_master(&done);
+	assert_int_equal(vm_run(pc->vm, -1, &code), 0);
+	log = capture_end();
+	fv.map_err = 0;
+	assert_int_equal(code, VM_EXIT_ERROR);
+	assert_int_equal(fv.dev[0].config[PCI_COMMAND] & PCI_COMMAND_MASTER, 0);
+	assert_int_equal(fv.nr_dma, 0);
+	assert_non_null(
+	    strstr(log, "VFIO_IOMMU_MAP_DMA iova 0 size 16 MiB: Cannot allocate memory"));
+	assert_non_null(strstr(log, "bus mastering left off: guest RAM is not mapped for DMA"));
+	assert_non_null(
+	    strstr(log, "guest RAM could not be mapped for the devices' DMA; hvmm stops"));
+}
+
 /* The PC again, on a host whose guests have `bits` physical address bits. */
 static void recreate_pc(uint32_t bits)
 {
@@ -323,6 +438,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_reset_failure_goes_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_request_stops_the_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_error_stops_the_vm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bus_master_waits_for_dma, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_map_failure_stops_the_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_too_big_for_32bit_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_fits_64bit_window_of_the_host, setup,
 		                                teardown),

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/vfio.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -93,12 +95,15 @@ static void test_happy_path(void **state)
 	assert_int_equal(vfio_region_read(&d, 42, 0, &id, 4), -EINVAL);
 	assert_int_equal(vfio_device_reset(&d), 0);
 	assert_int_equal(fv.dev[0].resets, 1);
-	/* RAM mapped IOVA == GPA, both regions. */
+	/* RAM mapped IOVA == GPA, both regions, in chunks of 1 GiB: 3 below the hole, 1 above. */
 	assert_int_equal(vfio_container_map_ram(&c, &mem), 0);
-	assert_int_equal(fv.dma_maps, 2);
+	assert_int_equal(fv.dma_maps, 4);
 	assert_int_equal(fv.dma_iova[0], 0);
-	assert_int_equal(fv.dma_size[0], MEM_LOW_END);
-	assert_int_equal(fv.dma_iova[1], MEM_HIGH_BASE);
+	assert_int_equal(fv.dma_size[0], VFIO_DMA_CHUNK);
+	assert_int_equal(fv.dma_iova[2], MEM_LOW_END - VFIO_DMA_CHUNK);
+	assert_int_equal(fv.dma_iova[3], MEM_HIGH_BASE);
+	assert_int_equal(fv.dma_size[3], GiB(1));
+	assert_int_equal(vfio_container_map_wait(&c), 0);
 	assert_int_equal(vfio_device_set_irqs(&d, VFIO_IRQ_MSIX, 3, 2, fds, NULL), 0);
 	assert_int_equal(fake_vfio_trigger(&fv.dev[0], VFIO_IRQ_MSIX, 3), fds[0]);
 	assert_int_equal(fake_vfio_trigger(&fv.dev[0], VFIO_IRQ_MSIX, 4), fds[1]);
@@ -108,7 +113,7 @@ static void test_happy_path(void **state)
 	close(fds[1]);
 	vfio_device_close(&d);
 	vfio_container_close(&c);
-	assert_int_equal(fv.dma_unmaps, 2);
+	assert_int_equal(fv.dma_unmaps, 4);
 	assert_int_equal(fv.open_fds, 0);
 	mem_destroy(&mem);
 }
@@ -242,6 +247,52 @@ static void test_err_map_fails_unmaps_rest(void **state)
 	mem_destroy(&mem);
 }
 
+static _Atomic int stop_flag;
+
+static void stop_after_first_map(const struct vfio_iommu_type1_dma_map *m)
+{
+	(void)m;
+	atomic_store(&stop_flag, 1);
+}
+
+/*
+ * The mapping thread: it signals its eventfd when done; a VM that stops while RAM is pinned
+ * ends it after the chunk at hand, with nothing left mapped.
+ */
+static void test_background_map_stops_with_the_vm(void **state)
+{
+	struct vfio_container c;
+	struct vfio_device d;
+	struct guest_mem mem;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(mem_init(&mem, GiB(3)), 0);
+	assert_int_equal(vfio_container_open(&fake_vfio_sys, &c), 0);
+	assert_int_equal(vfio_device_open(&c, &bdf, &d), 0);
+	atomic_store(&stop_flag, 0);
+	assert_int_equal(vfio_container_map_ram_start(&c, &mem, &stop_flag, efd), 0);
+	assert_int_equal(vfio_container_map_wait(&c), 0);
+	assert_int_equal(read(efd, &n, sizeof(n)), (ssize_t)sizeof(n));
+	assert_int_equal(n, 1);
+	assert_int_equal(fv.nr_dma, 3);
+	vfio_container_unmap_all(&c);
+	assert_int_equal(fv.nr_dma, 0);
+	fv.on_map = stop_after_first_map;
+	assert_int_equal(vfio_container_map_ram_start(&c, &mem, &stop_flag, efd), 0);
+	assert_int_equal(vfio_container_map_wait(&c), -ECANCELED);
+	fv.on_map = NULL;
+	assert_int_equal(read(efd, &n, sizeof(n)), (ssize_t)sizeof(n));
+	assert_int_equal(fv.dma_maps, 4); /* three, then one before the stop was seen */
+	assert_int_equal(fv.nr_dma, 0);
+	assert_int_equal(fv.dma_unmaps, 4);
+	vfio_device_close(&d);
+	vfio_container_close(&c);
+	close(efd);
+	mem_destroy(&mem);
+}
+
 static void test_iova_ranges(void **state)
 {
 	struct vfio_usable_range r[2] = { { 0, 0xfedfffff }, { 0xfef00000, (1ull << 39) - 1 } };
@@ -274,6 +325,7 @@ int main(void)
 		cmocka_unit_test_setup(test_err_no_interrupt_remapping, setup),
 		cmocka_unit_test_setup(test_err_memlock, setup),
 		cmocka_unit_test_setup(test_err_map_fails_unmaps_rest, setup),
+		cmocka_unit_test_setup(test_background_map_stops_with_the_vm, setup),
 		cmocka_unit_test_setup(test_iova_ranges, setup),
 	};
 
