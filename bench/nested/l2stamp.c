@@ -3,8 +3,8 @@
  * l2stamp: time a VMM from its start to a line its guest prints, for the nested boot
  * benchmark (the same way for hvmm and for QEMU).
  *
- *   l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] [-r FILE]... MARKER
- *           -- COMMAND [ARG...]
+ *   l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] [-s STDERR_MARKER] [-r FILE]...
+ *           MARKER -- COMMAND [ARG...]
  *
  * Takes a CLOCK_MONOTONIC timestamp just before it forks COMMAND, runs it in a session of
  * its own with stdin on /dev/null, its stdout (the guest's serial console) on a pipe and
@@ -25,6 +25,10 @@
  * Each -r FILE is read when the marker's line is complete, before the kill, and printed as
  * NAME=VALUE (NAME its base name, VALUE its first word): the nested benchmark reads L1
  * KVM's debugfs counters this way, which count only VMs still alive.
+ * With -s, stderr goes through a pipe as well (still copied to STDERR_FILE), and the line
+ * gets "err_secs=S": from before the fork to the first stderr line holding STDERR_MARKER
+ * (hvmm's "pinned and mapped for DMA" line, for one), waiting for it past MARKER until
+ * SECONDS if need be, -1 if it never came.
  * If COMMAND exits or SECONDS (default 120) pass first, it prints the same line with
  * secs=-1 and "status=" (exit status or 128 + signal) or "timeout=1", and exits 1.
  */
@@ -63,6 +67,43 @@ static void read_files(const char *const *files, char (*values)[64], unsigned n)
 	}
 }
 
+/*
+ * The VMM's stderr, with -s: copied to `out`; *t set to `t` when a complete line first holds
+ * `marker`.  False once the pipe is closed.
+ */
+struct errwatch {
+	int fd, out;
+	const char *marker;
+	char line[1024];
+	size_t len;
+	uint64_t t;
+};
+
+static bool errwatch_read(struct errwatch *w, uint64_t t)
+{
+	char buf[4096];
+	ssize_t n = read(w->fd, buf, sizeof(buf));
+
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n <= 0)
+		return false;
+	if (write(w->out, buf, (size_t)n) != n)
+		perror("l2stamp: stderr file");
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (w->len < sizeof(w->line) - 1)
+				w->line[w->len++] = buf[i];
+			continue;
+		}
+		w->line[w->len] = 0;
+		if (!w->t && strstr(w->line, w->marker))
+			w->t = t;
+		w->len = 0;
+	}
+	return true;
+}
+
 /* The "KEY: N kB" values of the VMM's /proc/PID/status, -1 for each one missing. */
 static void read_status(pid_t pid, long kb[4])
 {
@@ -88,13 +129,15 @@ static void read_status(pid_t pid, long kb[4])
 static void usage(void)
 {
 	fprintf(stderr, "usage: l2stamp [-t SECONDS] [-o CONSOLE_LOG] [-e STDERR_FILE] "
-	                "[-r FILE]... MARKER -- COMMAND [ARG...]\n");
+	                "[-s STDERR_MARKER] [-r FILE]... MARKER -- COMMAND [ARG...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *logfile = "/dev/null", *errfile = "/dev/null", *marker, *reads[16];
+	struct errwatch ew = { .fd = -1, .out = -1 };
+	int errpipe[2] = { -1, -1 };
 	char values[16][64];
 	unsigned nreads = 0;
 	long timeout_s = 120;
@@ -107,7 +150,7 @@ int main(int argc, char **argv)
 	uint64_t t0, t_marker = 0, deadline;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "t:o:e:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:e:s:r:")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = strtol(optarg, NULL, 10);
@@ -117,6 +160,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			errfile = optarg;
+			break;
+		case 's':
+			ew.marker = optarg;
 			break;
 		case 'r':
 			if (nreads == sizeof(reads) / sizeof(reads[0]))
@@ -134,10 +180,14 @@ int main(int argc, char **argv)
 	if (!mlen || mlen >= sizeof(line))
 		usage();
 	log = open(logfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (log < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+	if (log < 0 || pipe2(pipefd, O_CLOEXEC) < 0 ||
+	    (ew.marker && (pipe2(errpipe, O_CLOEXEC) < 0 ||
+	                   (ew.out = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	                                  0644)) < 0))) {
 		perror("l2stamp");
 		return 1;
 	}
+	ew.fd = errpipe[0];
 	fflush(stdout);
 	t0 = now_ns();
 	pid = fork();
@@ -147,7 +197,7 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
-		int err = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err = ew.marker ? errpipe[1] : open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		/* Its own session: one kill of the group ends the VMM and anything it started. */
 		if (setsid() < 0 || in < 0 || err < 0 || dup2(in, 0) < 0 ||
@@ -157,19 +207,29 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	close(pipefd[1]);
+	if (ew.marker)
+		close(errpipe[1]);
 	deadline = t0 + (uint64_t)timeout_s * 1000000000ull;
 
-	while (!done) {
-		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+	/* With -s, past the marker only for the stderr line, if it has not come yet. */
+	while (!done || (ew.fd >= 0 && !ew.t)) {
+		struct pollfd p[2] = { { .fd = done ? -1 : pipefd[0], .events = POLLIN },
+			               { .fd = ew.fd, .events = POLLIN } };
 		uint64_t t = now_ns();
 		char buf[4096];
 		ssize_t n;
 
 		if (t >= deadline) {
-			timed_out = true;
+			timed_out = !done;
 			break;
 		}
-		if (poll(&p, 1, (int)((deadline - t) / 1000000 + 1)) <= 0)
+		if (poll(p, ew.fd >= 0 ? 2 : 1, (int)((deadline - t) / 1000000 + 1)) <= 0)
+			continue;
+		if (ew.fd >= 0 && p[1].revents && !errwatch_read(&ew, now_ns())) {
+			close(ew.fd);
+			ew.fd = -1;
+		}
+		if (!p[0].revents)
 			continue;
 		n = read(pipefd[0], buf, sizeof(buf));
 		t = now_ns();
@@ -218,6 +278,8 @@ int main(int argc, char **argv)
 		    "pin_kb=%ld huge_kb=%ld t0_ns=%llu",
 		    marker, (double)(t_marker - t0) / 1e9, uptime, bytes, kb[0], kb[1], kb[2],
 		    kb[3], (unsigned long long)t0);
+		if (ew.marker)
+			printf(" err_secs=%.3f", ew.t ? (double)(ew.t - t0) / 1e9 : -1.0);
 		for (unsigned i = 0; i < nreads; i++) {
 			char name[256];
 

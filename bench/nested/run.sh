@@ -247,15 +247,16 @@ section_vstart() {
 	echo
 	echo "Settings: $(info bench-vfio-start settings). L1: $(info bench-vfio-start l1)."
 	echo
-	echo "Seconds of L1's clock, median of the rounds (min-max). *First entry*: the VM's first instruction (L1 KVM's first kvm_entry; QEMU's is its firmware's), when all set-up, pinning included, is done. *L2 init*: the first line of L2's init. Memory of the VMM at L2 init, MiB (median): VmRSS / VmLck / HugetlbPages."
+	echo "Seconds of L1's clock, median of the rounds (min-max). *First entry*: the VM's first instruction (L1 KVM's first kvm_entry; QEMU's is its firmware's), when its set-up is done: QEMU's pinning included, hvmm's not (hvmm pins while the guest boots). *RAM mapped*: all guest RAM pinned and mapped for DMA (hvmm: its -v line saying so; QEMU: its first entry, an upper bound). *L2 init*: the first line of L2's init. Memory of the VMM at L2 init, MiB (median): VmRSS / VmLck / HugetlbPages."
 	echo
-	echo "| guest RAM | backing | first entry: hvmm | QEMU | hvmm / QEMU | L2 init: hvmm | QEMU | hvmm / QEMU | hvmm memory | QEMU memory |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| guest RAM | backing | first entry: hvmm | QEMU | hvmm / QEMU | RAM mapped: hvmm | QEMU | hvmm / QEMU | L2 init: hvmm | QEMU | hvmm / QEMU | hvmm memory | QEMU memory |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	local mib b
 	for mib in $sizes; do
 		for b in $backings; do
-			local hf qf hl ql
+			local hf qf hd qd hl ql
 			hf=$(stats $(col hvmm "$b" "$mib" first)); qf=$(stats $(col qemu "$b" "$mib" first))
+			hd=$(stats $(col hvmm "$b" "$mib" dma)); qd=$(stats $(col qemu "$b" "$mib" dma))
 			hl=$(stats $(col hvmm "$b" "$mib" secs)); ql=$(stats $(col qemu "$b" "$mib" secs))
 			cell() { [ "$(field "$1" 4)" = 0 ] && { echo "-"; return; }; echo "$(field "$1" 2) ($(field "$1" 1)-$(field "$1" 3))"; }
 			rat() { awk -v a="$(field "$1" 2)" -v b="$(field "$2" 2)" 'BEGIN { if (a == "-" || b == "-" || !b) print "-"; else printf "%.2f\n", a / b }'; }
@@ -266,8 +267,9 @@ section_vstart() {
 				awk -v r="$r" -v l="$l" -v h="$h" 'BEGIN { if (r == "-") { print "-"; exit }
 					printf "%.0f / %.0f / %.0f\n", r / 1024, l / 1024, (h < 0 ? 0 : h / 1024) }'
 			}
-			echo "| $((mib / 1024)) GiB | $b | $(cell "$hf") | $(cell "$qf") | $(rat "$hf" "$qf") | $(cell "$hl") | $(cell "$ql") | $(rat "$hl" "$ql") | $(mem hvmm) | $(mem qemu) |"
+			echo "| $((mib / 1024)) GiB | $b | $(cell "$hf") | $(cell "$qf") | $(rat "$hf" "$qf") | $(cell "$hd") | $(cell "$qd") | $(rat "$hd" "$qd") | $(cell "$hl") | $(cell "$ql") | $(rat "$hl" "$ql") | $(mem hvmm) | $(mem qemu) |"
 			V["$mib.$b.hf"]=$(field "$hf" 2); V["$mib.$b.qf"]=$(field "$qf" 2)
+			V["$mib.$b.hd"]=$(field "$hd" 2); V["$mib.$b.qd"]=$(field "$qd" 2)
 			V["$mib.$b.hl"]=$(field "$hl" 2); V["$mib.$b.ql"]=$(field "$ql" 2)
 		done
 	done
@@ -275,8 +277,8 @@ section_vstart() {
 	local big
 	big=$(echo "$sizes" | tail -n1)
 	le() { awk -v a="$1" -v b="$2" -v f="${3:-1}" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-") print "not measured"; else print (a <= f * b) ? "met" : "NOT met" }'; }
-	t_rows+=("| $k | VFIO start-up with $((big / 1024)) GiB ≤ QEMU's (default backings, medians) | first entry $(le "${V[$big.anon.hf]:-}" "${V[$big.anon.qf]:-}"): ${V[$big.anon.hf]:--} s vs ${V[$big.anon.qf]:--} s; L2 init $(le "${V[$big.anon.hl]:-}" "${V[$big.anon.ql]:-}"): ${V[$big.anon.hl]:--} s vs ${V[$big.anon.ql]:--} s |")
-	t_rows+=("| $k | hvmm start-up with $((big / 1024)) GiB in huge pages ≤ half of 4 KiB pages (hugetlb vs memfd, first entry, medians) | $(le "${V[$big.hugetlb.hf]:-}" "${V[$big.memfd.hf]:-}" 0.5): ${V[$big.hugetlb.hf]:--} s vs ${V[$big.memfd.hf]:--} s (anon with L1's THP: ${V[$big.anon.hf]:--} s) |")
+	t_rows+=("| $k | VFIO start-up with $((big / 1024)) GiB ≤ QEMU's (default backings, medians) | first entry $(le "${V[$big.anon.hf]:-}" "${V[$big.anon.qf]:-}"): ${V[$big.anon.hf]:--} s vs ${V[$big.anon.qf]:--} s; L2 init $(le "${V[$big.anon.hl]:-}" "${V[$big.anon.ql]:-}"): ${V[$big.anon.hl]:--} s vs ${V[$big.anon.ql]:--} s; RAM mapped $(le "${V[$big.anon.hd]:-}" "${V[$big.anon.qd]:-}"): ${V[$big.anon.hd]:--} s vs ${V[$big.anon.qd]:--} s |")
+	t_rows+=("| $k | hvmm start-up with $((big / 1024)) GiB in huge pages ≤ half of 4 KiB pages (hugetlb vs memfd, RAM mapped, medians) | $(le "${V[$big.hugetlb.hd]:-}" "${V[$big.memfd.hd]:-}" 0.5): ${V[$big.hugetlb.hd]:--} s vs ${V[$big.memfd.hd]:--} s (anon with L1's THP: ${V[$big.anon.hd]:--} s) |")
 	echo "Every run (VMM, backing, MiB, round, then the first entry and l2stamp's line):"
 	echo
 	echo '```'

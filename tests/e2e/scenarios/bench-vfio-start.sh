@@ -17,7 +17,11 @@
 # and measures, from the VMM's exec:
 #   first: the VM's first instruction -- the first entry into the guest (L1 KVM's
 #          kvm_entry tracepoint, on CLOCK_MONOTONIC like l2stamp; for QEMU that is its
-#          firmware's first instruction): all VM set-up, the pinning included, is done;
+#          firmware's first instruction): all VM set-up is done -- for QEMU the pinning
+#          too, for hvmm not: it pins while the guest boots;
+#   dma:   all guest RAM pinned and mapped for DMA: for hvmm its -v line saying so
+#          (l2stamp -s), which may come after L2's init; for QEMU, which pins before the
+#          guest runs, its first entry (an upper bound);
 #   secs:  L2-INIT-START, the first line of L2's init (/bin/l2stamp);
 # and the VMM's VmRSS, VmLck (what VFIO's type1 IOMMU charges for pinned RAM) and
 # HugetlbPages at that moment.
@@ -33,7 +37,7 @@
 #            have the memory: make bench-nested boots it with E2E_L1_MEM, 6G)
 #
 # Reported, one line per run:
-#   E2E-INFO bench-vfio-start linux <vmm> <backing> <MiB> <round> first=S secs=S
+#   E2E-INFO bench-vfio-start linux <vmm> <backing> <MiB> <round> first=S dma=S secs=S
 #       rss_kb=... lck_kb=... huge_kb=... (the rest of l2stamp's line)
 . ${E2E_LIB:-/e2e/lib.sh}
 
@@ -73,7 +77,7 @@ huge_reserve() {
 
 # hvmm_args / qemu_args BACKING MIB: the VMM's command line up to its kernel arguments.
 hvmm_args() {
-    echo "$E2E_HVMM --memory ${2}M --memory-backend $1 --serial stdio --vfio $bdf"
+    echo "$E2E_HVMM -v --memory ${2}M --memory-backend $1 --serial stdio --vfio $bdf"
 }
 qemu_args() {
     m="-m ${2}M"
@@ -112,17 +116,21 @@ run_linux() {
             -initrd $L2/initrd.cpio.gz -append "$cmdline"
     fi
     vmm=$1 backing=$2 mib=$3 round=$4; shift 4
+    set -- -t "$DEADLINE" -o "$W/$vmm.out" -e "$W/$vmm.err" L2-INIT-START -- "$@"
+    [ "$vmm" = hvmm ] && set -- -s "pinned and mapped for DMA" "$@"
     trace_arm
-    line=$(l2stamp -t "$DEADLINE" -o "$W/$vmm.out" -e "$W/$vmm.err" L2-INIT-START -- "$@")
+    line=$(l2stamp "$@")
     first=$(trace_first "$(echo "$line" | sed -n 's/.* t0_ns=\([0-9]*\).*/\1/p')")
+    dma=$(echo "$line" | sed -n 's/.* err_secs=\([-0-9.]*\).*/\1/p')
+    [ "$vmm" = hvmm ] || dma=$first
     case $line in
         *" secs=-1 "*|"")
             e2e_log "$vmm $backing ${mib}M: no L2-INIT-START ($line); stderr:"
             tail -n 5 "$W/$vmm.err" | sed "s/^/[$E2E_NAME] $vmm-err: /"
-            e2e_info linux "$vmm $backing $mib $round first=$first secs=-1 $line"
+            e2e_info linux "$vmm $backing $mib $round first=$first dma=${dma:--1} secs=-1 $line"
             return 1 ;;
     esac
-    e2e_info linux "$vmm $backing $mib $round first=$first $(echo "$line" | sed 's/^L2STAMP marker=[^ ]* //')"
+    e2e_info linux "$vmm $backing $mib $round first=$first dma=${dma:--1} $(echo "$line" | sed 's/^L2STAMP marker=[^ ]* //; s/ err_secs=[^ ]*//')"
 }
 
 fails=0
