@@ -181,9 +181,9 @@ int main(int argc, char **argv)
 		usage();
 	log = open(logfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (log < 0 || pipe2(pipefd, O_CLOEXEC) < 0 ||
-	    (ew.marker && (pipe2(errpipe, O_CLOEXEC) < 0 ||
-	                   (ew.out = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	                                  0644)) < 0))) {
+	    (ew.marker &&
+	     (pipe2(errpipe, O_CLOEXEC) < 0 ||
+	      (ew.out = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0))) {
 		perror("l2stamp");
 		return 1;
 	}
@@ -197,7 +197,8 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
-		int err = ew.marker ? errpipe[1] : open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err =
+		    ew.marker ? errpipe[1] : open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		/* Its own session: one kill of the group ends the VMM and anything it started. */
 		if (setsid() < 0 || in < 0 || err < 0 || dup2(in, 0) < 0 ||

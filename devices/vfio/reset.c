@@ -53,15 +53,20 @@ bool vfio_cfg_take_flr(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t 
 
 void vfio_cfg_wait_dma(struct vfio_pci *vp, uint32_t off, uint32_t len, uint8_t *b)
 {
+	int r;
+
 	if (!vfio_touches(off, len, PCI_COMMAND) ||
 	    !(vfio_byte(off, b, PCI_COMMAND) & PCI_COMMAND_MASTER))
 		return;
-	if (vfio_container_map_wait(vp->dev.c)) {
-		b[PCI_COMMAND - off] &= (uint8_t)~PCI_COMMAND_MASTER;
+	r = vfio_container_map_wait(vp->dev.c);
+	if (!r)
+		return;
+	b[PCI_COMMAND - off] &= (uint8_t)~PCI_COMMAND_MASTER;
+	/* -ECANCELED: the VM stops (or lost its last device) while RAM was being mapped. */
+	if (r != -ECANCELED)
 		pci_guest_warn(vp->pdev->root,
 		               "%s: bus mastering left off: guest RAM is not mapped for DMA",
 		               vp->dev.name);
-	}
 }
 
 /* The power state a write of PMCSR's low byte asks for, or -1 if it does not write it. */
