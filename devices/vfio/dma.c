@@ -70,8 +70,10 @@ static int vfio_dma_check(struct vfio_container *c, const struct guest_mem *mem)
 	if (chunks > c->max_dma) {
 		struct vfio_dma *d = realloc(c->dma, chunks * sizeof(*d));
 
-		if (!d)
+		if (!d) {
+			log_err("VFIO: no memory for a table of %u DMA mappings", chunks);
 			return -ENOMEM;
+		}
 		c->dma = d;
 		c->max_dma = chunks;
 	}
