@@ -19,6 +19,8 @@
 #define RTE_LEVEL    (1ull << 15)
 #define RTE_MASK     (1ull << 16)
 #define RTE_RO_BITS  ((1ull << 12) | RTE_RIRR)
+/* routed[] of a pin with no MSI route yet: the RTE bits a route is built from leave 16-55 clear. */
+#define RTE_NOT_ROUTED (~0ull)
 
 struct ioapic {
 	struct vm *vm;
@@ -332,7 +334,7 @@ int ioapic_create(struct vm *vm, struct ioapic **out)
 	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
 		io->efd[i] = -1;
 		io->rte[i] = RTE_MASK;
-		io->routed[i] = ~0ull;
+		io->routed[i] = RTE_NOT_ROUTED;
 	}
 	r = vm_on_destroy(vm, ioapic_destroy, io);
 	if (r) {
