@@ -86,7 +86,7 @@ struct vfio_usable_range {
 #define VFIO_MAX_GROUPS      16
 #define VFIO_MAX_IOVA_RANGES 16
 /* Guest RAM is mapped in pieces of at most this size (dma.c says why). */
-#define VFIO_DMA_CHUNK GiB(1)
+#define VFIO_DMA_CHUNK MiB(256)
 
 struct vfio_dma {
 	uint64_t iova, size;

@@ -330,7 +330,7 @@ static int f_container_ioctl(unsigned long req, void *arg)
 		fv->dma[fv->nr_dma].iova = m->iova;
 		fv->dma[fv->nr_dma].size = m->size;
 		fv->dma[fv->nr_dma++].vaddr = m->vaddr;
-		if (fv->dma_maps < 4) {
+		if (fv->dma_maps < FAKE_VFIO_DMA) {
 			fv->dma_iova[fv->dma_maps] = m->iova;
 			fv->dma_size[fv->dma_maps] = m->size;
 		}

@@ -117,7 +117,7 @@ struct fake_vfio {
 
 	/* What the fake saw. */
 	unsigned zaps, dma_maps, dma_unmaps, open_fds;
-	uint64_t dma_iova[4], dma_size[4];
+	uint64_t dma_iova[FAKE_VFIO_DMA], dma_size[FAKE_VFIO_DMA]; /* of each MAP_DMA, in order */
 };
 
 extern const struct vfio_sys fake_vfio_sys;
