@@ -152,6 +152,15 @@ static void vfio_dma_set_result(struct vfio_container *c, int r)
 	pthread_mutex_unlock(&c->map_lock);
 }
 
+/* Map on the calling thread, the result kept for vfio_container_map_wait(). */
+static int vfio_dma_map_here(struct vfio_container *c, const struct guest_mem *mem)
+{
+	int r = vfio_dma_map_chunks(c, mem, NULL);
+
+	vfio_dma_set_result(c, r);
+	return r;
+}
+
 int vfio_container_map_ram(struct vfio_container *c, const struct guest_mem *mem)
 {
 	int r;
@@ -159,9 +168,7 @@ int vfio_container_map_ram(struct vfio_container *c, const struct guest_mem *mem
 	if ((r = vfio_dma_check(c, mem)))
 		return r;
 	mem_prepare_pin(mem);
-	r = vfio_dma_map_chunks(c, mem, NULL);
-	vfio_dma_set_result(c, r);
-	return r;
+	return vfio_dma_map_here(c, mem);
 }
 
 static void *vfio_dma_thread(void *opaque)
@@ -205,9 +212,7 @@ int vfio_container_map_ram_start(struct vfio_container *c, const struct guest_me
 	}
 	log_debug("VFIO: no thread to map guest RAM (%s): mapping it before the guest runs",
 	          strerror(r));
-	r = vfio_dma_map_chunks(c, mem, NULL);
-	vfio_dma_set_result(c, r);
-	return r;
+	return vfio_dma_map_here(c, mem);
 }
 
 int vfio_container_map_wait(struct vfio_container *c)
